@@ -1,0 +1,27 @@
+"""User-facing errors.
+
+A :class:`PinnitError` is a mistake in the user's input (config, CLI arguments, files). The CLI prints
+its message as one line and exits with code 2; anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class PinnitError(Exception):
+    """An error caused by the user's input; ``str(err)`` is the one line shown to them."""
+
+
+class ConfigError(PinnitError):
+    """A config value is invalid: names the key path, the bad value and what is allowed."""
+
+    def __init__(self, path: str, message: str):
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest valid name, or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,38 @@
+"""Shared fixtures: small, fast configs and paths to ../shared reference data (skipped when absent)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def small_burgers(tmp_path: Path, **training) -> dict:
+    """A Burgers config that trains in a few seconds on 2 CPU cores."""
+    return {
+        "problem": {"name": "burgers"},
+        "network": {"width": 16, "depth": 3, "activation": "tanh", "initializer": "xavier_normal"},
+        "sampling": {"sampler": "sobol", "points": {"pde": 512, "initial": 64, "boundary": 64}},
+        "training": {"dtype": "float64", "seed": 0, "adam": {"iterations": 60, "lr": 3e-3},
+                     "lbfgs": {"iterations": 20, "chunk": 10}, "checkpoint_every": 20, **training},
+        "evaluation": {"every": 20, "resolution": [64, 20]},
+        "output": {"dir": str(tmp_path / "outputs"), "plots": False, "progress": False},
+    }
+
+
+@pytest.fixture
+def burgers_cfg(tmp_path):
+    return small_burgers(tmp_path)
+
+
+@pytest.fixture
+def shared_reference():
+    def get(name: str) -> Path:
+        path = SHARED / "reference" / name
+        if not path.exists():
+            pytest.skip(f"{path} not available")
+        return path
+
+    return get

@@ -1,0 +1,141 @@
+"""Knot-gathering initialization (seed 001; methods.md §2.4)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from pinnit.errors import ConfigError
+from pinnit.nn.activations import build_activation
+from pinnit.nn.initializers import initialize, validate_initializer
+from pinnit.nn.initializers.kgi import INPUT_BOUNDS, knot_bias, knot_weight
+from pinnit.nn.mlp import MLP
+
+RANDOM_BIAS_XAVIER = {"name": "xavier_normal", "bias_std": 1.0}
+
+
+def _net(act="tanh", widths=(8, 16, 32), spec="kgi", seed=0, sample=None):
+    """A 2 → widths → 1 MLP; growing widths make every hidden W tall, so a common knot is a real constraint."""
+    activation = build_activation(act)
+    net = MLP(2, 1, list(widths), activation)
+    initialize(net.layers, activation, torch.Generator().manual_seed(seed), spec, sample=sample)
+    return net
+
+
+def _common_knot(layer: nn.Linear) -> torch.Tensor:
+    """The point x̂ with W x̂ + b = 0 for every row (least squares; exact when all hyperplanes share it)."""
+    w, b = layer.weight.detach(), layer.bias.detach()
+    knot = torch.linalg.lstsq(w, -b[:, None]).solution[:, 0]
+    assert float((w @ knot + b).abs().max()) < 1e-6, "the hyperplanes do not share a point"
+    return knot
+
+
+def test_helpers_place_every_hyperplane_through_the_knot():
+    g = torch.Generator().manual_seed(1)
+    w0 = torch.randn(7, 5, generator=g, dtype=torch.float64)
+    b0 = torch.randn(7, generator=g, dtype=torch.float64)
+    knot = torch.rand(5, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(w0 @ knot + knot_bias(w0, b0, knot, 0.0), torch.zeros(7, dtype=torch.float64))
+    w = knot_weight(w0, b0, knot, 0.0, lam=1.0)
+    torch.testing.assert_close(w @ knot, -b0)  # weight mode: W x̂ = −b₀
+    torch.testing.assert_close(knot_weight(w0, b0, knot, 0.0, lam=0.0) @ knot, -b0)
+    # α interpolates linearly back to the pre-initialisation
+    torch.testing.assert_close(knot_bias(w0, b0, knot, 1.0), b0)
+    torch.testing.assert_close(knot_weight(w0, b0, knot, 0.3, 1.0), 0.3 * w0 + 0.7 * w)
+
+
+@pytest.mark.parametrize("mode", ["bias", "weight"])
+@pytest.mark.parametrize("act", ["tanh", "relu", "sigmoid"])
+def test_alpha_zero_hyperplanes_share_a_knot_inside_the_bounds(act, mode):
+    pre = _net(act, spec=RANDOM_BIAS_XAVIER, seed=4)
+    net = _net(act, spec={"name": "kgi", "alpha": 0.0, "mode": mode, "pre": RANDOM_BIAS_XAVIER}, seed=4)
+    bounds = [INPUT_BOUNDS] + [build_activation(act).default_bounds()] * 2
+    for layer, before, (a, b) in zip(net.layers[:-1], pre.layers[:-1], bounds):
+        kept, changed = ("weight", "bias") if mode == "bias" else ("bias", "weight")
+        torch.testing.assert_close(getattr(layer, kept), getattr(before, kept))  # the other one is W₀ or b₀
+        assert not torch.allclose(getattr(layer, changed), getattr(before, changed))
+        knot = _common_knot(layer)  # weight mode: W_KGI x̂ = −b₀ for the one knot x̂
+        assert float(knot.min()) >= a - 1e-9 and float(knot.max()) <= b + 1e-9
+    for name in ("weight", "bias"):  # the output layer is left to the pre-initializer by default
+        torch.testing.assert_close(getattr(net.layers[-1], name), getattr(pre.layers[-1], name))
+
+
+def test_alpha_keeps_a_fraction_and_apply_to_all():
+    pre = _net(spec=RANDOM_BIAS_XAVIER, seed=5)
+    net = _net(spec={"name": "kgi", "alpha": 0.2, "apply_to": "all", "pre": RANDOM_BIAS_XAVIER}, seed=5)
+    for layer, before in zip(net.layers, pre.layers):
+        assert not torch.allclose(layer.bias, before.bias)
+    for layer in net.layers[:-1]:
+        with pytest.raises(AssertionError):  # α > 0 spreads the knots: no common point any more
+            _common_knot(layer)
+
+
+@pytest.mark.parametrize("bounds, path", [([0.8, 0.2], "initializer.bounds"),
+                                          ([[-0.5, 0.5], [0.9, 0.1], [0, 1]], "initializer.bounds[1]"),
+                                          ([[-0.5, 0.5]], "initializer.bounds")])
+def test_bad_bounds_are_config_errors(bounds, path):
+    with pytest.raises(ConfigError) as err:
+        _net(spec={"name": "kgi", "bounds": bounds})
+    assert err.value.path == path
+
+
+def test_explicit_per_layer_bounds():
+    bounds = [[0.1, 0.1], [-0.3, -0.3], [0.5, 0.5]]  # degenerate intervals pin the knots
+    net = _net(spec={"name": "kgi", "alpha": 0.0, "bounds": bounds, "pre": RANDOM_BIAS_XAVIER})
+    for layer, (a, _) in zip(net.layers[:-1], bounds):
+        torch.testing.assert_close(_common_knot(layer), torch.full((layer.in_features,), a, dtype=torch.float64))
+
+
+def test_data_bounds_follow_the_propagated_sample():
+    g = torch.Generator().manual_seed(9)
+    sample = torch.rand(256, 2, generator=g, dtype=torch.float64) * 0.4 + 0.5  # inputs in [0.5, 0.9]²
+    spec = {"name": "kgi", "alpha": 0.0, "data_bounds": True, "beta": 0.1, "pre": RANDOM_BIAS_XAVIER}
+    net = _net(spec=spec, sample=sample)
+    h = sample
+    for layer, act in zip(net.layers[:-1], net.activations):
+        lo, hi = float(h.min()), float(h.max())
+        knot = _common_knot(layer)
+        assert float(knot.min()) >= lo + 0.1 * (hi - lo) - 1e-9 and float(knot.max()) <= hi - 0.1 * (hi - lo) + 1e-9
+        h = act(layer(h)).detach()
+    with pytest.raises(ConfigError, match="sample"):
+        _net(spec={"name": "kgi", "data_bounds": True})
+
+
+def _knots_along_lines(net: MLP, seed: int, lines: int = 32, points: int = 1000) -> float:
+    """Mean number of knots of a ReLU MLP along random chords of [−1, 1]²: sign changes of every hidden
+    pre-activation along each chord (each is a kink of the piecewise-linear network there)."""
+    g = torch.Generator().manual_seed(seed)
+    centre = torch.rand(lines, 2, generator=g, dtype=torch.float64) * 2 - 1
+    theta = torch.rand(lines, generator=g, dtype=torch.float64) * math.pi
+    d = torch.stack([torch.cos(theta), torch.sin(theta)], 1)
+    ends = torch.stack([(-1 - centre) / d, (1 - centre) / d])  # where the line leaves each slab
+    lo, hi = ends.min(0).values.max(1).values, ends.max(0).values.min(1).values
+    t = lo[:, None] + (hi - lo)[:, None] * torch.linspace(0, 1, points, dtype=torch.float64)
+    h, count = centre[:, None, :] + t[..., None] * d[:, None, :], 0
+    with torch.no_grad():
+        for layer, act in zip(net.layers[:-1], net.activations):
+            z = layer(h)
+            count += int(((z[:, 1:] > 0) != (z[:, :-1] > 0)).sum())
+            h = act(z)
+    return count / lines
+
+
+def test_kgi_gathers_relu_knots_into_the_domain():
+    """Seed 001 Fig. 3: ≈ 3× the in-domain knot density of the pre-initialised net. The baseline is Xavier
+    normal (seed 001's Stokes pre-init) with N(0, 1) biases, so its knots are not pinned at the centre of the
+    normalised domain as with zero biases."""
+    base = [_knots_along_lines(_net("relu", (32, 32, 32), RANDOM_BIAS_XAVIER, seed=s), 100 + s) for s in range(6)]
+    kgi = [_knots_along_lines(_net("relu", (32, 32, 32), {"name": "kgi", "pre": RANDOM_BIAS_XAVIER}, seed=s), 100 + s)
+           for s in range(6)]
+    assert sum(kgi) >= 2 * sum(base)
+
+
+def test_validation_of_parameters():
+    validate_initializer({"name": "kgi", "pre": {"name": "he_uniform", "bias_std": 0.5}, "bounds": [[0, 1], [0, 1]]})
+    for bad in ({"mode": "rows"}, {"alpha": 1.5}, {"beta": 0.5}, {"apply_to": "output"}, {"bounds": "wide"}):
+        with pytest.raises(ConfigError):
+            validate_initializer({"name": "kgi", **bad})
+    with pytest.raises(ConfigError, match="pre.name"):
+        _net(spec={"name": "kgi", "pre": "xavier_nromal"})
