@@ -1,0 +1,57 @@
+"""The ``pinnit`` command line. Subcommands live in :mod:`pinnit.commands`, one file each.
+
+User errors (:class:`~pinnit.errors.PinnitError`) print one line and exit 2; ``--debug`` shows the
+traceback. An interrupted run exits 130 after writing its checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .commands import COMMANDS
+from .errors import PinnitError
+
+EPILOG = """examples:
+  pinnit run configs/burgers.yaml
+  pinnit run configs/burgers.yaml --set training.adam.iterations=500 --set network.width=32
+  pinnit run --resume outputs/burgers/s0-1a2b3c4d
+  pinnit list
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pinnit", description="Physics-informed neural networks from YAML configs.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"pinnit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        COMMANDS.get(name).add_parser(sub)
+    return parser
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return int(COMMANDS.get(args.command).execute(args) or 0)
+    except PinnitError as exc:
+        if args.debug:
+            raise
+        print(f"pinnit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pinnit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

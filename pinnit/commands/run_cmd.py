@@ -1,0 +1,59 @@
+"""``pinnit run``: train one config (or resume a run directory) and print its metrics."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..errors import PinnitError
+from .base import register_command
+
+EXAMPLES = """examples:
+  pinnit run configs/burgers.yaml
+  pinnit run configs/burgers.yaml --set problem.nu=0.01 --set training.seed=1
+  pinnit run configs/burgers.yaml --set network.activation.name=erf --overwrite
+  pinnit run --resume outputs/burgers/s0-1a2b3c4d
+"""
+
+
+@register_command("run")
+class RunCommand:
+    """Train a PINN from a YAML config and validate it against the reference."""
+
+    @staticmethod
+    def add_parser(sub) -> None:
+        p = sub.add_parser("run", help="train one config", description=RunCommand.__doc__, epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("config", nargs="?", help="YAML run config")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                       help="override a config key (repeatable), validated like the file")
+        p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+        p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+        p.add_argument("--run-dir", metavar="DIR", help="write here instead of outputs/<name>/<id>/")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    @staticmethod
+    def execute(args) -> int:
+        from ..config import load_config
+        from ..run import resume, run
+
+        if args.resume:
+            if args.config or args.overrides:
+                raise PinnitError("--resume takes the run directory alone (its config.yaml is reused)")
+            result = resume(args.resume)
+        else:
+            if not args.config:
+                raise PinnitError("run: give a CONFIG file or --resume RUN_DIR")
+            overrides = list(args.overrides) + (["output.progress=false"] if args.quiet else [])
+            cfg = load_config(args.config, overrides)
+            result = run(cfg, overwrite=args.overwrite, run_dir=args.run_dir)
+        m = result.metrics
+        summary = {k: v for k, v in m.items() if k.startswith(("rel_l2", "max_abs"))}
+        print(f"run directory: {result.path}")
+        print(f"status: {m['status']}; wall time {m['wall_time_s']:.1f} s; iterations {m['iterations']}; "
+              f"L-BFGS: {m['lbfgs_stop_reason'] or '-'}")
+        if summary:
+            print("errors: " + json.dumps({k: float(f'{v:.4g}') for k, v in summary.items()}))
+        if m["status"].startswith("interrupted"):
+            print(f"resume with: pinnit run --resume {result.path}")
+            return 130
+        return 1 if m["status"] == "diverged" else 0

@@ -1,0 +1,131 @@
+"""Load a run config: YAML file → ``--set`` overrides → schema → one-line errors naming the key path."""
+from __future__ import annotations
+
+import copy
+import math
+import typing
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from ..errors import ConfigError, PinnitError, did_you_mean
+from .schema import RunConfig
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; missing, unreadable, empty or malformed files are user errors."""
+    p = Path(path)
+    if not p.exists():
+        raise PinnitError(f"{p}: no such file")
+    if p.is_dir():
+        raise PinnitError(f"{p}: is a directory, expected a YAML config file")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PinnitError(f"{p}: cannot read ({exc.__class__.__name__}: {exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PinnitError(f"{p}:{where}: malformed YAML: {problem}") from None
+    if data is None:
+        raise PinnitError(f"{p}: empty config; expected a mapping with at least 'problem: {{name: ...}}'")
+    if not isinstance(data, dict):
+        raise PinnitError(f"{p}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``key.path=value`` (value parsed as YAML) in place."""
+    if "=" not in assignment:
+        raise PinnitError(f"--set {assignment!r}: expected KEY.PATH=VALUE, e.g. --set training.adam.iterations=500")
+    key, raw = assignment.split("=", 1)
+    parts = [k for k in key.strip().split(".")]
+    if not key.strip() or any(not k for k in parts):
+        raise PinnitError(f"--set {assignment!r}: empty key in path")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    node = data
+    for i, k in enumerate(parts[:-1]):
+        nxt = node.get(k) if isinstance(node, dict) else None
+        if isinstance(nxt, str) and parts[i] in ("activation", "initializer"):
+            nxt = {"name": nxt}  # `--set network.activation.a=2` on `activation: tanh`
+        if nxt is None:
+            nxt = {}
+        if not isinstance(nxt, dict):
+            raise ConfigError(".".join(parts[: i + 1]), f"is {nxt!r}, not a section; cannot set '{key}'")
+        node[k] = nxt
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _model_at(loc: tuple) -> type[pydantic.BaseModel] | None:
+    """The schema class that owns the last element of ``loc`` (for listing valid keys)."""
+    cls: Any = RunConfig
+    for part in loc[:-1]:
+        if not (isinstance(cls, type) and issubclass(cls, pydantic.BaseModel)):
+            return None
+        field = cls.model_fields.get(str(part))
+        if field is None:
+            return None
+        cls = field.annotation
+        args = [a for a in typing.get_args(cls) if isinstance(a, type) and issubclass(a, pydantic.BaseModel)]
+        cls = args[0] if args else cls
+    return cls if isinstance(cls, type) and issubclass(cls, pydantic.BaseModel) else None
+
+
+def format_validation_error(exc: pydantic.ValidationError) -> ConfigError:
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "dict"))))
+    path = ".".join(str(p) for p in loc)
+    if err["type"] == "extra_forbidden":
+        owner = _model_at(loc)
+        valid = list(owner.model_fields) if owner else []
+        hint = did_you_mean(str(loc[-1]), valid)
+        return ConfigError(path, f"unknown key{hint}; valid keys: {', '.join(valid)}")
+    if err["type"] == "missing":
+        return ConfigError(path, "required key is missing")
+    return ConfigError(path, f"got {err.get('input')!r}: {err['msg']}")
+
+
+def _reject_non_finite(node: Any, path: str) -> None:
+    if isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(path, f"got {node}; a finite number is required")
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _reject_non_finite(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _reject_non_finite(v, f"{path}[{i}]")
+
+
+def parse_config(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Validate a config mapping (after applying ``overrides``) into a :class:`RunConfig`."""
+    data = copy.deepcopy(data)
+    for assignment in overrides:
+        apply_override(data, assignment)
+    _reject_non_finite(data, "")
+    try:
+        cfg = RunConfig.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise format_validation_error(exc) from None
+    from .validate import validate_registries
+
+    validate_registries(cfg)
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Read, override and validate a run config file."""
+    return parse_config(read_yaml(path), overrides)
+
+
+def dump_config(cfg: RunConfig) -> str:
+    """The resolved config as YAML (every default filled in)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

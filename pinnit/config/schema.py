@@ -1,0 +1,119 @@
+"""Typed run configuration (pydantic). Unknown keys, wrong types and impossible values are rejected.
+
+Registry-backed parts (problem parameters, activation, initializer) are validated against their entry's
+signature in :mod:`pinnit.config.validate`, after this schema has checked the structure.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, NonNegativeInt, PositiveFloat, NonNegativeFloat
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ProblemConfig(BaseModel):
+    """``name`` picks the registered problem; every other key is one of its parameters."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    hard_constraints: bool = False
+
+
+class NetworkConfig(_Strict):
+    arch: Literal["mlp"] = "mlp"
+    width: PositiveInt = 20
+    depth: PositiveInt = Field(3, description="number of hidden layers")
+    widths: list[PositiveInt] | None = Field(None, description="explicit hidden widths; overrides width/depth")
+    activation: str | dict[str, Any] = "tanh"
+    initializer: str | dict[str, Any] = "xavier_normal"
+    normalize_inputs: bool = True
+
+    def hidden_widths(self) -> list[int]:
+        return list(self.widths) if self.widths else [self.width] * self.depth
+
+
+class RefineRegion(_Strict):
+    """Extra collocation points in a sub-box: ``{box: {S: [0.4, 0.6], tau: [0, 0.1]}, fraction: 0.3}``."""
+
+    box: dict[str, tuple[float, float]]
+    fraction: float = Field(0.2, gt=0, lt=1)
+
+
+class SamplingConfig(_Strict):
+    sampler: Literal["uniform", "sobol", "lhs"] = "sobol"
+    points: dict[str, PositiveInt] = Field(
+        default_factory=lambda: {"pde": 2540, "boundary": 80, "initial": 160},
+        description="points per loss term; keys are the problem's term names",
+    )
+    resample_every: NonNegativeInt = Field(0, description="draw fresh collocation points every k Adam steps (0: never)")
+    refine: list[RefineRegion] = Field(default_factory=list)
+
+
+class Schedule(_Strict):
+    kind: Literal["constant", "exponential", "inverse_time", "cosine", "step"] = "constant"
+    decay_rate: PositiveFloat = 0.5
+    decay_steps: PositiveInt = 1000
+    min_lr: NonNegativeFloat = 0.0
+
+
+class AdamConfig(_Strict):
+    iterations: NonNegativeInt = 5000
+    lr: PositiveFloat = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: Schedule = Field(default_factory=Schedule)
+
+
+class LBFGSConfig(_Strict):
+    iterations: NonNegativeInt = 0
+    lr: PositiveFloat = 1.0
+    history_size: PositiveInt = 50
+    tolerance_grad: NonNegativeFloat = 1e-9
+    tolerance_change: NonNegativeFloat = 1e-12
+    line_search: Literal["strong_wolfe", "none"] = "strong_wolfe"
+    chunk: PositiveInt = Field(50, description="iterations per optimizer.step call (progress, checkpoints)")
+    restarts: NonNegativeInt = Field(
+        10, description="when L-BFGS stops on tolerance_change but the chunk lowered the loss, clear its memory and "
+                        "continue, at most this many times (float32 line searches stall spuriously)")
+
+
+class TrainingConfig(_Strict):
+    adam: AdamConfig = Field(default_factory=AdamConfig)
+    lbfgs: LBFGSConfig = Field(default_factory=LBFGSConfig)
+    weights: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict, description="λ per loss kind (physics, boundary, initial, data) or per term name"
+    )
+    dtype: Literal["float32", "float64"] = "float32"
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    seed: NonNegativeInt = 0
+    checkpoint_every: NonNegativeInt = Field(1000, description="steps between checkpoints (0: only at the end)")
+    on_divergence: Literal["stop", "rollback"] = "stop"
+    rollback_lr_factor: float = Field(0.1, gt=0, lt=1)
+    max_rollbacks: NonNegativeInt = 3
+
+
+class EvaluationConfig(_Strict):
+    every: NonNegativeInt = Field(500, description="steps between evaluations against the reference (0: end only)")
+    resolution: list[PositiveInt] | None = Field(None, description="grid points per input; default: the problem's")
+
+
+class OutputConfig(_Strict):
+    dir: str = "outputs"
+    name: str | None = Field(None, description="run name; default: the problem name")
+    plots: bool = True
+    progress: bool = True
+
+
+class RunConfig(_Strict):
+    problem: ProblemConfig
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @property
+    def run_name(self) -> str:
+        return self.output.name or self.problem.name

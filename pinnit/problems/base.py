@@ -1,0 +1,121 @@
+"""The Problem interface and its registry.
+
+A problem declares its inputs (e.g. ``x, t``), output fields (``u``), a box domain, loss terms (PDE
+residuals and conditions, each a function of :class:`~pinnit.fields.Fields`), optionally an output
+transform that satisfies some conditions exactly (hard constraints), and a reference solution on an
+evaluation grid. Its constructor's annotated keyword arguments are its YAML parameters.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..fields import Fields
+from ..params import bind_params
+from ..registry import Registry
+
+Box = dict[str, tuple[float, float]]
+KINDS = ("physics", "boundary", "initial", "data")
+
+
+@dataclass(frozen=True)
+class Region:
+    """Where a term's points live: the box interior (no faces) or the union of faces of the box.
+
+    Each face fixes some inputs to constants, e.g. ``({"t": 0.0},)`` for an initial condition or
+    ``({"x": -1.0}, {"x": 1.0})`` for two walls. ``points`` gives fixed data points instead.
+    """
+
+    box: Box
+    faces: tuple[dict[str, float], ...] = ()
+    points: np.ndarray | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One loss term: mean of residual² over its points, weighted by λ of its name or kind."""
+
+    name: str
+    kind: str
+    region: Region
+    residual: Callable[[Fields], torch.Tensor | tuple[torch.Tensor, ...]]
+    points: int = 1000
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"term kind must be one of {KINDS}")
+
+
+class Problem:
+    """Base class of every problem (built-in or declared)."""
+
+    inputs: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ()
+    #: names of terms an output transform satisfies exactly (dropped from the loss when hard).
+    hard_terms: ClassVar[tuple[str, ...]] = ()
+    hard_constraints: bool = False
+
+    # --- to implement -------------------------------------------------------------------------
+    @property
+    def domain(self) -> Box:
+        raise NotImplementedError
+
+    def terms(self) -> list[Term]:
+        raise NotImplementedError
+
+    def output_transform(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Hard constraints: map raw network output to the field (only called when enabled)."""
+        return y
+
+    def default_resolution(self) -> list[int]:
+        return [101] * len(self.inputs)
+
+    def reference(self, axes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+        """Reference fields on the 'ij' mesh of ``axes`` (shape len(axis_0) × …), or None if unknown."""
+        return None
+
+    # --- shared -------------------------------------------------------------------------------
+    def evaluation_axes(self, resolution: list[int] | None = None) -> dict[str, np.ndarray]:
+        res = resolution or self.default_resolution()
+        if len(res) != len(self.inputs):
+            raise ConfigError("evaluation.resolution", f"needs {len(self.inputs)} entries ({', '.join(self.inputs)}), got {res}")
+        box = self.evaluation_box()
+        return {k: np.linspace(*box[k], n) for k, n in zip(self.inputs, res)}
+
+    def evaluation_box(self) -> Box:
+        return self.domain
+
+    def loss_terms(self) -> list[Term]:
+        """The terms that enter the loss (hard-constrained ones removed)."""
+        drop = set(self.hard_terms) if self.hard_constraints else set()
+        return [t for t in self.terms() if t.name not in drop]
+
+    def describe(self) -> str:
+        return (type(self).__doc__ or "").strip().splitlines()[0]
+
+
+PROBLEMS: Registry[Callable[..., Problem]] = Registry("problem")
+
+
+def register_problem(name: str):
+    """Class decorator: ``@register_problem("burgers")``."""
+    return PROBLEMS.register(name)
+
+
+def build_problem(spec: Mapping[str, Any], path: str = "problem") -> Problem:
+    """Build from ``{name: ..., hard_constraints: bool, **params}``."""
+    params = dict(spec)
+    name = params.pop("name")
+    hard = bool(params.pop("hard_constraints", False))
+    cls = PROBLEMS.get(name, f"{path}.name")
+    kwargs = bind_params(cls.__init__ if isinstance(cls, type) else cls, params, path, skip=1 if isinstance(cls, type) else 0)
+    problem = cls(**kwargs)
+    if hard and not problem.hard_terms:
+        raise ConfigError(f"{path}.hard_constraints", f"problem '{name}' declares no output transform; set it to false")
+    problem.hard_constraints = hard
+    return problem

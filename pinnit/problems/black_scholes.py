@@ -1,0 +1,94 @@
+"""Black–Scholes European option in time-to-maturity form (seed 000; problems.md §2)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import PositiveFloat, NonNegativeFloat
+
+from ..fields import Fields
+from .base import Box, Problem, Region, Term, register_problem
+
+
+@register_problem("black_scholes")
+class BlackScholes(Problem):
+    """Black–Scholes V_τ = ½σ²S²V_SS + rSV_S − rV, τ = time to maturity, payoff at τ = 0 (seed 000).
+
+    Seed 000 writes V_t + ½σ²S²V_SS + rSV_S − rV = 0 with the payoff as an *initial* condition, which
+    is well posed only when t is the time to maturity τ; pinnit solves that forward-in-τ form on
+    S ∈ [0, S_max], τ ∈ [0, T]. Call: V(S,0) = max(S−K,0), V(0,τ) = 0, V(S_max,τ) = S_max − K e^{−rτ};
+    put: V(S,0) = max(K−S,0), V(0,τ) = K e^{−rτ}, V(S_max,τ) = 0 (``boundary: exact`` uses the exact price
+    on S = S_max instead). Reference: the closed-form Black–Scholes price.
+    Hard constraints: V = A(S,τ) + τ·S·(S_max−S)·N with A(S,τ) = payoff(S) + (1−S/S_max)(g₀(τ)−g₀(0))
+    + (S/S_max)(g₁(τ)−g₁(0)), g₀, g₁ the boundary values — satisfies the payoff and both boundaries.
+    """
+
+    inputs = ("S", "tau")
+    outputs = ("V",)
+    hard_terms = ("initial", "boundary")
+
+    def __init__(self, *, K: PositiveFloat = 0.5, sigma: PositiveFloat = 0.2, r: NonNegativeFloat = 0.05,
+                 S_max: PositiveFloat = 1.0, T: PositiveFloat = 1.0, option: Literal["call", "put"] = "call",
+                 boundary: Literal["asymptotic", "exact"] = "asymptotic"):
+        self.K, self.sigma, self.r, self.S_max, self.T = K, sigma, r, S_max, T
+        self.option, self.boundary = option, boundary
+
+    @property
+    def domain(self) -> Box:
+        return {"S": (0.0, self.S_max), "tau": (0.0, self.T)}
+
+    def default_resolution(self) -> list[int]:
+        return [201, 201]
+
+    def payoff(self, S: torch.Tensor) -> torch.Tensor:
+        return torch.relu(S - self.K) if self.option == "call" else torch.relu(self.K - S)
+
+    def _price_np(self, S, tau) -> np.ndarray:
+        from ..references.black_scholes import black_scholes_price
+
+        return black_scholes_price(S, tau, K=self.K, sigma=self.sigma, r=self.r, kind=self.option)
+
+    def boundary_values(self, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(g₀(τ), g₁(τ)): V at S = 0 and at S = S_max."""
+        disc = self.K * torch.exp(-self.r * tau)
+        g0 = torch.zeros_like(tau) if self.option == "call" else disc
+        if self.boundary == "exact":
+            g1 = torch.as_tensor(self._price_np(self.S_max, tau.detach().cpu().double().numpy()),
+                                 dtype=tau.dtype, device=tau.device)
+        else:
+            g1 = self.S_max - disc if self.option == "call" else torch.zeros_like(tau)
+        return g0, g1
+
+    def terms(self) -> list[Term]:
+        box, s2, r = self.domain, 0.5 * self.sigma**2, self.r
+
+        def pde(f: Fields) -> torch.Tensor:
+            S = f["S"]
+            return f["V_tau"] - (s2 * S**2 * f["V_SS"] + r * S * f["V_S"] - r * f["V"])
+
+        def initial(f: Fields) -> torch.Tensor:
+            return f["V"] - self.payoff(f["S"])
+
+        def boundary(f: Fields) -> torch.Tensor:
+            g0, g1 = self.boundary_values(f["tau"])
+            return f["V"] - torch.where(f["S"] < 0.5 * self.S_max, g0, g1)
+
+        return [
+            Term("pde", "physics", Region(box), pde, points=8192),
+            Term("initial", "initial", Region(box, ({"tau": 0.0},)), initial, points=512),
+            Term("boundary", "boundary", Region(box, ({"S": 0.0}, {"S": self.S_max})), boundary, points=256),
+        ]
+
+    def output_transform(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        S, tau = x[:, :1], x[:, 1:2]
+        g0, g1 = self.boundary_values(tau)
+        z0, z1 = self.boundary_values(torch.zeros_like(tau))
+        w = S / self.S_max
+        a = self.payoff(S) + (1 - w) * (g0 - z0) + w * (g1 - z1)
+        return a + tau * S * (self.S_max - S) * y
+
+    def reference(self, axes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"V": self._price_np(axes["S"][:, None], axes["tau"][None, :])}

@@ -1,0 +1,88 @@
+"""Run directories: ``outputs/<run-name>/<id>/``, every file written atomically (temp file + rename).
+
+The id is ``s<seed>-<hash>`` of the resolved config (output section excluded), so the same config and
+seed always map to the same directory; an existing one is only replaced with ``overwrite``.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import PinnitError
+
+CONFIG_FILE = "config.yaml"
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def atomic_write(path: str | Path, write: Callable[[Any], None], binary: bool = False) -> None:
+    """Write via ``write(fileobj)`` to a temp file in the same folder, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, lambda fh: fh.write(text))
+
+
+def write_json(path: str | Path, data: Mapping[str, Any]) -> None:
+    write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    rows = list(rows)
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def config_hash(resolved: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in resolved.items() if k != "output"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def run_dir_for(resolved: Mapping[str, Any], root: str | Path, name: str, seed: int) -> Path:
+    return Path(root) / name / f"s{seed}-{config_hash(resolved)}"
+
+
+def prepare_run_dir(path: Path, overwrite: bool) -> Path:
+    """Create an empty run directory; refuse to replace an existing one unless ``overwrite``."""
+    if path.exists():
+        if not overwrite:
+            raise PinnitError(f"{path}: run directory exists; use --overwrite to replace it or --resume {path} to continue")
+        shutil.rmtree(path)
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise PinnitError(f"{path}: cannot create run directory ({exc.strerror})") from None
+    return path

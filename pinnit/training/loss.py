@@ -1,0 +1,72 @@
+"""The PINN loss: Σ_terms λ_term · mean(residual²) over each term's sampled points (seed 000's
+λ_physics, λ_boundary, λ_initial, λ_data weighting; a term's own name overrides its kind's λ)."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..context import RunContext
+from ..fields import Fields
+from ..problems.base import Problem, Term
+from ..sampling import sample_region
+
+
+class PinnModel(nn.Module):
+    """The network plus the problem's output transform when hard constraints are on."""
+
+    def __init__(self, net: nn.Module, problem: Problem):
+        super().__init__()
+        self.net = net
+        self.problem = problem
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.net(x)
+        return self.problem.output_transform(x, y) if self.problem.hard_constraints else y
+
+
+class PinnLoss:
+    """Holds the sampled points of every loss term and evaluates the weighted loss."""
+
+    def __init__(self, problem: Problem, model: nn.Module, ctx: RunContext, *, sampler: str = "sobol",
+                 points: Mapping[str, int] | None = None, weights: Mapping[str, float] | None = None,
+                 refine: Sequence[tuple[dict, float]] = ()):
+        self.problem, self.model, self.ctx = problem, model, ctx
+        self.terms: list[Term] = problem.loss_terms()
+        self.sampler = sampler
+        self.counts = {t.name: (points or {}).get(t.name, t.points) for t in self.terms}
+        weights = weights or {}
+        self.weights = {t.name: float(weights.get(t.name, weights.get(t.kind, 1.0))) for t in self.terms}
+        self.refine = list(refine)
+        self.points: dict[str, torch.Tensor] = {}
+        self.resample()
+
+    def resample(self) -> None:
+        """Draw fresh points for every term from the run's generator."""
+        for term in self.terms:
+            refine = self.refine if term.kind == "physics" else ()
+            pts = sample_region(term.region, self.problem.inputs, self.counts[term.name], self.sampler,
+                                self.ctx.rng, refine)
+            self.points[term.name] = self.ctx.tensor(pts)
+
+    def state(self) -> dict:
+        return {"points": {k: v.cpu().numpy() for k, v in self.points.items()},
+                "rng": self.ctx.rng.bit_generator.state}
+
+    def load_state(self, state: dict) -> None:
+        self.points = {k: self.ctx.tensor(np.asarray(v)) for k, v in state["points"].items()}
+        self.ctx.rng.bit_generator.state = state["rng"]
+
+    def term_losses(self) -> dict[str, torch.Tensor]:
+        out = {}
+        for term in self.terms:
+            f = Fields(self.points[term.name], self.problem.inputs, self.problem.outputs, self.model)
+            r = term.residual(f)
+            parts = r if isinstance(r, (tuple, list)) else (r,)
+            out[term.name] = sum(torch.mean(p**2) for p in parts)
+        return out
+
+    def total(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return sum(self.weights[k] * v for k, v in losses.items())

@@ -1,0 +1,93 @@
+"""Training safety: divergence handling, interruption by a real signal and exact resume."""
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from pinnit import parse_config, resume, run
+from pinnit.training.schedule import lr_factor
+from pinnit.config.schema import Schedule
+
+DIVERGING = ["network.activation=linear", "network.depth=4", "training.dtype=float32",
+             "training.adam.lr=100", "training.lbfgs.iterations=0"]
+
+
+def test_diverging_run_stops_cleanly_and_keeps_history(burgers_cfg):
+    res = run(parse_config(burgers_cfg, DIVERGING))
+    m = res.metrics
+    assert m["status"] == "diverged"
+    assert m["diverged"]["term"] in {"pde", "initial", "boundary", "total"}
+    assert m["diverged"]["step"] >= 1 and "became" in m["diverged"]["message"]
+    # the saved weights are the last good checkpoint's: finite predictions
+    state = torch.load(res.path / "model.pt")
+    assert all(torch.isfinite(v).all() for v in state.values())
+    assert (res.path / "history.csv").exists() and (res.path / "checkpoint.pt").exists()
+
+
+def test_rollback_lowers_the_learning_rate_and_finishes(burgers_cfg):
+    res = run(parse_config(burgers_cfg, DIVERGING + ["training.on_divergence=rollback", "training.max_rollbacks=6",
+                                                   "training.adam.iterations=30"]))
+    m = res.metrics
+    assert m["status"] == "completed" and m["rollbacks"] >= 1
+    with open(res.path / "history.csv") as fh:
+        events = [r["event"] for r in csv.DictReader(fh) if r.get("event")]
+    assert events and events[0].startswith("rollback")
+
+
+def test_lr_schedules():
+    assert lr_factor(Schedule(kind="constant"), 500, 1000) == 1
+    assert lr_factor(Schedule(kind="exponential", decay_rate=0.5, decay_steps=100), 200, 1000) == pytest.approx(0.25)
+    assert lr_factor(Schedule(kind="inverse_time", decay_rate=0.5, decay_steps=100), 200, 1000) == pytest.approx(0.5)
+    assert lr_factor(Schedule(kind="step", decay_rate=0.1, decay_steps=100), 250, 1000) == pytest.approx(0.01)
+    assert lr_factor(Schedule(kind="cosine"), 500, 1000) == pytest.approx(0.5)
+
+
+def _wait_for(predicate, timeout=240.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_killed_run_resumes_to_the_same_metrics(tmp_path, burgers_cfg, sig):
+    burgers_cfg["training"].update({"adam": {"iterations": 400, "lr": 3e-3}, "lbfgs": {"iterations": 40, "chunk": 10},
+                                    "checkpoint_every": 50})
+    burgers_cfg["sampling"]["resample_every"] = 100
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(burgers_cfg))
+    reference = run(parse_config(burgers_cfg), run_dir=tmp_path / "uninterrupted").metrics
+
+    run_dir = tmp_path / "interrupted"
+    proc = subprocess.Popen([sys.executable, "-m", "pinnit", "run", str(config), "--run-dir", str(run_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    history = run_dir / "history.csv"
+    ckpt = run_dir / "checkpoint.pt"
+    # wait for the first periodic checkpoint after step 0, then signal mid-training
+    assert _wait_for(lambda: ckpt.exists() and ckpt.stat().st_size > 0 and (run_dir / "config.yaml").exists())
+    first = ckpt.stat().st_mtime_ns
+    assert _wait_for(lambda: ckpt.stat().st_mtime_ns != first)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err
+    interrupted = json.loads((run_dir / "metrics.json").read_text())
+    assert interrupted["status"].startswith("interrupted")
+    assert 0 < interrupted["iterations"]["adam"] + interrupted["iterations"]["lbfgs"] < 440
+    assert history.exists() and "--resume" in out
+
+    resumed = resume(run_dir).metrics
+    assert resumed["status"] == "completed"
+    assert resumed["iterations"] == reference["iterations"]
+    assert resumed["final_loss"] == reference["final_loss"]
+    assert resumed["rel_l2_u"] == reference["rel_l2_u"]
