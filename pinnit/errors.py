@@ -18,7 +18,18 @@ class ConfigError(PinnitError):
 
     def __init__(self, path: str, message: str):
         self.path = path
+        self.message = message
         super().__init__(f"{path}: {message}" if path else message)
+
+    def within(self, path: str, head: str) -> "ConfigError":
+        """Re-anchor a path relative to an entry (``initializer.bounds``, ``terms[0].c``) under ``path``."""
+        if self.path == path or self.path.startswith((path + ".", path + "[")):
+            return self
+        rel = self.path
+        if rel == head or rel.startswith((head + ".", head + "[")):
+            rel = rel[len(head):].lstrip(".")
+        sep = "" if rel.startswith("[") else "."
+        return ConfigError(f"{path}{sep}{rel}" if rel else path, self.message)
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -1,9 +1,17 @@
 """Shared fixtures: small, fast configs and paths to ../shared reference data (skipped when absent)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Tests train tiny networks, which gain nothing from intra-op threads; several torch processes sharing two
+# cores with their default thread pools slow each other down by orders of magnitude (measured here). One
+# thread per process, for this process and the CLI subprocesses the tests start.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -72,9 +72,9 @@ def test_alpha_keeps_a_fraction_and_apply_to_all():
             _common_knot(layer)
 
 
-@pytest.mark.parametrize("bounds, path", [([0.8, 0.2], "initializer.bounds"),
-                                          ([[-0.5, 0.5], [0.9, 0.1], [0, 1]], "initializer.bounds[1]"),
-                                          ([[-0.5, 0.5]], "initializer.bounds")])
+@pytest.mark.parametrize("bounds, path", [([0.8, 0.2], "network.initializer.bounds"),
+                                          ([[-0.5, 0.5], [0.9, 0.1], [0, 1]], "network.initializer.bounds[1]"),
+                                          ([[-0.5, 0.5]], "network.initializer.bounds")])
 def test_bad_bounds_are_config_errors(bounds, path):
     with pytest.raises(ConfigError) as err:
         _net(spec={"name": "kgi", "bounds": bounds})

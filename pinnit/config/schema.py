@@ -5,7 +5,7 @@ signature in :mod:`pinnit.config.validate`, after this schema has checked the st
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, NonNegativeInt, PositiveFloat, NonNegativeFloat
 
@@ -24,15 +24,20 @@ class ProblemConfig(BaseModel):
 
 class NetworkConfig(_Strict):
     arch: Literal["mlp"] = "mlp"
-    width: PositiveInt = 20
-    depth: PositiveInt = Field(3, description="number of hidden layers")
-    widths: list[PositiveInt] | None = Field(None, description="explicit hidden widths; overrides width/depth")
+    width: PositiveInt = Field(20, le=100_000)
+    depth: PositiveInt = Field(3, le=100_000, description="number of hidden layers")
+    widths: list[Annotated[int, Field(gt=0, le=100_000)]] | None = Field(
+        None, max_length=100_000, description="explicit hidden widths; overrides width/depth")
     activation: str | dict[str, Any] = "tanh"
     initializer: str | dict[str, Any] = "xavier_normal"
     normalize_inputs: bool = True
 
     def hidden_widths(self) -> list[int]:
         return list(self.widths) if self.widths else [self.width] * self.depth
+
+    def parameter_count(self, n_in: int, n_out: int) -> int:
+        sizes = [n_in, *self.hidden_widths(), n_out]
+        return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 class RefineRegion(_Strict):
@@ -44,9 +49,9 @@ class RefineRegion(_Strict):
 
 class SamplingConfig(_Strict):
     sampler: Literal["uniform", "sobol", "lhs"] = "sobol"
-    points: dict[str, PositiveInt] = Field(
-        default_factory=lambda: {"pde": 2540, "boundary": 80, "initial": 160},
-        description="points per loss term; keys are the problem's term names",
+    points: dict[str, Annotated[int, Field(gt=0, le=50_000_000)]] = Field(
+        default_factory=dict,
+        description="points per loss term; keys are the problem's term names (default: the problem's own counts)",
     )
     resample_every: NonNegativeInt = Field(0, description="draw fresh collocation points every k Adam steps (0: never)")
     refine: list[RefineRegion] = Field(default_factory=list)
@@ -88,6 +93,8 @@ class TrainingConfig(_Strict):
     dtype: Literal["float32", "float64"] = "float32"
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     seed: NonNegativeInt = 0
+    threads: PositiveInt | None = Field(
+        None, le=1024, description="CPU threads for torch in this run (None: torch's default)")
     checkpoint_every: NonNegativeInt = Field(1000, description="steps between checkpoints (0: only at the end)")
     on_divergence: Literal["stop", "rollback"] = "stop"
     rollback_lr_factor: float = Field(0.1, gt=0, lt=1)
@@ -96,7 +103,8 @@ class TrainingConfig(_Strict):
 
 class EvaluationConfig(_Strict):
     every: NonNegativeInt = Field(500, description="steps between evaluations against the reference (0: end only)")
-    resolution: list[PositiveInt] | None = Field(None, description="grid points per input; default: the problem's")
+    resolution: list[Annotated[int, Field(gt=0, le=100_000)]] | None = Field(
+        None, description="grid points per input; default: the problem's")
 
 
 class OutputConfig(_Strict):

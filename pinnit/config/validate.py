@@ -1,9 +1,14 @@
 """Cross-checks of a structurally valid config against the registries and the chosen problem."""
 from __future__ import annotations
 
+import math
+
 from ..context import resolve_device
 from ..errors import ConfigError, did_you_mean
 from .schema import RunConfig
+
+MAX_PARAMETERS = 50_000_000
+MAX_GRID = 20_000_000
 
 
 def validate_registries(cfg: RunConfig) -> None:
@@ -16,6 +21,14 @@ def validate_registries(cfg: RunConfig) -> None:
     problem = build_problem(cfg.problem.model_dump(), "problem")
     build_activation(cfg.network.activation, "network.activation")
     validate_initializer(cfg.network.initializer, "network.initializer")
+    n_params = cfg.network.parameter_count(len(problem.inputs), len(problem.outputs))
+    if n_params > MAX_PARAMETERS:
+        raise ConfigError("network", f"{n_params:,} parameters; at most {MAX_PARAMETERS:,} are supported "
+                                     "(lower width, depth or widths)")
+    if cfg.evaluation.resolution is not None and math.prod(cfg.evaluation.resolution) > MAX_GRID:
+        raise ConfigError("evaluation.resolution", f"{math.prod(cfg.evaluation.resolution):,} grid points; "
+                                                   f"at most {MAX_GRID:,}")
+    _dry_build(cfg, problem)
 
     names = [t.name for t in problem.terms()]
     for key in cfg.sampling.points:
@@ -39,3 +52,18 @@ def validate_registries(cfg: RunConfig) -> None:
     if cfg.training.adam.iterations + cfg.training.lbfgs.iterations == 0:
         raise ConfigError("training", "adam.iterations and lbfgs.iterations are both 0; nothing to train")
     resolve_device(cfg.training.device)
+
+
+def _dry_build(cfg: RunConfig, problem) -> None:
+    """Build the network once on CPU so initializer errors (e.g. KGI bounds a > b) surface at load time."""
+    import torch
+
+    from ..nn.mlp import build_mlp
+
+    box = problem.domain
+    lo = torch.tensor([box[k][0] for k in problem.inputs], dtype=torch.float64)
+    hi = torch.tensor([box[k][1] for k in problem.inputs], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    sample = lo + (hi - lo) * torch.rand(64, len(problem.inputs), generator=gen, dtype=torch.float64)
+    build_mlp(len(problem.inputs), len(problem.outputs), cfg.network.hidden_widths(), cfg.network.activation,
+              cfg.network.initializer, gen, lo.tolist(), hi.tolist(), sample=sample)

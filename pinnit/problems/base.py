@@ -59,6 +59,8 @@ class Problem:
     #: names of terms an output transform satisfies exactly (dropped from the loss when hard).
     hard_terms: ClassVar[tuple[str, ...]] = ()
     hard_constraints: bool = False
+    #: the time-like input, if any (final-time error metric and profile plots use it).
+    time_input: ClassVar[str | None] = None
 
     # --- to implement -------------------------------------------------------------------------
     @property
@@ -94,6 +96,11 @@ class Problem:
         """The terms that enter the loss (hard-constrained ones removed)."""
         drop = set(self.hard_terms) if self.hard_constraints else set()
         return [t for t in self.terms() if t.name not in drop]
+
+    def fingerprint(self) -> str:
+        """What defines the problem beyond its config keys (e.g. a declaration file's contents); hashed into
+        the run id and checked on resume."""
+        return ""
 
     def describe(self) -> str:
         return (type(self).__doc__ or "").strip().splitlines()[0]

@@ -62,4 +62,7 @@ def build_activation(spec: Any, path: str = "network.activation") -> Activation:
     cls = ACTIVATIONS.get(name, f"{path}.name")
     init = cls.__init__ if cls.__init__ is not nn.Module.__init__ else (lambda self: None)
     kwargs = bind_params(init, params, path, skip=1)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:
+        raise err.within(path, "activation") from None

@@ -54,8 +54,11 @@ def initialize(
     kwargs = bind_params(fn, params, path, skip=3, internal=("sample",))
     if "sample" in inspect.signature(fn).parameters:
         kwargs["sample"] = sample
-    with torch.no_grad():
-        fn(list(layers), activation, generator, **kwargs)
+    try:
+        with torch.no_grad():
+            fn(list(layers), activation, generator, **kwargs)
+    except ConfigError as err:
+        raise err.within(path, "initializer") from None
 
 
 def validate_initializer(spec: Any, path: str = "network.initializer") -> None:
