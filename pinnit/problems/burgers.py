@@ -23,6 +23,7 @@ class Burgers(Problem):
     inputs = ("x", "t")
     outputs = ("u",)
     hard_terms = ("initial", "boundary")
+    time_input = "t"
 
     def __init__(self, *, nu: PositiveFloat = 0.01 / math.pi, t_end: PositiveFloat = 1.0):
         self.nu = nu

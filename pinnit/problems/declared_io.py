@@ -1,0 +1,225 @@
+"""The YAML schema of a declared problem, its file (merged with inline keys), and its data files.
+
+A declaration is a mapping (see :class:`Declaration`), given inline under ``problem:`` or in a YAML file
+named by ``problem.file``; inline keys override the file's (mappings merge key by key, so
+``--set problem.parameters.nu=0.1`` changes one parameter). Data files (``.npz`` or ``.csv`` with a
+header row) hold named columns: the inputs and the fields, either as scattered points (equal-length
+1-D arrays) or, in ``.npz``, as a grid (1-D axes and field arrays of shape len(axis₀) × len(axis₁) × …).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
+
+from ..config.loading import read_yaml
+from ..errors import ConfigError, did_you_mean
+
+PATH = "problem"
+REPO = Path(__file__).resolve().parents[2]
+
+Expr = str | float  # an expression; YAML numbers are accepted as constants
+Face = str | dict[str, Expr]  # an input name (both of its faces) or {input: position, ...}
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class ConditionSpec(_Spec):
+    """One boundary/initial/data condition; ``value`` and ``equation`` may list one entry per face."""
+
+    kind: Literal["dirichlet", "neumann", "periodic", "initial", "data"]
+    name: str | None = None
+    at: Face | list[Face] | None = None  # where it holds ('on' would read as YAML's true)
+    field: str | None = None
+    value: Expr | list[Expr] | None = None
+    equation: str | list[str] | None = None
+    derivatives: NonNegativeInt = 0
+    points: PositiveInt | None = None
+    file: str | None = None
+    data: dict[str, list[float]] | None = None
+
+
+class ExactFile(_Spec):
+    path: str
+    names: dict[str, str] = {}  # array name in the file → input or field name, e.g. {usol: u}
+
+
+class EvaluationSpec(_Spec):
+    resolution: list[PositiveInt] | None = None
+    box: dict[str, tuple[Expr, Expr]] = {}
+
+
+class Declaration(_Spec):
+    description: str | None = None
+    inputs: Annotated[dict[str, tuple[Expr, Expr]], Field(min_length=1)]
+    fields: str | Annotated[list[str], Field(min_length=1)]
+    time: str | None = None  # the time-like input; default: t when declared
+    parameters: dict[str, float] = {}
+    equations: str | list[str] | dict[str, str]
+    conditions: list[ConditionSpec] = []
+    output_transform: Expr | dict[str, Expr] | None = None
+    satisfies: list[str] = []
+    exact: Expr | dict[str, Expr] | None = None
+    exact_file: str | ExactFile | None = None
+    evaluation: EvaluationSpec = EvaluationSpec()
+    collocation: PositiveInt = 2000
+
+
+_OWNERS = {"conditions": ConditionSpec, "evaluation": EvaluationSpec, "exact_file": ExactFile}
+_TAGS = {"str", "float", "int", "dict", "list", "tuple", *(m.__name__ for m in (ConditionSpec, ExactFile))}
+
+
+def _loc(loc: Sequence) -> str:
+    parts = [p for p in loc if not (isinstance(p, str) and ("[" in p or p in _TAGS))]
+    out = PATH
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
+
+
+def validate_declaration(raw: Mapping[str, Any]) -> Declaration:
+    """Validate a merged declaration; the first problem becomes a one-line ConfigError at its key path."""
+    conditions = raw.get("conditions")
+    for i, c in enumerate(conditions if isinstance(conditions, list) else []):
+        if isinstance(c, Mapping) and True in c:
+            raise ConfigError(f"{PATH}.conditions[{i}]", "YAML reads the key 'on' as true; write 'at:' for "
+                                                         "where the condition holds")
+    try:
+        return Declaration.model_validate(dict(raw))
+    except pydantic.ValidationError as exc:
+        errors = exc.errors()
+        err, path = errors[0], _loc(errors[0]["loc"])
+        if err["type"] == "extra_forbidden":
+            owner = _OWNERS.get(str(err["loc"][0]), Declaration) if len(err["loc"]) > 1 else Declaration
+            key = str(err["loc"][-1])
+            raise ConfigError(path, f"unknown key '{key}'{did_you_mean(key, owner.model_fields)}; "
+                                    f"valid keys: {', '.join(owner.model_fields)}") from None
+        if err["type"] == "missing":
+            raise ConfigError(path, "required key is missing") from None
+        if err["type"] == "literal_error":
+            options = [o.strip(" '") for o in err["ctx"]["expected"].replace(" or ", ",").split(",")]
+            raise ConfigError(path, f"got {err['input']!r}{did_you_mean(err['input'], options)}; "
+                                    f"valid: {', '.join(options)}") from None
+        same = [e["msg"] for e in errors if _loc(e["loc"]) == path]
+        raise ConfigError(path, f"got {err['input']!r}: {' or '.join(dict.fromkeys(same))}") from None
+
+
+def resolve(name: str, key: str, base: Path | None = None) -> Path:
+    """A file given in the config: absolute, or relative to ``base``, the current directory, the repo root."""
+    p = Path(name)
+    candidates = [p] if p.is_absolute() else [d / p for d in (base, Path.cwd(), REPO) if d is not None]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ConfigError(key, f"no such file '{name}' (looked in {', '.join(str(c.parent) for c in candidates)})")
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``: mappings merge recursively, anything else is replaced."""
+    out = dict(base)
+    for key, value in override.items():
+        old = out.get(key)
+        out[key] = merge(old, value) if isinstance(old, Mapping) and isinstance(value, Mapping) else value
+    return out
+
+
+def load_declaration(file: str | None, inline: Mapping[str, Any]) -> tuple[Declaration, Path | None]:
+    """The declaration from ``file`` (if any) with the ``inline`` keys on top, validated."""
+    if file is None:
+        return validate_declaration(inline), None
+    path = resolve(file, f"{PATH}.file")
+    data = read_yaml(path)
+    return validate_declaration(merge(data, inline)), path
+
+
+# --- data files --------------------------------------------------------------------------------------
+
+def read_table(path: Path, key: str, names: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
+    """Named float arrays from ``.npz`` or ``.csv`` (header row), renamed by ``names``."""
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                table = {k: np.asarray(z[k], dtype=float) for k in z.files}
+        elif path.suffix == ".csv":
+            rows = np.genfromtxt(path, delimiter=",", names=True, dtype=float, encoding="utf-8")
+            table = {k: np.atleast_1d(rows[k]).astype(float) for k in rows.dtype.names}
+        else:
+            raise ConfigError(key, f"'{path.name}': expected a .npz or .csv file")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(key, f"cannot read '{path}': {exc}") from None
+    for old, new in (names or {}).items():
+        if old not in table:
+            raise ConfigError(f"{key}.names.{old}", f"no array '{old}' in '{path.name}'"
+                                                    f"{did_you_mean(old, table)}; arrays: {', '.join(table)}")
+        table[new] = table.pop(old)
+    return table
+
+
+class Table:
+    """Inputs and field values from a data file: scattered points, or a grid (axes + 'ij' arrays)."""
+
+    def __init__(self, table: Mapping[str, np.ndarray], inputs: Sequence[str], fields: Sequence[str], key: str):
+        missing = [k for k in inputs if k not in table]
+        if missing:
+            raise ConfigError(key, f"no column '{missing[0]}'{did_you_mean(missing[0], table)} (every input "
+                                   f"{', '.join(inputs)} is needed); columns: {', '.join(table)}")
+        self.fields = [k for k in fields if k in table]
+        if not self.fields:
+            raise ConfigError(key, f"no field column ({', '.join(fields)}); columns: {', '.join(table)}")
+        axes = [np.ravel(table[k]) for k in inputs]
+        values = {k: np.asarray(table[k]) for k in self.fields}
+        grid = tuple(len(a) for a in axes)
+        if len(inputs) > 1 and all(v.shape == grid for v in values.values()):
+            self.axes: list[np.ndarray] | None = axes
+            self.grid = values
+            mesh = np.meshgrid(*axes, indexing="ij")
+            self.points = np.stack([m.ravel() for m in mesh], axis=-1)
+            self.values = {k: v.ravel() for k, v in values.items()}
+        else:
+            for name, v in values.items():
+                if v.ndim > 1 and v.size != len(axes[0]):
+                    raise ConfigError(key, f"field '{name}' has shape {v.shape}; the grid of {', '.join(inputs)} "
+                                           f"needs {grid} ('ij' order)")
+            n = len(axes[0])
+            for name, arr in [*zip(inputs, axes), *values.items()]:
+                if arr.size != n:
+                    raise ConfigError(key, f"column '{name}' has {arr.size} values, '{inputs[0]}' has {n}; "
+                                           f"give equal-length columns or a grid (field shape {grid})")
+            self.axes, self.grid = None, {}
+            self.points = np.stack(axes, axis=-1)
+            self.values = {k: v.ravel() for k, v in values.items()}
+
+    def box(self) -> list[tuple[float, float]]:
+        return [(float(c.min()), float(c.max())) for c in self.points.T]
+
+    def interpolate(self, mesh: np.ndarray, key: str) -> dict[str, np.ndarray]:
+        """Field values at ``mesh`` points (N × d), linear; points outside the data are an error."""
+        from scipy.interpolate import RegularGridInterpolator, griddata
+
+        lo, hi = np.array(self.box()).T
+        span = np.maximum(hi - lo, 1e-300)
+        if np.any(mesh < lo - 1e-9 * span) or np.any(mesh > hi + 1e-9 * span):
+            raise ConfigError(key, f"the evaluation grid leaves the data's box {self.box()}; set "
+                                   f"{PATH}.evaluation.box inside it")
+        mesh = np.clip(mesh, lo, hi)
+        out = {}
+        for name in self.fields:
+            if self.axes is not None:
+                order = [np.argsort(a) for a in self.axes]
+                values = self.grid[name][np.ix_(*order)]
+                out[name] = RegularGridInterpolator([a[o] for a, o in zip(self.axes, order)], values)(mesh)
+            elif mesh.shape[1] == 1:
+                o = np.argsort(self.points[:, 0])
+                out[name] = np.interp(mesh[:, 0], self.points[o, 0], self.values[name][o])
+            else:
+                out[name] = griddata(self.points, self.values[name], mesh, method="linear")
+                if np.isnan(out[name]).any():
+                    raise ConfigError(key, f"the evaluation grid leaves the convex hull of the data points; set "
+                                           f"{PATH}.evaluation.box inside it")
+        return out
