@@ -39,9 +39,15 @@ class Evaluator:
         if self.reference is None:
             return {}
         out: dict[str, float] = {}
+        time = self.problem.time_input
+        axis = list(self.axes).index(time) if time in self.axes else None
         for name, ref in self.reference.items():
             out[f"rel_l2_{name}"] = relative_l2(pred[name], ref)
             out[f"max_abs_{name}"] = float(np.max(np.abs(pred[name] - ref)))
+            if axis is not None:  # error on the last time slice (e.g. τ = T for an option price)
+                last = [slice(None)] * ref.ndim
+                last[axis] = -1
+                out[f"rel_l2_{name}_final_{time}"] = relative_l2(pred[name][tuple(last)], ref[tuple(last)])
         return out
 
     def arrays(self, pred: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

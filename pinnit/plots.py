@@ -75,3 +75,32 @@ def plot_fields(arrays: Mapping[str, np.ndarray], inputs: Sequence[str], fields:
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def plot_profiles(arrays: Mapping[str, np.ndarray], inputs: Sequence[str], fields: Sequence[str], time: str,
+                  folder: Path, count: int = 4) -> list[Path]:
+    """Each field against the other input at a few times: prediction (lines) vs reference (dashed)."""
+    plt = _figure()
+    if len(inputs) != 2 or time not in inputs:
+        return []
+    space = inputs[1 - inputs.index(time)]
+    t_axis, s_axis = arrays[time], arrays[space]
+    picks = np.unique(np.linspace(0, len(t_axis) - 1, count).round().astype(int))
+    paths = []
+    for name in fields:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for k, j in enumerate(picks):
+            take = (slice(None), j) if inputs.index(time) == 1 else (j, slice(None))
+            color = f"C{k}"
+            ax.plot(s_axis, arrays[name][take], color=color, lw=1.4, label=f"{time} = {t_axis[j]:.3g}")
+            if f"{name}_ref" in arrays:
+                ax.plot(s_axis, arrays[f"{name}_ref"][take], color="k", ls="--", lw=0.8)
+        ax.set_xlabel(space)
+        ax.set_ylabel(name)
+        ax.set_title(f"{name}: prediction (solid) and reference (dashed)")
+        ax.legend(fontsize=8)
+        path = folder / f"{name}_profiles.png"
+        _save(fig, path)
+        plt.close(fig)
+        paths.append(path)
+    return paths

@@ -5,6 +5,7 @@ Run directory layout (every file atomic): ``config.yaml`` (resolved), ``checkpoi
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import platform
 import subprocess
@@ -21,11 +22,14 @@ from .context import RunContext
 from .errors import PinnitError
 from .evaluation import Evaluator
 from .nn.mlp import build_mlp
-from .plots import plot_fields, plot_losses
+from .plots import plot_fields, plot_losses, plot_profiles
 from .problems import Problem, build_problem
 from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, atomic_write, prepare_run_dir, run_dir_for, write_csv,
                      write_json, write_text)
 from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
+
+
+FINGERPRINT_FILE = "problem.sha256"
 
 
 @dataclass
@@ -49,6 +53,8 @@ class Assembly:
 def assemble(cfg: RunConfig) -> Assembly:
     """Build context, problem, network (initialised from the seed) and loss (points sampled from the seed)."""
     t = cfg.training
+    if t.threads:
+        torch.set_num_threads(t.threads)  # a per-process setting, applied when a run starts (not at import)
     ctx = RunContext.create(t.device, t.dtype, t.seed)
     problem = build_problem(cfg.problem.model_dump(), "problem")
     box = problem.domain
@@ -117,6 +123,8 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path) -> dict[str, Any]
     if a.cfg.output.plots:
         plot_losses(state.history, path / "plots" / "loss.png")
         plot_fields(arrays, a.problem.inputs, a.problem.outputs, path / "plots")
+        if a.problem.time_input:
+            plot_profiles(arrays, a.problem.inputs, a.problem.outputs, a.problem.time_input, path / "plots")
     return metrics
 
 
@@ -140,12 +148,18 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
 
 def run(cfg: RunConfig, *, overwrite: bool = False, run_dir: str | Path | None = None) -> RunResult:
     """Train ``cfg`` into a fresh run directory (default ``outputs/<run-name>/s<seed>-<hash>/``)."""
-    resolved = cfg.model_dump(mode="json")
-    path = Path(run_dir) if run_dir else run_dir_for(resolved, cfg.output.dir, cfg.run_name, cfg.training.seed)
     a = assemble(cfg)
+    fingerprint = _fingerprint(a.problem)
+    resolved = {**cfg.model_dump(mode="json"), "problem_fingerprint": fingerprint}
+    path = Path(run_dir) if run_dir else run_dir_for(resolved, cfg.output.dir, cfg.run_name, cfg.training.seed)
     prepare_run_dir(path, overwrite)
     write_text(path / CONFIG_FILE, dump_config(cfg))
+    write_text(path / FINGERPRINT_FILE, fingerprint + "\n")
     return _train(a, path, resume=False)
+
+
+def _fingerprint(problem: Problem) -> str:
+    return hashlib.sha256(problem.fingerprint().encode()).hexdigest()[:16]
 
 
 def resume(run_dir: str | Path) -> RunResult:
@@ -154,4 +168,9 @@ def resume(run_dir: str | Path) -> RunResult:
     if not (path / CONFIG_FILE).exists():
         raise PinnitError(f"{path}: not a run directory (no {CONFIG_FILE})")
     cfg = load_config(path / CONFIG_FILE)
-    return _train(assemble(cfg), path, resume=True)
+    a = assemble(cfg)
+    saved = path / FINGERPRINT_FILE
+    if saved.exists() and saved.read_text().strip() != _fingerprint(a.problem):
+        raise PinnitError(f"{path}: the problem's declaration changed since this run started; "
+                          "resuming would mix two problems (start a new run instead)")
+    return _train(a, path, resume=True)

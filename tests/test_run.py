@@ -20,7 +20,7 @@ def test_run_writes_a_complete_run_directory(burgers_cfg):
     result = run(parse_config(burgers_cfg, ["output.plots=true"]))
     d = result.path
     for name in ["config.yaml", "metrics.json", "history.csv", "prediction.npz", "model.pt", "checkpoint.pt",
-                 "plots/loss.png", "plots/u_fields.png"]:
+                 "plots/loss.png", "plots/u_fields.png", "plots/u_profiles.png"]:
         assert (d / name).is_file(), name
     assert d.parent.name == "burgers" and d.name.startswith("s0-")
     m = json.loads((d / "metrics.json").read_text())
@@ -33,6 +33,8 @@ def test_run_writes_a_complete_run_directory(burgers_cfg):
     assert pred["u"].shape == (64, 20) == pred["u_ref"].shape
     np.testing.assert_allclose(pred["u_abs_error"], np.abs(pred["u"] - pred["u_ref"]))
     assert m["rel_l2_u"] == pytest.approx(np.linalg.norm(pred["u"] - pred["u_ref"]) / np.linalg.norm(pred["u_ref"]))
+    last = pred["u"][:, -1] - pred["u_ref"][:, -1]
+    assert m["rel_l2_u_final_t"] == pytest.approx(np.linalg.norm(last) / np.linalg.norm(pred["u_ref"][:, -1]))
     # the error falls during training (evaluations every 20 steps)
     errs = [float(r["rel_l2_u"]) for r in _rows(d / "history.csv") if r.get("rel_l2_u")]
     assert len(errs) >= 3 and errs[-1] < 0.8 * errs[0]

@@ -1,0 +1,210 @@
+"""Bad input on every path: one clean line naming the key, exit code 2, never a traceback.
+
+Also property-based fuzzing (hypothesis): a mutated config either parses and builds, or fails with a
+PinnitError — never any other exception.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pinnit.cli import main
+from pinnit.config import parse_config
+from pinnit.errors import PinnitError
+
+from conftest import small_burgers
+
+# (override, the key path the message must start with)
+BAD_OVERRIDES = [
+    ("problem.name=heat_eqn", "problem.name"),
+    ("problem.name=null", "problem.name"),
+    ("problem.nu=0", "problem.nu"),
+    ("problem.nu=.inf", "problem.nu"),
+    ("problem.nu=-.inf", "problem.nu"),
+    ("problem.t_end=[1, 2]", "problem.t_end"),
+    ("problem.hard_constraints=maybe", "problem.hard_constraints"),
+    ("network.arch=resnet", "network.arch"),
+    ("network.width=0", "network.width"),
+    ("network.depth=-1", "network.depth"),
+    ("network.depth=2.5", "network.depth"),
+    ("network.widths=[16, 0]", "network.widths.1"),
+    ("network.activation=42", "network.activation"),
+    ("network.activation={a: 1}", "network.activation"),
+    ("network.activation.name=swishh", "network.activation.name"),
+    ("network.activation={name: tanh, a: .nan}", "network.activation.a"),
+    ("network.activation={name: repu, p: 0}", "network.activation.p"),
+    ("network.initializer=he", "network.initializer.name"),
+    ("network.initializer={name: kgi, bounds: [0.8, 0.2]}", "network.initializer"),
+    ("network.initializer={name: kgi, alpha: two}", "network.initializer.alpha"),
+    ("network.initializer={name: kgi, mode: both}", "network.initializer.mode"),
+    ("network.initializer={name: proposed, rho: .nan}", "network.initializer.rho"),
+    ("network.initializer={name: eoc, sigma_b: -.inf}", "network.initializer.sigma_b"),
+    ("network.normalize_inputs=sometimes", "network.normalize_inputs"),
+    ("sampling.sampler=grid", "sampling.sampler"),
+    ("sampling.points.pde=0", "sampling.points.pde"),
+    ("sampling.points.pde=-5", "sampling.points.pde"),
+    ("sampling.points.collocation=100", "sampling.points.collocation"),
+    ("sampling.points=5", "sampling.points"),
+    ("sampling.resample_every=-1", "sampling.resample_every"),
+    ("sampling.refine=[{box: {x: [0.5, 0.1]}}]", "sampling.refine[0].box.x"),
+    ("sampling.refine=[{box: {q: [0, 1]}}]", "sampling.refine[0].box.q"),
+    ("sampling.refine=[{box: {x: [0, 1]}, fraction: 1.5}]", "sampling.refine.0.fraction"),
+    ("training.adam.iterations=-1", "training.adam.iterations"),
+    ("training.adam.lr=-0.1", "training.adam.lr"),
+    ("training.adam.lr=.inf", "training.adam.lr"),
+    ("training.adam.betas=[0.9]", "training.adam.betas"),
+    ("training.adam.schedule.kind=linear", "training.adam.schedule.kind"),
+    ("training.adam.schedule.decay_steps=0", "training.adam.schedule.decay_steps"),
+    ("training.lbfgs.line_search=armijo", "training.lbfgs.line_search"),
+    ("training.lbfgs.history_size=0", "training.lbfgs.history_size"),
+    ("training.lbfgs.iterations=many", "training.lbfgs.iterations"),
+    ("training.dtype=float16", "training.dtype"),
+    ("training.device=tpu", "training.device"),
+    ("training.device=cuda", "training.device"),
+    ("training.device=cuda:1", "training.device"),
+    ("training.seed=-3", "training.seed"),
+    ("training.seed=1.5", "training.seed"),
+    ("training.weights.physics=-1", "training.weights.physics"),
+    ("training.weights.boundry=1", "training.weights.boundry"),
+    ("training.on_divergence=ignore", "training.on_divergence"),
+    ("training.rollback_lr_factor=2", "training.rollback_lr_factor"),
+    ("training.checkpoint_every=-1", "training.checkpoint_every"),
+    ("training.optimizer=sgd", "training.optimizer"),
+    ("evaluation.every=-5", "evaluation.every"),
+    ("evaluation.resolution=[256]", "evaluation.resolution"),
+    ("evaluation.resolution=[256, 0]", "evaluation.resolution.1"),
+    ("output.plots=perhaps", "output.plots"),
+    ("network.width=100000", "network"),
+    ("network.depth=1000000", "network.depth"),
+    ("evaluation.resolution=[100000, 100000]", "evaluation.resolution"),
+    ("outputs.dir=x", "outputs"),
+    ("training.adam.iterations=0", None),  # with lbfgs.iterations=0 below: nothing to train
+]
+
+
+@pytest.mark.parametrize("override, path", BAD_OVERRIDES)
+def test_each_bad_override_is_one_clean_line(tmp_path, capsys, override, path):
+    cfg = small_burgers(tmp_path)
+    if override.startswith("training.adam.iterations=0"):
+        cfg["training"]["lbfgs"]["iterations"] = 0
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    code = main(["run", str(config), "--set", override])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pinnit: error: "), err
+    if path:
+        assert lines[0][len("pinnit: error: "):].startswith(path), lines[0]
+
+
+BAD_FILES = [
+    ("empty.yaml", "", "empty config"),
+    ("comment.yaml", "# nothing here\n", "empty config"),
+    ("tabs.yaml", "problem:\n\tname: burgers\n", "malformed YAML"),
+    ("unclosed.yaml", "problem: {name: burgers\n", "malformed YAML"),
+    ("list.yaml", "- problem\n", "mapping at the top level"),
+    ("scalar.yaml", "burgers\n", "mapping at the top level"),
+    ("noproblem.yaml", "network: {width: 8}\n", "problem: required key is missing"),
+    ("binary.yaml", b"\xff\xfe\x00bad", "cannot read"),
+]
+
+
+@pytest.mark.parametrize("name, content, fragment", BAD_FILES)
+def test_bad_files_exit_2(tmp_path, capsys, name, content, fragment):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and fragment in err, err
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["run", "{missing}"], "no such file"),
+    (["run", "{dir}"], "is a directory"),
+    (["run"], "give a CONFIG"),
+    (["run", "{config}", "--set", "training.adam.iterations"], "KEY.PATH=VALUE"),
+    (["run", "{config}", "--set", "=3"], "empty key"),
+    (["run", "{config}", "--set", "training..seed=1"], "empty key"),
+    (["run", "{config}", "--set", "training.seed.value=1"], "not a section"),
+    (["run", "--resume", "{dir}"], "not a run directory"),
+    (["run", "--resume", "{missing}"], "not a run directory"),
+    (["run", "{config}", "--resume", "{dir}"], "--resume takes the run directory alone"),
+])
+def test_bad_command_lines(tmp_path, capsys, argv, fragment):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(small_burgers(tmp_path)))
+    subs = {"{missing}": str(tmp_path / "missing.yaml"), "{dir}": str(tmp_path), "{config}": str(config)}
+    assert main([subs.get(a, a) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and fragment in err, err
+
+
+def test_resume_of_a_run_without_checkpoint(tmp_path, capsys):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(small_burgers(tmp_path)))
+    assert main(["run", "--resume", str(tmp_path)]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_unwritable_output_dir_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(small_burgers(tmp_path)))
+    assert main(["run", str(config), "--set", f"output.dir={blocker}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot create run directory" in err
+
+
+# --- fuzzing ---------------------------------------------------------------------------------------
+def _paths(node, prefix=()):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield prefix + (k,)
+            yield from _paths(v, prefix + (k,))
+
+
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+    st.lists(st.integers(-3, 300), max_size=3), st.dictionaries(st.text(max_size=6), st.integers(-2, 5), max_size=2),
+    st.sampled_from(["tanh", "relu", "kgi", "eoc", "proposed", "sobol", "float64", "cpu", "cuda", "burgers"]),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzzed_configs_run_or_fail_cleanly(tmp_path, data):
+    base = small_burgers(tmp_path)
+    cfg = copy.deepcopy(base)
+    paths = list(_paths(base))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(paths))
+        node = cfg
+        for k in path[:-1]:
+            if not isinstance(node.get(k), dict):
+                node[k] = {}
+            node = node[k]
+        node[path[-1]] = data.draw(_VALUES)
+    try:
+        parsed = parse_config(cfg)
+    except PinnitError as exc:
+        assert "\n" not in str(exc)
+        return
+    from pinnit import assemble
+
+    parsed = parsed.model_copy(update={"sampling": parsed.sampling.model_copy(update={"points": {
+        k: min(v, 64) for k, v in parsed.sampling.points.items()}})})
+    try:
+        a = assemble(parsed)
+    except PinnitError:
+        return
+    losses = a.loss.term_losses()
+    assert set(losses) == {t.name for t in a.loss.terms}
+    assert all(isinstance(float(v.detach()), float) for v in losses.values())
+    assert not math.isnan(0.0)

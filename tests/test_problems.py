@@ -1,0 +1,89 @@
+"""Built-in problems: residuals on known functions, conditions, hard-constraint transforms, references."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from pinnit.fields import Fields
+from pinnit.problems import build_problem
+from pinnit.references import black_scholes_price
+
+
+def _terms(problem):
+    return {t.name: t for t in problem.terms()}
+
+
+def _torch_bs_call(x, K=0.5, sigma=0.2, r=0.05):
+    """The closed-form call price as a differentiable torch function of (S, τ)."""
+    S, tau = x[:, 0], x[:, 1]
+    vol = sigma * torch.sqrt(tau)
+    d1 = (torch.log(S / K) + (r + 0.5 * sigma**2) * tau) / vol
+    phi = lambda z: 0.5 * (1 + torch.erf(z / math.sqrt(2)))  # noqa: E731
+    return (S * phi(d1) - K * torch.exp(-r * tau) * phi(d1 - vol))[:, None]
+
+
+def test_black_scholes_residual_vanishes_on_the_exact_price():
+    p = build_problem({"name": "black_scholes"})
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(500, 2, dtype=torch.float64, generator=gen) * torch.tensor([0.9, 0.9]) + torch.tensor([0.05, 0.1])
+    f = Fields(x, p.inputs, p.outputs, _torch_bs_call)
+    r = _terms(p)["pde"].residual(f)
+    assert r.abs().max() < 1e-10
+    np.testing.assert_allclose(f["V"].detach().numpy(), black_scholes_price(x[:, 0].numpy(), x[:, 1].numpy()),
+                               rtol=1e-9, atol=1e-14)
+
+
+def test_black_scholes_conditions_and_reference_parameters():
+    p = build_problem({"name": "black_scholes", "K": 0.6, "sigma": 0.3, "r": 0.02, "T": 0.5})
+    axes = p.evaluation_axes()
+    assert axes["tau"][-1] == 0.5 and len(axes["S"]) == 201
+    ref = p.reference(axes)["V"]
+    np.testing.assert_allclose(ref, black_scholes_price(axes["S"][:, None], axes["tau"][None, :], K=0.6, sigma=0.3,
+                                                        r=0.02))
+    np.testing.assert_allclose(ref[:, 0], np.maximum(axes["S"] - 0.6, 0))
+
+
+@pytest.mark.parametrize("option", ["call", "put"])
+def test_black_scholes_hard_transform_satisfies_boundaries(option):
+    p = build_problem({"name": "black_scholes", "option": option, "hard_constraints": True})
+    gen = torch.Generator().manual_seed(1)
+    tau, S, y = (torch.rand(50, 1, dtype=torch.float64, generator=gen) for _ in range(3))
+    at = lambda s, t: p.output_transform(torch.cat([s, t], 1), y)  # noqa: E731
+    disc = 0.5 * torch.exp(-0.05 * tau)
+    torch.testing.assert_close(at(torch.zeros_like(S), tau), torch.zeros_like(tau) if option == "call" else disc)
+    torch.testing.assert_close(at(torch.ones_like(S), tau), 1 - disc if option == "call" else torch.zeros_like(tau))
+    assert [t.name for t in p.loss_terms()] == ["pde", "initial"]
+
+
+@pytest.mark.parametrize("option", ["call", "put"])
+def test_black_scholes_hard_initial_transform_satisfies_payoff_and_boundaries(option):
+    p = build_problem({"name": "black_scholes", "option": option, "hard_constraints": True, "hard_initial": True})
+    gen = torch.Generator().manual_seed(1)
+    tau = torch.rand(50, 1, dtype=torch.float64, generator=gen)
+    S = torch.rand(50, 1, dtype=torch.float64, generator=gen)
+    y = torch.randn(50, 1, dtype=torch.float64, generator=gen)
+    at = lambda s, t: p.output_transform(torch.cat([s, t], 1), y)  # noqa: E731
+    disc = 0.5 * torch.exp(-0.05 * tau)
+    payoff = torch.relu(S - 0.5) if option == "call" else torch.relu(0.5 - S)
+    torch.testing.assert_close(at(S, torch.zeros_like(tau)), payoff)
+    torch.testing.assert_close(at(torch.zeros_like(S), tau), torch.zeros_like(tau) if option == "call" else disc)
+    torch.testing.assert_close(at(torch.ones_like(S), tau), 1 - disc if option == "call" else torch.zeros_like(tau))
+    assert p.loss_terms()[0].name == "pde" and len(p.loss_terms()) == 1
+
+
+def test_burgers_residual_on_a_known_function():
+    p = build_problem({"name": "burgers", "nu": 0.1})
+    x = torch.rand(100, 2, dtype=torch.float64)
+    f = Fields(x, p.inputs, p.outputs, lambda z: (torch.sin(z[:, 0]) * z[:, 1])[:, None])
+    xs, t = x[:, 0], x[:, 1]
+    expected = torch.sin(xs) + (torch.sin(xs) * t) * (torch.cos(xs) * t) + 0.1 * torch.sin(xs) * t
+    torch.testing.assert_close(_terms(p)["pde"].residual(f), expected)
+
+
+def test_burgers_grid_and_final_time():
+    p = build_problem({"name": "burgers"})
+    axes = p.evaluation_axes()
+    assert axes["x"].shape == (256,) and axes["t"].shape == (100,) and axes["t"][-1] == pytest.approx(0.99)
