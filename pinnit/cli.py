@@ -48,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"pinnit: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. a full disk: the last checkpoint, written atomically, is still intact
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"pinnit: error: {where}{exc.strerror or exc}; the last checkpoint written is intact "
+              "(pinnit run --resume RUN_DIR continues from it)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("pinnit: interrupted", file=sys.stderr)
         return 130

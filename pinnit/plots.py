@@ -63,7 +63,8 @@ def plot_fields(arrays: Mapping[str, np.ndarray], inputs: Sequence[str], fields:
     for name in fields:
         panels = [(name, "prediction"), (f"{name}_ref", "reference"), (f"{name}_abs_error", "|error|")]
         panels = [(k, t) for k, t in panels if k in arrays]
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False,
+                                 layout="constrained")
         for ax, (key, title) in zip(axes[0], panels):
             im = ax.pcolormesh(a1, a0, arrays[key], shading="auto", cmap="magma" if "error" in key else "RdBu_r")
             fig.colorbar(im, ax=ax)

@@ -91,3 +91,32 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, burgers_cfg, sig):
     assert resumed["iterations"] == reference["iterations"]
     assert resumed["final_loss"] == reference["final_loss"]
     assert resumed["rel_l2_u"] == reference["rel_l2_u"]
+
+
+def test_full_disk_mid_training_is_one_line_and_keeps_the_last_checkpoint(tmp_path, burgers_cfg, monkeypatch,
+                                                                          capsys):
+    import errno
+
+    from pinnit.cli import main
+    from pinnit.training.checkpoint import Checkpointer
+
+    calls = {"n": 0}
+    real_save = Checkpointer.save
+
+    def save(self, snapshot):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the initial and first periodic checkpoints succeed, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        real_save(self, snapshot)
+
+    monkeypatch.setattr(Checkpointer, "save", save)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(burgers_cfg))
+    run_dir = tmp_path / "run"
+    assert main(["run", str(config), "--run-dir", str(run_dir)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "No space left on device" in err
+    snap = Checkpointer(run_dir / "checkpoint.pt").load()
+    assert snap["train"]["step"] == 20  # the last good checkpoint (checkpoint_every = 20)
+    monkeypatch.setattr(Checkpointer, "save", real_save)
+    assert resume(run_dir).metrics["status"] == "completed"
