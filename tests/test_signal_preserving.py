@@ -99,3 +99,10 @@ def test_tanh_init_ones_and_small_noise():
     assert float(off.std() * math.sqrt(500)) == pytest.approx(0.085, rel=0.02)
     assert float(layers[0].weight.detach()[3, 1] - 1.0) == pytest.approx(0.0, abs=4 * 0.085 / math.sqrt(2))
     assert all(torch.all(layer.bias == 0) for layer in layers)
+
+
+@pytest.mark.parametrize("L, expected", [(251, 0.1193), (501, 0.0853), (5600, 0.0259), (10001, 0.0194)])
+def test_sigma_z_stays_exact_at_huge_depth(L, expected):
+    """Where 1 − 2ρ rounds to 1 (L ≥ 251) and ρ underflows (L ≳ 5600) the log-space form keeps σ_z > 0."""
+    assert proposed_sigma_z(1.0, L) == pytest.approx(expected, abs=1e-4)
+    assert proposed_sigma_z(1.0, L) < proposed_sigma_z(1.0, L - 1)

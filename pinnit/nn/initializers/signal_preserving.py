@@ -11,7 +11,7 @@ from typing import Annotated
 
 import torch
 from pydantic import Field, PositiveFloat
-from scipy.special import ndtri
+from scipy.special import ndtri_exp
 from torch import nn
 
 from ...errors import ConfigError
@@ -33,12 +33,16 @@ def diagonal_plus_noise(layers: list[nn.Linear], generator: torch.Generator, dia
         init_bias(layer, generator)
 
 
-def target_rate(depth: int) -> float:
-    """ρ(L) = min(0.4, 2.05·e^{−0.133·L}), the continuous reading of seed 000's rule (methods.md §2.3, UNCERTAIN).
+def log_target_rate(depth: int) -> float:
+    """log ρ(L) for ρ(L) = min(0.4, 2.05·e^{−0.133·L}), the continuous reading of seed 000's rule
+    (methods.md §2.3, UNCERTAIN): the seed writes 0.4 for L ≤ 10 and 2.05·e^{−0.133L} beyond, which jumps up
+    at L = 11 (0.475 > 0.4). In log form so that very deep stacks (ρ below the float range) stay exact."""
+    return min(math.log(0.4), math.log(2.05) - 0.133 * depth)
 
-    The seed writes 0.4 for L ≤ 10 and 2.05·e^{−0.133L} beyond, which jumps up at L = 11 (0.475 > 0.4).
-    """
-    return min(0.4, 2.05 * math.exp(-0.133 * depth))
+
+def target_rate(depth: int) -> float:
+    """ρ(L) = min(0.4, 2.05·e^{−0.133·L}) (see :func:`log_target_rate`)."""
+    return math.exp(log_target_rate(depth))
 
 
 def proposed_sigma_z(omega: float, L: int, rho: float | None = None) -> float:
@@ -46,14 +50,19 @@ def proposed_sigma_z(omega: float, L: int, rho: float | None = None) -> float:
 
     Per-layer negative-gain rate p = Φ(−ω/σ_z); after L layers the flip probability is
     π_L = (1 − (1−2p)^L)/2, and π_L = ρ solves for σ_z. ``rho`` defaults to :func:`target_rate`.
+    Evaluated in log space — p = −expm1(log1p(−2ρ)/L)/2, or log p = log ρ − log L once ρ underflows, and
+    Φ⁻¹ from log p (``ndtri_exp``) — so that σ_z stays exact at depths of 10⁴ and beyond.
     """
     if L < 1:
         raise ValueError(f"depth L must be ≥ 1, got {L}")
-    rho = target_rate(L) if rho is None else rho
-    if not 0 < rho < 0.5:
+    if rho is not None and not 0 < rho < 0.5:
         raise ValueError(f"target sign-flip rate ρ must lie in (0, 0.5), got {rho}")
-    p = (1 - (1 - 2 * rho) ** (1 / L)) / 2
-    return -abs(omega) / float(ndtri(p))
+    log_rho = log_target_rate(L) if rho is None else math.log(rho)
+    if log_rho > -700:
+        log_p = math.log(-math.expm1(math.log1p(-2 * math.exp(log_rho)) / L) / 2)
+    else:  # (1 − 2ρ)^{1/L} = 1 − 2ρ/L + O(ρ²): p = ρ/L
+        log_p = log_rho - math.log(L)
+    return -abs(omega) / float(ndtri_exp(log_p))
 
 
 def _critical_scale(activation: Activation) -> float:
