@@ -1,10 +1,11 @@
 """Knot-gathering initialization (seed 001; methods.md §2.4)."""
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
+
+from pinnit.diagnostics import knots_along_lines
 from torch import nn
 
 from pinnit.errors import ConfigError
@@ -103,23 +104,9 @@ def test_data_bounds_follow_the_propagated_sample():
         _net(spec={"name": "kgi", "data_bounds": True})
 
 
-def _knots_along_lines(net: MLP, seed: int, lines: int = 32, points: int = 1000) -> float:
-    """Mean number of knots of a ReLU MLP along random chords of [−1, 1]²: sign changes of every hidden
-    pre-activation along each chord (each is a kink of the piecewise-linear network there)."""
-    g = torch.Generator().manual_seed(seed)
-    centre = torch.rand(lines, 2, generator=g, dtype=torch.float64) * 2 - 1
-    theta = torch.rand(lines, generator=g, dtype=torch.float64) * math.pi
-    d = torch.stack([torch.cos(theta), torch.sin(theta)], 1)
-    ends = torch.stack([(-1 - centre) / d, (1 - centre) / d])  # where the line leaves each slab
-    lo, hi = ends.min(0).values.max(1).values, ends.max(0).values.min(1).values
-    t = lo[:, None] + (hi - lo)[:, None] * torch.linspace(0, 1, points, dtype=torch.float64)
-    h, count = centre[:, None, :] + t[..., None] * d[:, None, :], 0
-    with torch.no_grad():
-        for layer, act in zip(net.layers[:-1], net.activations):
-            z = layer(h)
-            count += int(((z[:, 1:] > 0) != (z[:, :-1] > 0)).sum())
-            h = act(z)
-    return count / lines
+def _knots_along_lines(net: MLP, seed: int) -> float:
+    """Mean knots of a ReLU MLP per random chord of [−1, 1]² (pinnit.diagnostics.knots_along_lines)."""
+    return sum(knots_along_lines(net, seed=seed))
 
 
 def test_kgi_gathers_relu_knots_into_the_domain():

@@ -1,7 +1,6 @@
 """Black–Scholes European option in time-to-maturity form (seed 000; problems.md §2)."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Literal
 
