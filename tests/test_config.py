@@ -92,3 +92,10 @@ def test_round_trip_of_resolved_config(tmp_path, burgers_cfg):
     again = load_config(_write(tmp_path, dump_config(cfg)))
     assert again == cfg
     assert yaml.safe_load(dump_config(cfg))["training"]["seed"] == 0
+
+
+def test_run_name_of_a_declared_problem_is_its_file_stem(burgers_cfg):
+    burgers_cfg["problem"] = {"name": "declared", "file": "problems/heat.yaml"}
+    burgers_cfg["sampling"]["points"] = {"pde": 64}
+    assert parse_config(burgers_cfg).run_name == "heat"
+    assert parse_config(burgers_cfg, ["output.name=mine"]).run_name == "mine"

@@ -5,6 +5,7 @@ signature in :mod:`pinnit.config.validate`, after this schema has checked the st
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, NonNegativeInt, PositiveFloat, NonNegativeFloat
@@ -124,4 +125,8 @@ class RunConfig(_Strict):
 
     @property
     def run_name(self) -> str:
-        return self.output.name or self.problem.name
+        """``output.name``, else the declaration file's stem for a declared problem, else the problem name."""
+        declared_file = (self.problem.model_extra or {}).get("file")
+        if self.output.name:
+            return self.output.name
+        return Path(str(declared_file)).stem if declared_file else self.problem.name
