@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         COMMANDS.get(name).add_parser(sub)
+    for command in sub.choices.values():  # `pinnit run X --debug` works as well as `pinnit --debug run X`
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                             help="show full tracebacks for errors")
     return parser
 
 

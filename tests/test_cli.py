@@ -60,5 +60,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys):
 def test_debug_shows_the_traceback(tmp_path):
     proc = _cli("--debug", "run", str(tmp_path / "missing.yaml"))
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+    proc = _cli("run", str(tmp_path / "missing.yaml"), "--debug")
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
     proc = _cli("run", str(tmp_path / "missing.yaml"))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "no such file" in proc.stderr
