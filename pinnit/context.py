@@ -17,7 +17,11 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("training.device", f"'{name}' requested but no CUDA device is available; use 'auto' or 'cpu'")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError("training.device", f"'{name}' requested but only {torch.cuda.device_count()} CUDA "
+                                             f"device(s) exist; use cuda:0 … cuda:{torch.cuda.device_count() - 1}")
+    return device
 
 
 @dataclass

@@ -79,4 +79,6 @@ def bind_params(fn: Callable, params: Mapping[str, Any] | None, path: str, skip:
     out = {k: getattr(validated, k) for k in fields}
     if accepts_any:
         out.update(validated.model_extra or {})
+    for key, value in out.items():  # strings such as "1e999" or "inf" become floats only in validation
+        _check_finite(value, f"{path}.{key}")
     return out

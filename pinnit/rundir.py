@@ -9,6 +9,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -42,8 +43,20 @@ def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda fh: fh.write(text))
 
 
+def _finite(value: Any) -> Any:
+    """Strict JSON: non-finite floats become null (e.g. the error of a diverged run)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_json(path: str | Path, data: Mapping[str, Any]) -> None:
-    write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+    text = json.dumps(_finite(json.loads(json.dumps(data, default=_jsonable))), indent=2, allow_nan=False)
+    write_text(path, text + "\n")
 
 
 def _jsonable(value: Any) -> Any:
@@ -78,7 +91,13 @@ def run_dir_for(resolved: Mapping[str, Any], root: str | Path, name: str, seed: 
 def prepare_run_dir(path: Path, overwrite: bool) -> Path:
     """Create an empty run directory; refuse to replace an existing one unless ``overwrite``."""
     if path.exists():
-        if not overwrite:
+        if not path.is_dir():
+            raise PinnitError(f"{path}: exists and is not a directory")
+        entries = {p.name for p in path.iterdir()}
+        if entries and not entries & {CONFIG_FILE, CHECKPOINT_FILE}:
+            raise PinnitError(f"{path}: exists and is not a pinnit run directory; refusing to replace it")
+        started = CHECKPOINT_FILE in entries  # without a checkpoint no training happened: safe to reuse
+        if started and not overwrite:
             raise PinnitError(f"{path}: run directory exists; use --overwrite to replace it or --resume {path} to continue")
         shutil.rmtree(path)
     try:

@@ -83,6 +83,12 @@ BAD_OVERRIDES = [
     ("network.depth=1000000", "network.depth"),
     ("evaluation.resolution=[100000, 100000]", "evaluation.resolution"),
     ("outputs.dir=x", "outputs"),
+    ("training.adam.lr=1e999", "training.adam.lr"),  # YAML reads 1e999 as a string; pydantic makes it inf
+    ("training.weights.physics=Infinity", "training.weights.physics"),
+    ("problem.nu=1e999", "problem.nu"),
+    ("training.adam.betas=[1.5, 0.9]", "training.adam.betas.0"),
+    ("sampling.refine=[{box: {x: [2, 3]}, fraction: 0.5}]", "sampling.refine[0].box.x"),
+    ("sampling.refine=[{box: {x: [0, 1]}, fraction: 0.6}, {box: {t: [0, 1]}, fraction: 0.6}]", "sampling.refine"),
     ("training.adam.iterations=0", None),  # with lbfgs.iterations=0 below: nothing to train
 ]
 
@@ -208,3 +214,14 @@ def test_fuzzed_configs_run_or_fail_cleanly(tmp_path, data):
     assert set(losses) == {t.name for t in a.loss.terms}
     assert all(isinstance(float(v.detach()), float) for v in losses.values())
     assert not math.isnan(0.0)
+
+
+def test_overwrite_refuses_a_directory_that_is_not_a_run(tmp_path, capsys):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("important")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(small_burgers(tmp_path)))
+    assert main(["run", str(config), "--run-dir", str(precious), "--overwrite"]) == 2
+    assert "not a pinnit run directory" in capsys.readouterr().err
+    assert (precious / "thesis.tex").read_text() == "important"

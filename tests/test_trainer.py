@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -120,3 +121,39 @@ def test_full_disk_mid_training_is_one_line_and_keeps_the_last_checkpoint(tmp_pa
     assert snap["train"]["step"] == 20  # the last good checkpoint (checkpoint_every = 20)
     monkeypatch.setattr(Checkpointer, "save", real_save)
     assert resume(run_dir).metrics["status"] == "completed"
+
+
+def test_repeated_rollbacks_compound_the_lr_factor(burgers_cfg, monkeypatch):
+    """Each rollback to the same checkpoint lowers the lr again (×0.1, ×0.01, …) and the count is kept."""
+    from pinnit.training import trainer as trainer_mod
+
+    seen = []
+    real_step = trainer_mod.Trainer._adam_step
+
+    def step(self):
+        if self.state.step == 30 and self.state.lr_scale > 0.05:
+            seen.append(self.state.lr_scale)
+            raise trainer_mod.Diverged(30, "pde", math.nan)
+        real_step(self)
+
+    monkeypatch.setattr(trainer_mod.Trainer, "_adam_step", step)
+    cfg = parse_config(burgers_cfg, ["training.on_divergence=rollback", "training.max_rollbacks=3",
+                                     "training.lbfgs.iterations=0"])
+    m = run(cfg).metrics
+    assert seen == [1.0, pytest.approx(0.1)] and m["status"] == "completed" and m["rollbacks"] == 2
+
+
+def test_non_finite_weights_after_an_adam_step_count_as_divergence(burgers_cfg, monkeypatch):
+    real_step = torch.optim.Adam.step
+
+    def poisoned(self, *args, **kwargs):
+        out = real_step(self, *args, **kwargs)
+        if self.state and next(iter(self.state.values()))["step"] >= 25:
+            self.param_groups[0]["params"][0].data.fill_(math.nan)
+        return out
+
+    monkeypatch.setattr(torch.optim.Adam, "step", poisoned)
+    res = run(parse_config(burgers_cfg, ["training.lbfgs.iterations=0"]))
+    assert res.metrics["status"] == "diverged" and res.metrics["diverged"]["term"] == "parameters"
+    state = torch.load(res.path / "model.pt")
+    assert all(torch.isfinite(v).all() for v in state.values())

@@ -115,6 +115,7 @@ def parse_config(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = 
         cfg = RunConfig.model_validate(data)
     except pydantic.ValidationError as exc:
         raise format_validation_error(exc) from None
+    _reject_non_finite(cfg.model_dump(), "")  # strings such as "1e999" become floats only in validation
     from .validate import validate_registries
 
     validate_registries(cfg)

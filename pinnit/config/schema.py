@@ -12,13 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, NonNegativeInt, 
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ProblemConfig(BaseModel):
     """``name`` picks the registered problem; every other key is one of its parameters."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     name: str
     hard_constraints: bool = False
 
@@ -68,7 +68,7 @@ class Schedule(_Strict):
 class AdamConfig(_Strict):
     iterations: NonNegativeInt = 5000
     lr: PositiveFloat = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.9, 0.999)
     schedule: Schedule = Field(default_factory=Schedule)
 
 

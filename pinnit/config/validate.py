@@ -47,6 +47,11 @@ def validate_registries(cfg: RunConfig) -> None:
                 raise ConfigError(path, f"not an input{did_you_mean(key, problem.inputs)}; inputs: {', '.join(problem.inputs)}")
             if not lo < hi:
                 raise ConfigError(path, f"empty interval [{lo}, {hi}]; need lower < upper")
+            d_lo, d_hi = problem.domain[key]
+            if not (max(lo, d_lo) < min(hi, d_hi)):
+                raise ConfigError(path, f"[{lo}, {hi}] does not overlap the domain [{d_lo}, {d_hi}]")
+    if sum(r.fraction for r in cfg.sampling.refine) >= 1:
+        raise ConfigError("sampling.refine", "the fractions add up to 1 or more; the rest of the domain needs points")
     if cfg.evaluation.resolution is not None:
         problem.evaluation_axes(cfg.evaluation.resolution)
     if cfg.training.adam.iterations + cfg.training.lbfgs.iterations == 0:

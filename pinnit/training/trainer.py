@@ -105,6 +105,12 @@ class Trainer:
                 raise Diverged(self.state.step, k, v)
         return values
 
+    def _check_parameters(self) -> None:
+        """A finite loss can still give non-finite gradients (e.g. √u at u = 0): never keep NaN weights."""
+        for p in self.model.parameters():
+            if not torch.isfinite(p).all():
+                raise Diverged(self.state.step, "parameters", math.nan)
+
     def _record(self, values: dict[str, float], lr: float, force: bool = False) -> None:
         s = self.state
         s.last_losses = values
@@ -129,6 +135,7 @@ class Trainer:
         values = self._check(total, terms)
         total.backward()
         self.optimizer.step()
+        self._check_parameters()
         s.stage_step += 1
         s.step += 1
         s.iterations["adam"] += 1
@@ -154,9 +161,7 @@ class Trainer:
         self.optimizer.step(closure)
         done = state.get("n_iter", 0) - before
         values = self._check(last["total"].detach(), {k: v.detach() for k, v in last["terms"].items()})
-        for p in self.model.parameters():
-            if not torch.isfinite(p).all():
-                raise Diverged(s.step, "parameters", math.nan)
+        self._check_parameters()
         improved = values["total"] < s.last_losses.get("total", math.inf)
         s.stage_step += max(done, 0)
         s.step += max(done, 0)
@@ -198,10 +203,10 @@ class Trainer:
         s = self.state
         if self.cfg.on_divergence != "rollback" or s.rollbacks >= self.cfg.max_rollbacks:
             return False
-        rollbacks, history = s.rollbacks + 1, s.history
+        rollbacks, history, lr_scale = s.rollbacks + 1, s.history, s.lr_scale
         self.restore(self.ckpt.load())
         self.state.rollbacks = rollbacks
-        self.state.lr_scale *= self.cfg.rollback_lr_factor
+        self.state.lr_scale = lr_scale * self.cfg.rollback_lr_factor  # compounds over repeated rollbacks
         self.state.history = history[: len(self.state.history)] + [
             {"step": err.step, "stage": s.stage, "event": f"rollback: {err}; lr ×{self.cfg.rollback_lr_factor}"}]
         if self.state.stage == "lbfgs":
@@ -229,9 +234,10 @@ class Trainer:
                         if self._rollback(err):
                             continue
                         self.progress.note(f"diverged: {err}; keeping the last good checkpoint")
-                        history = self.state.history
+                        history, rollbacks = self.state.history, self.state.rollbacks
                         self.restore(self.ckpt.load())
                         self.state.status, self.state.history = "diverged", history
+                        self.state.rollbacks = rollbacks
                         self.state.diverged = {"step": err.step, "term": err.term, "value": str(err.value),
                                                "message": str(err)}
                         break
