@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .rundir import atomic_write
+from .rundir import write_bytes
 
 
 def _figure():
@@ -23,7 +23,7 @@ def _figure():
 def _save(fig, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    atomic_write(path, lambda fh: fh.write(buf.getvalue()), binary=True)
+    write_bytes(path, buf.getvalue())
 
 
 def plot_losses(history: Sequence[Mapping[str, Any]], path: Path) -> None:

@@ -24,7 +24,7 @@ from .evaluation import Evaluator
 from .nn.mlp import build_mlp
 from .plots import plot_fields, plot_losses, plot_profiles
 from .problems import Problem, build_problem
-from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, atomic_write, prepare_run_dir, run_dir_for, write_csv,
+from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for, write_bytes, write_csv,
                      write_json, write_text)
 from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
 
@@ -95,10 +95,10 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path) -> dict[str, Any]
     arrays = a.evaluator.arrays(pred)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    atomic_write(path / "prediction.npz", lambda fh: fh.write(buf.getvalue()), binary=True)
+    write_bytes(path / "prediction.npz", buf.getvalue())
     wbuf = io.BytesIO()
     torch.save(a.model.net.state_dict(), wbuf)
-    atomic_write(path / "model.pt", lambda fh: fh.write(wbuf.getvalue()), binary=True)
+    write_bytes(path / "model.pt", wbuf.getvalue())
     write_csv(path / "history.csv", state.history)
     t = a.cfg.training
     metrics = {

@@ -39,6 +39,10 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], binary: bool = 
         raise
 
 
+def write_bytes(path: str | Path, data: bytes) -> None:
+    atomic_write(path, lambda fh: fh.write(data), binary=True)
+
+
 def write_text(path: str | Path, text: str) -> None:
     atomic_write(path, lambda fh: fh.write(text))
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ..errors import PinnitError
-from ..rundir import atomic_write
+from ..rundir import write_bytes
 
 
 class Checkpointer:
@@ -23,7 +23,7 @@ class Checkpointer:
     def save(self, snapshot: dict[str, Any]) -> None:
         buf = io.BytesIO()
         torch.save(snapshot, buf)
-        atomic_write(self.path, lambda fh: fh.write(buf.getvalue()), binary=True)
+        write_bytes(self.path, buf.getvalue())
 
     def load(self) -> dict[str, Any]:
         if not self.path.exists():
