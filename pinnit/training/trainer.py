@@ -107,18 +107,22 @@ class Trainer:
 
     def _check_parameters(self) -> None:
         """A finite loss can still give non-finite gradients (e.g. √u at u = 0): never keep NaN weights."""
-        for p in self.model.parameters():
-            if not torch.isfinite(p).all():
-                raise Diverged(self.state.step, "parameters", math.nan)
+        finite = torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()
+        if not finite:  # one device sync per step, not one per tensor
+            raise Diverged(self.state.step, "parameters", math.nan)
 
-    def _record(self, values: dict[str, float], lr: float, force: bool = False) -> None:
+    def _record(self, values: dict[str, float], lr: float, step0: int, *, log: bool = False,
+                final: bool = False) -> None:
+        """Log a history row (every ``log_every`` steps, or when ``log``) and evaluate against the reference
+        when a multiple of ``eval_every`` was reached since ``step0`` or the stage ends (``final``)."""
         s = self.state
         s.last_losses = values
         s.best_loss = min(s.best_loss, values["total"])
-        evaluate = self.evaluate is not None and self.eval_every and s.step % self.eval_every == 0
-        if force or evaluate or s.step % self.log_every == 0:
+        due = bool(self.eval_every) and s.step // self.eval_every > step0 // self.eval_every
+        evaluate = self.evaluate is not None and (due or final)
+        if log or final or evaluate or s.step % self.log_every == 0:
             row = {"step": s.step, "stage": s.stage, **{f"loss_{k}": v for k, v in values.items()}, "lr": lr}
-            if evaluate or (force and self.evaluate is not None):
+            if evaluate:
                 row.update(self.evaluate())
             s.history.append(row)
         self.progress.update(s.step, values, s.stage)
@@ -139,7 +143,7 @@ class Trainer:
         s.stage_step += 1
         s.step += 1
         s.iterations["adam"] += 1
-        self._record(values, lr, force=s.stage_step == c.iterations)
+        self._record(values, lr, s.step - 1, final=s.stage_step == c.iterations)
 
     def _lbfgs_chunk(self) -> None:
         s, c = self.state, self.cfg.lbfgs
@@ -163,6 +167,7 @@ class Trainer:
         values = self._check(last["total"].detach(), {k: v.detach() for k, v in last["terms"].items()})
         self._check_parameters()
         improved = values["total"] < s.last_losses.get("total", math.inf)
+        step0 = s.step
         s.stage_step += max(done, 0)
         s.step += max(done, 0)
         s.iterations["lbfgs"] += max(done, 0)
@@ -178,7 +183,8 @@ class Trainer:
                                 f" (after {s.lbfgs_restarts} restarts)")
         elif s.stage_step >= c.iterations:
             s.lbfgs_stop = f"reached lbfgs.iterations={c.iterations}"
-        self._record(values, c.lr * s.lr_scale, force=True)
+        self._record(values, c.lr * s.lr_scale, step0, log=True,
+                     final=(stopped_early and not restart) or s.stage_step >= c.iterations)
         if restart:  # clear the curvature memory and go on
             s.lbfgs_restarts += 1
             s.history.append({"step": s.step, "stage": s.stage, "event": f"L-BFGS restart {s.lbfgs_restarts}"})
