@@ -23,15 +23,16 @@ def parameter_names(fn: Callable, skip: int = 0) -> list[str]:
     return [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def _check_finite(value: Any, path: str) -> None:
+def check_finite(value: Any, path: str) -> None:
+    """Raise a ConfigError at the first NaN/±inf inside ``value`` (nested mappings and sequences)."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(path, f"got {value}; a finite number is required")
     if isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            _check_finite(v, f"{path}[{i}]")
+            check_finite(v, f"{path}[{i}]")
     if isinstance(value, Mapping):
         for k, v in value.items():
-            _check_finite(v, f"{path}.{k}")
+            check_finite(v, f"{path}.{k}" if path else str(k))
 
 
 def bind_params(fn: Callable, params: Mapping[str, Any] | None, path: str, skip: int = 0,
@@ -62,7 +63,7 @@ def bind_params(fn: Callable, params: Mapping[str, Any] | None, path: str, skip:
             valid = ", ".join(fields) or "none"
             raise ConfigError(f"{path}.{key}", f"unknown parameter{did_you_mean(key, fields)}; valid: {valid}")
     for key, value in params.items():
-        _check_finite(value, f"{path}.{key}")
+        check_finite(value, f"{path}.{key}")
     model = pydantic.create_model(
         f"Params_{getattr(fn, '__name__', 'entry')}",
         __config__=pydantic.ConfigDict(arbitrary_types_allowed=True, extra="allow" if accepts_any else "forbid"),
@@ -80,5 +81,5 @@ def bind_params(fn: Callable, params: Mapping[str, Any] | None, path: str, skip:
     if accepts_any:
         out.update(validated.model_extra or {})
     for key, value in out.items():  # strings such as "1e999" or "inf" become floats only in validation
-        _check_finite(value, f"{path}.{key}")
+        check_finite(value, f"{path}.{key}")
     return out

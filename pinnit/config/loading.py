@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import typing
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import pydantic
 import yaml
 
 from ..errors import ConfigError, PinnitError, did_you_mean
+from ..params import check_finite
 from .schema import RunConfig
 
 
@@ -94,28 +94,17 @@ def format_validation_error(exc: pydantic.ValidationError) -> ConfigError:
     return ConfigError(path, f"got {err.get('input')!r}: {err['msg']}")
 
 
-def _reject_non_finite(node: Any, path: str) -> None:
-    if isinstance(node, float) and not math.isfinite(node):
-        raise ConfigError(path, f"got {node}; a finite number is required")
-    if isinstance(node, dict):
-        for k, v in node.items():
-            _reject_non_finite(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            _reject_non_finite(v, f"{path}[{i}]")
-
-
 def parse_config(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Validate a config mapping (after applying ``overrides``) into a :class:`RunConfig`."""
     data = copy.deepcopy(data)
     for assignment in overrides:
         apply_override(data, assignment)
-    _reject_non_finite(data, "")
+    check_finite(data, "")
     try:
         cfg = RunConfig.model_validate(data)
     except pydantic.ValidationError as exc:
         raise format_validation_error(exc) from None
-    _reject_non_finite(cfg.model_dump(), "")  # strings such as "1e999" become floats only in validation
+    check_finite(cfg.model_dump(), "")  # strings such as "1e999" become floats only in validation
     from .validate import validate_registries
 
     validate_registries(cfg)
