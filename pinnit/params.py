@@ -23,6 +23,16 @@ def parameter_names(fn: Callable, skip: int = 0) -> list[str]:
     return [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
+def split_spec(spec: Any, path: str) -> tuple[str, dict[str, Any]]:
+    """A registry spec — a name, or a mapping ``{name: ..., **params}`` — as (name, params)."""
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping) and "name" in spec:
+        params = dict(spec)
+        return params.pop("name"), params
+    raise ConfigError(path, f"expected a name or a mapping with 'name', got {spec!r}")
+
+
 def check_finite(value: Any, path: str) -> None:
     """Raise a ConfigError at the first NaN/±inf inside ``value`` (nested mappings and sequences)."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ...errors import ConfigError
-from ...params import bind_params
+from ...params import bind_params, split_spec
 from ...registry import Registry
 
 ACTIVATIONS: Registry[type["Activation"]] = Registry("activation")
@@ -52,13 +52,7 @@ def register_activation(name: str):
 
 def build_activation(spec: Any, path: str = "network.activation") -> Activation:
     """Build from a name or a mapping ``{name: ..., **params}``."""
-    if isinstance(spec, str):
-        name, params = spec, {}
-    elif isinstance(spec, dict) and "name" in spec:
-        params = dict(spec)
-        name = params.pop("name")
-    else:
-        raise ConfigError(path, f"expected a name or a mapping with 'name', got {spec!r}")
+    name, params = split_spec(spec, path)
     cls = ACTIVATIONS.get(name, f"{path}.name")
     init = cls.__init__ if cls.__init__ is not nn.Module.__init__ else (lambda self: None)
     kwargs = bind_params(init, params, path, skip=1)

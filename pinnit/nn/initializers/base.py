@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ...errors import ConfigError
-from ...params import bind_params
+from ...params import bind_params, split_spec
 from ...registry import Registry
 from ..activations.base import Activation
 
@@ -25,15 +25,6 @@ INITIALIZERS: Registry[InitFn] = Registry("initializer")
 def register_initializer(name: str):
     """Function decorator: ``@register_initializer("xavier_normal")``."""
     return INITIALIZERS.register(name)
-
-
-def parse_spec(spec: Any, path: str) -> tuple[str, dict]:
-    if isinstance(spec, str):
-        return spec, {}
-    if isinstance(spec, dict) and "name" in spec:
-        params = dict(spec)
-        return params.pop("name"), params
-    raise ConfigError(path, f"expected a name or a mapping with 'name', got {spec!r}")
 
 
 def initialize(
@@ -49,7 +40,7 @@ def initialize(
     ``sample`` (a batch of inputs to the first layer, already normalised) is passed to initializers that
     declare a ``sample`` keyword (data-driven ones such as KGI with data bounds).
     """
-    name, params = parse_spec(spec, path)
+    name, params = split_spec(spec, path)
     fn = INITIALIZERS.get(name, f"{path}.name")
     kwargs = bind_params(fn, params, path, skip=3, internal=("sample",))
     if "sample" in inspect.signature(fn).parameters:
@@ -63,5 +54,5 @@ def initialize(
 
 def validate_initializer(spec: Any, path: str = "network.initializer") -> None:
     """Check name and parameters without touching any layer (config validation)."""
-    name, params = parse_spec(spec, path)
+    name, params = split_spec(spec, path)
     bind_params(INITIALIZERS.get(name, f"{path}.name"), params, path, skip=3, internal=("sample",))
