@@ -19,8 +19,12 @@ edges (a Neumann graph Laplacian, solved by a cosine transform), then the gauge 
 **Accuracy** (``tests/test_stokes_reference.py``; f = 0): the plain scheme converges at second order
 in u, v and in p away from the two lid corners (rel. L2 vs N = 800: u 1.4e-3 / 3.7e-4 / 8e-5 at
 N = 100 / 200 / 400, matching problems.md).  By default the solve is done at N = refine (n - 1) and at 2N
-and Richardson-extrapolated, (4 fine - coarse)/3, at the output nodes: u, v within ~5e-5 of the N = 800
-solution for n = 101, about 1.2 s.  Pressure near the lid corners (stress singularity) is not improved.
+and Richardson-extrapolated, (4 fine - coarse)/3, at the output nodes: u, v within 5e-5 / 8e-5 of the
+N = 800 solution for n = 101 (first call ~1.2 s on an idle core, mostly the N = 200 factorisation; each
+further lid ~0.06 s).  Pressure near the lid corners (stress singularity) is not improved.
+Against FreeFEM's ``stokes.npz`` (f = 0): u 2.1e-3, v 4.5e-3 rel. L2 -- the file's own error level (our
+N = 800 solve differs from it by 2.05e-3 / 4.53e-3); p 5.9e-2 overall, 1.3e-2 outside radius 0.05 of the
+lid corners (mostly the file's p(x, 0) = 0, see below), median pointwise difference 2.7e-6.
 
 **Gauge** (the solution fixes p only up to a constant): ``"bottom_mean"`` (default) makes the mean of
 p(x, 0) over the bottom wall zero; ``"corner"`` sets p(0, 0) = 0; ``"mean"`` zeroes the domain mean.
@@ -60,7 +64,7 @@ def _second_difference(m: int) -> sp.csr_matrix:
     return sp.diags([np.ones(m - 1), -2.0 * np.ones(m), np.ones(m - 1)], [-1, 0, 1], format="csr")
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=4)  # the LU for N = 200 holds ~6.5e6 entries (~80 MB)
 def _biharmonic_lu(N: int):
     """LU of the clamped 13-point biharmonic h^4 Lap_h^2 on the (N-1)^2 interior nodes, 'ij' order.
 
