@@ -255,6 +255,15 @@ def test_corrupted_cache_file_is_recomputed(tmp_path, counting_solver, damage):
     assert len(counting_solver) == 2 and np.array_equal(third["u"], good["u"])
 
 
+def test_unwritable_cache_warns_and_returns(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    F = np.zeros((1, 101))
+    with pytest.warns(UserWarning, match="could not write"):
+        sol = cached_references(F, blocker / "cache", n=21)
+    assert np.array_equal(sol["u"][0], solve_stokes(n=21)["u"])
+
+
 def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("PINNIT_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

@@ -180,11 +180,11 @@ def solve_stokes_batch(
         raise ValueError(f"mu must be positive, got {mu}")
     if gauge not in GAUGES:
         raise ValueError(f"gauge must be one of {GAUGES}, got {gauge!r}")
-    n, refine = int(n), int(refine)
+    n, refine, chunk = int(n), int(refine), max(1, int(chunk))
     levels = [refine * (n - 1)] + ([2 * refine * (n - 1)] if richardson else [])
     x = np.linspace(0.0, 1.0, n)
     out = {k: np.empty((F.shape[0], n, n)) for k in "uvp"}
-    for a in range(0, F.shape[0], max(1, chunk)):
+    for a in range(0, F.shape[0], chunk):
         fields = []
         for N in levels:
             U = lid_velocity(F[a:a + chunk], np.linspace(0.0, 1.0, N + 1))

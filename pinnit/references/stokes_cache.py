@@ -6,13 +6,15 @@ Location (first that is set): ``cache_dir`` argument; ``$PINNIT_CACHE_DIR/stokes
 One ``stokes-<key>.npz`` per request, key = SHA-256 of (F as float64 bytes and shape, n, mu, gauge,
 refine, richardson, :data:`SOLVER_VERSION`), so a solver change never serves stale data.  Files are
 written atomically (temp file + rename, :func:`pinnit.rundir.write_bytes`); a file that cannot be read, has
-the wrong key, shapes or non-finite values is recomputed and rewritten, never trusted.
+the wrong key, shapes or non-finite values is recomputed and rewritten, never trusted; a cache that
+cannot be written only warns (the computed arrays are returned).
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -79,5 +81,8 @@ def cached_references(
     sol = stokes.solve_stokes_batch(F, n=n, mu=mu, gauge=gauge, refine=refine, richardson=richardson)
     buf = io.BytesIO()
     np.savez(buf, key=np.array(key), **{k: sol[k] for k in ("x", "y", "u", "v", "p")})
-    write_bytes(path, buf.getvalue())
+    try:
+        write_bytes(path, buf.getvalue())
+    except OSError as exc:  # an unwritable cache must not lose the computed references
+        warnings.warn(f"could not write the Stokes reference cache {path}: {exc}", stacklevel=2)
     return sol
