@@ -44,12 +44,14 @@ def minimise(fun, x0, name, **options):
 
 
 def quadratic(n: int, seed: int = 0):
+    """f(x) = ½ (x − x*)ᵀA(x − x*), A symmetric positive definite: written around x* so that f, and the
+    line search's comparisons of f, keep full relative precision down to the minimiser."""
     rng = np.random.default_rng(seed)
     q = rng.standard_normal((n, n))
     a = q @ q.T + 0.1 * n * np.eye(n)
-    b = rng.standard_normal(n)
-    at, bt = torch.tensor(a), torch.tensor(b)
-    return (lambda x: 0.5 * x @ at @ x - bt @ x), a, b
+    xstar = rng.standard_normal(n)
+    at, xt = torch.tensor(a), torch.tensor(xstar)
+    return (lambda x: 0.5 * (x - xt) @ at @ (x - xt)), a, xstar
 
 
 # --- registry ---------------------------------------------------------------------------------------
@@ -185,13 +187,14 @@ def test_rosenbrock_minimised_from_the_standard_start(name, n):
 @pytest.mark.parametrize("name", DENSE)
 def test_quadratic_reached_in_n_iterations_with_an_exact_line_search(name):
     n = 20
-    fun, a, b = quadratic(n)
-    exact = np.linalg.solve(a, b)
+    fun, a, exact = quadratic(n)
     # c₂ ≈ 0: the search's cubic interpolation is exact on a quadratic, i.e. an exact line search, and
     # quasi-Newton methods of the Broyden class then terminate in n steps (Nocedal & Wright Thm. 6.4)
     x, state = minimise(fun, np.zeros(n), name, max_iter=n, c1=1e-10, c2=1e-8)
-    assert state["n_iter"] == n
-    assert np.abs(x - exact).max() < 1e-9
+    assert state["n_iter"] == n and state["line_search_failures"] == 0
+    assert np.abs(x - exact).max() < 1e-12
+    if name == "bfgs":  # BFGS with exact line searches on a quadratic also ends with H_n = A⁻¹
+        assert np.abs(state["H"].numpy() - np.linalg.inv(a)).max() < 1e-9
     x, state = minimise(fun, np.zeros(n), name, max_iter=n - 3, c1=1e-10, c2=1e-8)
     assert np.abs(x - exact).max() > 1e-6  # and not much sooner
     # an inexact (c₂ = 0.9) Wolfe search: near n, not exactly n
@@ -215,9 +218,9 @@ def test_agrees_with_scipy_bfgs():
     xt = torch.tensor(x, requires_grad=True)
     chained_rosenbrock(xt).backward()
     assert float(xt.grad.abs().max()) <= 1e-10 and np.abs(ref.jac).max() <= 1e-10
-    fun, a, b = quadratic(15, seed=3)  # and on a quadratic
-    ref = scipy_optimize.minimize(lambda v: 0.5 * v @ a @ v - b @ v, np.zeros(15), jac=lambda v: a @ v - b,
-                                  method="BFGS", options={"gtol": 1e-9})
+    fun, a, xstar = quadratic(15, seed=3)  # and on a quadratic
+    ref = scipy_optimize.minimize(lambda v: 0.5 * (v - xstar) @ a @ (v - xstar), np.zeros(15),
+                                  jac=lambda v: a @ (v - xstar), method="BFGS", options={"gtol": 1e-9})
     x, state = minimise(fun, np.zeros(15), "bfgs", max_iter=200, tolerance_grad=1e-9)
     assert np.abs(x - ref.x).max() < 1e-8 and abs(state["n_iter"] - ref.nit) <= 5
 

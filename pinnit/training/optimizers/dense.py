@@ -109,7 +109,8 @@ class DenseQuasiNewton(torch.optim.Optimizer):
         H = state["H"]
         coefficients = COEFFICIENTS[group["update"]]
 
-        def phi(t: float, x: torch.Tensor = x, d: torch.Tensor | None = None) -> tuple[float, torch.Tensor, float]:
+        def phi(t: float, x: torch.Tensor, d: torch.Tensor) -> tuple[float, torch.Tensor, float]:
+            """f, ∇f and ∇fᵀd at x + t d (the parameters are left there)."""
             self._set_params(x + t * d)
             loss = float(closure().detach())
             grad = self._flat_grad().clone()
@@ -131,7 +132,7 @@ class DenseQuasiNewton(torch.optim.Optimizer):
             prev = f + float(g.norm()) / 2 if prev is None else prev  # scipy's first-step guess: t ≈ 1/‖g‖
             t0 = min(1.0, 1.01 * 2 * (f - prev) / gtd) if f != prev else 1.0
             t0 = t0 if t0 > 0 else 1.0
-            res = strong_wolfe(lambda t: phi(t, x, d), f, g, gtd, t0, c1=group["c1"], c2=group["c2"],
+            res = strong_wolfe(lambda t, x=x, d=d: phi(t, x, d), f, g, gtd, t0, c1=group["c1"], c2=group["c2"],
                                max_evals=group["max_evals"])
             state["func_evals"] += res.evals
             x_new = x + res.t * d

@@ -92,13 +92,11 @@ def curvature(H: torch.Tensor, s: torch.Tensor, y: torch.Tensor, g: torch.Tensor
 
 def update_inverse_hessian(H: torch.Tensor, s: torch.Tensor, y: torch.Tensor, Hy: torch.Tensor,
                            tau: float, phi: float) -> None:
-    """Apply (U) to ``H`` in place (three rank-one updates and a scaling: O(n²))."""
+    """Apply (U) to ``H`` in place, as one rank-3 ``addmm_`` (a single pass over the n² entries):
+    H ← H/τ + [Hy v s] diag(−1/(τ yᵀHy), φ yᵀHy/τ, ρ) [Hy v s]ᵀ."""
     sy = float(s @ y)
     yHy = float(y @ Hy)
     v = s / sy - Hy / yHy
-    H.addr_(Hy, Hy, alpha=-1.0 / yHy)
-    if phi != 0.0:
-        H.addr_(v, v, alpha=phi * yHy)
-    if tau != 1.0:
-        H.div_(tau)
-    H.addr_(s, s, alpha=1.0 / sy)
+    U = torch.stack([Hy, v, s], dim=1)
+    c = torch.tensor([-1.0 / (tau * yHy), phi * yHy / tau, 1.0 / sy], dtype=H.dtype, device=H.device)
+    H.addmm_(U, (U * c).T, beta=1.0 / tau)
