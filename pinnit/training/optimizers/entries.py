@@ -1,0 +1,53 @@
+"""The registered optimizers: ``adam`` and ``lbfgs`` (torch's), ``bfgs``, ``ssbfgs`` and ``ssbroyden``
+(:class:`.dense.DenseQuasiNewton`). Each entry's keyword arguments are its config options."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import torch
+from pydantic import Field
+
+from .base import register_optimizer
+from .dense import DEFAULT_MAX_PARAMS, DenseQuasiNewton
+
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Unit = Annotated[float, Field(gt=0, lt=1)]
+Count = Annotated[int, Field(gt=0, le=10**9)]
+Beta = Annotated[float, Field(ge=0, lt=1)]
+
+
+@register_optimizer("adam")
+def adam(params, *, lr: Positive = 1e-3, betas: tuple[Beta, Beta] = (0.9, 0.999),
+         eps: Positive = 1e-8) -> torch.optim.Optimizer:
+    """Adam (Kingma & Ba 2015), torch's implementation."""
+    return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps)
+
+
+@register_optimizer("lbfgs")
+def lbfgs(params, *, lr: Positive = 1.0, max_iter: Count = 50, history_size: Count = 50,
+          tolerance_grad: NonNegative = 1e-7, tolerance_change: NonNegative = 1e-9,
+          line_search: Literal["strong_wolfe", "none"] = "strong_wolfe") -> torch.optim.Optimizer:
+    """L-BFGS with a strong-Wolfe line search, torch's implementation (O(m n) memory)."""
+    return torch.optim.LBFGS(params, lr=lr, max_iter=max_iter, max_eval=max_iter * 5, history_size=history_size,
+                             tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
+                             line_search_fn=None if line_search == "none" else "strong_wolfe")
+
+
+def _dense(update: str, doc: str):
+    def entry(params, *, max_iter: Count = 50, c1: Unit = 1e-4, c2: Unit = 0.9, max_evals: Count = 25,
+              tolerance_grad: NonNegative = 1e-12, tolerance_change: NonNegative = 0.0,
+              max_params: Count = DEFAULT_MAX_PARAMS) -> torch.optim.Optimizer:
+        return DenseQuasiNewton(params, update=update, max_iter=max_iter, c1=c1, c2=c2, max_evals=max_evals,
+                                tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
+                                max_params=max_params)
+
+    entry.__name__, entry.__doc__ = update, doc
+    return entry
+
+
+register_optimizer("bfgs")(_dense("bfgs", "BFGS, dense inverse Hessian, strong-Wolfe line search (≤ ~10⁴ parameters)."))
+register_optimizer("ssbfgs")(_dense(
+    "ssbfgs", "Self-scaled BFGS (Al-Baali's τ), dense inverse Hessian, strong Wolfe (Urbán et al. 2024)."))
+register_optimizer("ssbroyden")(_dense(
+    "ssbroyden", "Self-scaled Broyden (τ_k, φ_k), dense inverse Hessian, strong Wolfe (Urbán et al. 2024)."))
