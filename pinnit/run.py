@@ -195,7 +195,10 @@ def _file_sha256(path: Path) -> str:
 
 def _same_device(a: str, b: str) -> bool:
     """``cuda`` and ``cuda:0`` are the same device; ``cpu`` and ``cuda`` are not."""
-    da, db = torch.device(a), torch.device(b)
+    try:
+        da, db = torch.device(a), torch.device(b)
+    except RuntimeError:  # not a device name
+        return a == b
     return da.type == db.type and (da.index or 0) == (db.index or 0)
 
 
@@ -205,9 +208,12 @@ def _read_started(path: Path) -> dict[str, Any] | None:
     if not file.exists():
         return None
     try:
-        return json.loads(file.read_text())
+        record = json.loads(file.read_text())
     except (OSError, ValueError):
-        raise PinnitError(f"{file}: unreadable start record; cannot check the run before resuming") from None
+        record = None
+    if not isinstance(record, dict):
+        raise PinnitError(f"{file}: unreadable start record; cannot check the run before resuming")
+    return record
 
 
 def _fingerprint(problem: Problem) -> str:
