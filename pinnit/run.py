@@ -1,14 +1,17 @@
 """One run, end to end: config → problem, network, context → training → validated outputs.
 
-Run directory layout (every file atomic): ``config.yaml`` (resolved), ``checkpoint.pt``, ``model.pt``,
-``history.csv``, ``metrics.json``, ``prediction.npz``, ``plots/loss.png``, ``plots/<field>_fields.png``.
+Run directory layout (every file atomic): ``config.yaml`` (resolved), ``started.json`` (resolved device and
+dtype, sha256 of config.yaml), ``checkpoint.pt``, ``model.pt``, ``history.csv``, ``metrics.json``,
+``prediction.npz``, ``plots/loss.png``, ``plots/<field>_fields.png``.
 """
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import platform
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
 
 
 FINGERPRINT_FILE = "problem.sha256"
+STARTED_FILE = "started.json"
 
 
 @dataclass
@@ -89,9 +93,30 @@ def _git_commit() -> str | None:
         return None
 
 
-def _write_outputs(a: Assembly, state: TrainState, path: Path) -> dict[str, Any]:
-    pred = a.evaluator.predict(a.model)
-    errors = a.evaluator.errors(pred)
+def _final_and_best(a: Assembly, best_weights: dict[str, torch.Tensor] | None) -> dict[str, Any]:
+    """Evaluate the last step's weights and the lowest-loss weights; leave the model holding the ones to save
+    (the best when ``training.restore_best`` and any were recorded, else the final)."""
+    final_weights = {k: v.detach().clone() for k, v in a.model.state_dict().items()}
+    pred_final = a.evaluator.predict(a.model)
+    out = {"errors_final": a.evaluator.errors(pred_final), "restored_best": False, "pred": pred_final}
+    if best_weights is None:
+        out["errors_best"] = out["errors_final"]
+        return out
+    a.model.load_state_dict(best_weights)
+    pred_best = a.evaluator.predict(a.model)
+    out["errors_best"] = a.evaluator.errors(pred_best)
+    if a.cfg.training.restore_best:
+        out.update(restored_best=True, pred=pred_best)
+    else:
+        a.model.load_state_dict(final_weights)
+    return out
+
+
+def _write_outputs(a: Assembly, state: TrainState, path: Path,
+                   best_weights: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+    chosen = _final_and_best(a, best_weights)
+    pred = chosen["pred"]
+    errors = chosen["errors_best"] if chosen["restored_best"] else chosen["errors_final"]
     arrays = a.evaluator.arrays(pred)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -106,6 +131,10 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path) -> dict[str, Any]
         **errors,
         "final_loss": state.last_losses,
         "best_loss": state.best_loss,
+        "best_step": state.best_step,
+        "restored_best": chosen["restored_best"],
+        "errors_final": chosen["errors_final"],
+        "errors_best": chosen["errors_best"],
         "iterations": state.iterations,
         "lbfgs_stop_reason": state.lbfgs_stop,
         "lbfgs_restarts": state.lbfgs_restarts,
@@ -142,7 +171,7 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
         trainer.restore(ckpt.load())
         trainer.progress.start_at(trainer.state.step)
     state = trainer.train()
-    metrics = _write_outputs(a, state, path)
+    metrics = _write_outputs(a, state, path, trainer.best_weights)
     return RunResult(path, metrics)
 
 
@@ -155,7 +184,36 @@ def run(cfg: RunConfig, *, overwrite: bool = False, run_dir: str | Path | None =
     prepare_run_dir(path, overwrite)
     write_text(path / CONFIG_FILE, dump_config(cfg))
     write_text(path / FINGERPRINT_FILE, fingerprint + "\n")
+    write_json(path / STARTED_FILE, {"device": str(a.ctx.device), "dtype": cfg.training.dtype,
+                                     "config_sha256": _file_sha256(path / CONFIG_FILE)})
     return _train(a, path, resume=False)
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _same_device(a: str, b: str) -> bool:
+    """``cuda`` and ``cuda:0`` are the same device; ``cpu`` and ``cuda`` are not."""
+    try:
+        da, db = torch.device(a), torch.device(b)
+    except RuntimeError:  # not a device name
+        return a == b
+    return da.type == db.type and (da.index or 0) == (db.index or 0)
+
+
+def _read_started(path: Path) -> dict[str, Any] | None:
+    """The run's start record, or None for run directories written before it existed."""
+    file = path / STARTED_FILE
+    if not file.exists():
+        return None
+    try:
+        record = json.loads(file.read_text())
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict):
+        raise PinnitError(f"{file}: unreadable start record; cannot check the run before resuming")
+    return record
 
 
 def _fingerprint(problem: Problem) -> str:
@@ -167,8 +225,15 @@ def resume(run_dir: str | Path) -> RunResult:
     path = Path(run_dir)
     if not (path / CONFIG_FILE).exists():
         raise PinnitError(f"{path}: not a run directory (no {CONFIG_FILE})")
+    started = _read_started(path)
+    if started and started.get("config_sha256") != _file_sha256(path / CONFIG_FILE):
+        raise PinnitError(f"{path / CONFIG_FILE}: edited after the run started (its sha256 differs from "
+                          f"{STARTED_FILE}); resuming would mix two configs — undo the edit or start a new run")
     cfg = load_config(path / CONFIG_FILE)
     a = assemble(cfg)
+    if started and started.get("device") and not _same_device(str(started["device"]), str(a.ctx.device)):
+        print(f"pinnit: warning: {path} started on {started['device']} and resumes on {a.ctx.device}; "
+              "the continuation is not bit-identical to an uninterrupted run", file=sys.stderr)
     saved = path / FINGERPRINT_FILE
     if saved.exists() and saved.read_text().strip() != _fingerprint(a.problem):
         raise PinnitError(f"{path}: the problem's declaration changed since this run started; "

@@ -1,6 +1,10 @@
 """Point samplers on boxes and box faces: uniform random, Sobol and Latin hypercube (scipy.stats.qmc).
 
-All draws come from the run's ``numpy.random.Generator``, so sampled points are reproducible per seed.
+All draws come from the run's ``numpy.random.Generator``, so sampled points are reproducible per seed, and
+every draw advances only that generator's ``bit_generator.state`` — the one thing a checkpoint saves — so a
+resumed run draws exactly the points an uninterrupted one would. (scipy's QMC engines given a Generator spawn
+children from its ``SeedSequence`` instead, state that ``bit_generator.state`` does not capture; each QMC
+draw is therefore seeded with an integer drawn from the run's generator.)
 """
 from __future__ import annotations
 
@@ -13,6 +17,11 @@ from scipy.stats import qmc
 from .problems.base import Box, Region
 
 
+def qmc_seed(rng: np.random.Generator) -> int:
+    """An integer seed for one QMC engine, drawn from ``rng`` (advances its checkpointed state)."""
+    return int(rng.integers(2**63 - 1))
+
+
 def unit_samples(n: int, dim: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
     """``n`` points in [0, 1)^dim."""
     if dim == 0:
@@ -22,9 +31,9 @@ def unit_samples(n: int, dim: int, sampler: str, rng: np.random.Generator) -> np
     if sampler == "sobol":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # balance warning when n is not a power of 2
-            return qmc.Sobol(dim, scramble=True, seed=rng).random(n)
+            return qmc.Sobol(dim, scramble=True, seed=qmc_seed(rng)).random(n)
     if sampler == "lhs":
-        return qmc.LatinHypercube(dim, seed=rng).random(n)
+        return qmc.LatinHypercube(dim, seed=qmc_seed(rng)).random(n)
     raise ValueError(f"unknown sampler '{sampler}'")
 
 

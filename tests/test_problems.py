@@ -87,3 +87,41 @@ def test_burgers_grid_and_final_time():
     p = build_problem({"name": "burgers"})
     axes = p.evaluation_axes()
     assert axes["x"].shape == (256,) and axes["t"].shape == (100,) and axes["t"][-1] == pytest.approx(0.99)
+
+
+# Hull, Options, Futures and Other Derivatives (the textbook example S = 42, K = 40, r = 10 %, σ = 20 %, T = 0.5 years)
+HULL = {"K": 40.0, "sigma": 0.2, "r": 0.1, "S_max": 84.0, "T": 0.5}
+
+
+@pytest.mark.parametrize("boundary", ["asymptotic", "exact"])
+def test_black_scholes_put_reference_is_a_put(boundary):
+    """The put problem's reference is the put: Hull's price, put–call parity against the call problem, payoff."""
+    put = build_problem({"name": "black_scholes", "option": "put", "boundary": boundary, **HULL})
+    call = build_problem({"name": "black_scholes", "option": "call", "boundary": boundary, **HULL})
+    axes = put.evaluation_axes([3, 2])  # S ∈ {0, 42, 84}, τ ∈ {0, 0.5}
+    P, C = put.reference(axes)["V"], call.reference(axes)["V"]
+    assert abs(P[1, 1] - 0.8086) < 1e-4 and abs(C[1, 1] - 4.7594) < 1e-4  # 0.808599…, 4.759422…
+    S, tau = axes["S"][:, None], axes["tau"][None, :]
+    np.testing.assert_allclose(C - P, S - 40.0 * np.exp(-0.1 * tau), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(P[:, 0], np.maximum(40.0 - axes["S"], 0.0))
+
+
+def test_black_scholes_put_exact_boundary_values():
+    """``boundary: exact`` puts the exact put price on S = S_max (tiny, not the call's ≈ S_max − K e^{−rτ})."""
+    put = build_problem({"name": "black_scholes", "option": "put", "boundary": "exact", **HULL})
+    tau = torch.linspace(0, 0.5, 11, dtype=torch.float64)[:, None]
+    g0, g1 = put.boundary_values(tau)
+    exact_far = black_scholes_price(84.0, tau.numpy(), K=40.0, sigma=0.2, r=0.1, kind="put")
+    np.testing.assert_allclose(g1.numpy(), exact_far, rtol=1e-12, atol=0)
+    call_far = black_scholes_price(84.0, tau.numpy(), K=40.0, sigma=0.2, r=0.1, kind="call")
+    np.testing.assert_allclose(call_far - g1.numpy(), 84.0 - 40.0 * np.exp(-0.1 * tau.numpy()), atol=1e-10)
+    assert float(g1.max()) < 1e-6  # deep out of the money at S = 2.1 K
+    torch.testing.assert_close(g0, 40.0 * torch.exp(-0.1 * tau))  # V(0, τ) = K e^{−rτ}
+    # the boundary term's residual vanishes on the exact put price at both faces
+    S = torch.tensor([[0.0], [84.0]], dtype=torch.float64).repeat(1, 11).reshape(-1, 1)
+    t = tau.repeat(2, 1)
+    x = torch.cat([S, t], 1)
+    exact = lambda z: torch.as_tensor(black_scholes_price(z[:, 0].detach().numpy(), z[:, 1].detach().numpy(),  # noqa: E731
+                                                          K=40.0, sigma=0.2, r=0.1, kind="put"))[:, None]
+    f = Fields(x, put.inputs, put.outputs, exact)
+    assert float(_terms(put)["boundary"].residual(f).detach().abs().max()) < 1e-12

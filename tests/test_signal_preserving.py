@@ -106,3 +106,28 @@ def test_sigma_z_stays_exact_at_huge_depth(L, expected):
     """Where 1 − 2ρ rounds to 1 (L ≥ 251) and ρ underflows (L ≳ 5600) the log-space form keeps σ_z > 0."""
     assert proposed_sigma_z(1.0, L) == pytest.approx(expected, abs=1e-4)
     assert proposed_sigma_z(1.0, L) < proposed_sigma_z(1.0, L - 1)
+
+
+@pytest.mark.parametrize("spec, omega, sigma_z", [({"name": "proposed", "sigma_z": 0.5}, 2.0, 0.5),
+                                                  ("tanh_init", 1.0, 0.085)])
+def test_noise_is_added_on_the_diagonal_too(spec, omega, sigma_z):
+    """W − ωD ~ N(0, σ_z²/fan_in) on AND off the identity pattern (seed 000: W = ωD + Z, Z i.i.d.).
+
+    Sample variances of n normal draws have relative standard deviation √(2/(n−1)); the bounds are 5 of those
+    (n = 6 × 300 pattern entries, and far more off it), and the pattern mean within 5 standard errors.
+    """
+    act = build_activation({"name": "tanh", "a": 1.0 / omega})  # ω = 1/f'(0)
+    layers = _stack([100] + [300] * 6, act, spec, seed=3)  # 100 → 300: stacked identities; then square layers
+    on, off = [], []
+    for layer in layers:
+        w = layer.weight.detach() * math.sqrt(layer.in_features) / sigma_z  # unit-variance noise when correct
+        rows = torch.arange(layer.out_features)
+        pattern = torch.zeros_like(w, dtype=torch.bool)
+        pattern[rows, rows % layer.in_features] = True
+        on.append(w[pattern] - omega * math.sqrt(layer.in_features) / sigma_z)
+        off.append(w[~pattern])
+    on, off = torch.cat(on), torch.cat(off)
+    for z in (on, off):
+        n = z.numel()
+        assert abs(float(z.var()) - 1) <= 5 * math.sqrt(2 / (n - 1)), (n, float(z.var()))
+        assert abs(float(z.mean())) <= 5 / math.sqrt(n)

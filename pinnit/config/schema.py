@@ -97,6 +97,9 @@ class TrainingConfig(_Strict):
     threads: PositiveInt | None = Field(
         None, le=1024, description="CPU threads for torch in this run (None: torch's default)")
     checkpoint_every: NonNegativeInt = Field(1000, description="steps between checkpoints (0: only at the end)")
+    restore_best: bool = Field(
+        True, description="save (model.pt, prediction.npz, top-level errors) the weights of the lowest total training "
+                          "loss seen, not the last step's; metrics.json records both either way")
     on_divergence: Literal["stop", "rollback"] = "stop"
     rollback_lr_factor: float = Field(0.1, gt=0, lt=1)
     max_rollbacks: NonNegativeInt = 3

@@ -16,8 +16,8 @@ import numpy as np
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
-from ..config.loading import read_yaml
 from ..errors import ConfigError, did_you_mean
+from ..yaml_io import read_yaml
 
 PATH = "problem"
 REPO = Path(__file__).resolve().parents[2]

@@ -4,6 +4,10 @@ Resumable and safe: every ``checkpoint_every`` steps (and on SIGINT/SIGTERM) the
 optimizer, sampled points, RNG, history — is written atomically, so a resumed run continues exactly. A
 non-finite loss term stops the run (keeping the last good checkpoint) or rolls back and lowers the
 learning rate, as configured.
+
+Best weights: every evaluated loss (each Adam step's, each L-BFGS closure call's, and the completed run's final
+weights) is compared with the lowest so far; on improvement the weights that produced it are copied (on the
+device, no extra host sync). They travel in the checkpoint, so a resumed run keeps them exactly.
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ class TrainState:
     step: int = 0
     lr_scale: float = 1.0
     best_loss: float = math.inf
+    best_step: int = 0
     rollbacks: int = 0
     elapsed: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -60,6 +65,8 @@ class Trainer:
         self.evaluate = evaluate
         self.eval_every, self.resample_every, self.log_every = eval_every, resample_every, log_every
         self.state = TrainState()
+        #: the weights (model state_dict, cloned) of the lowest total loss seen so far; None before any evaluation
+        self.best_weights: dict[str, torch.Tensor] | None = None
         self.progress = Progress(cfg.adam.iterations + cfg.lbfgs.iterations, enabled=progress)
         self.optimizer = self._make_optimizer("adam" if cfg.adam.iterations else "lbfgs")
         if not cfg.adam.iterations:
@@ -79,7 +86,7 @@ class Trainer:
     # --- checkpoints ----------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "train": self.state.__dict__.copy(), "loss": self.loss.state()}
+                "train": self.state.__dict__.copy(), "loss": self.loss.state(), "best_weights": self.best_weights}
 
     def restore(self, snap: dict[str, Any]) -> None:
         self.model.load_state_dict(snap["model"])
@@ -88,6 +95,7 @@ class Trainer:
         self.optimizer = self._make_optimizer(self.state.stage)
         self.optimizer.load_state_dict(snap["optimizer"])
         self.loss.load_state(snap["loss"])
+        self.best_weights = snap.get("best_weights")
 
     def save_checkpoint(self) -> None:
         self.ckpt.save(self.snapshot())
@@ -105,6 +113,12 @@ class Trainer:
                 raise Diverged(self.state.step, k, v)
         return values
 
+    def _consider(self, total: float, step: int) -> None:
+        """Keep a copy of the current weights if their (finite) total loss is the lowest so far."""
+        if total < self.state.best_loss:
+            self.state.best_loss, self.state.best_step = total, step
+            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
     def _check_parameters(self) -> None:
         """A finite loss can still give non-finite gradients (e.g. √u at u = 0): never keep NaN weights."""
         finite = torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()
@@ -117,7 +131,6 @@ class Trainer:
         when a multiple of ``eval_every`` was reached since ``step0`` or the stage ends (``final``)."""
         s = self.state
         s.last_losses = values
-        s.best_loss = min(s.best_loss, values["total"])
         due = bool(self.eval_every) and s.step // self.eval_every > step0 // self.eval_every
         evaluate = self.evaluate is not None and (due or final)
         if log or final or evaluate or s.step % self.log_every == 0:
@@ -137,6 +150,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         total, terms = self._losses()
         values = self._check(total, terms)
+        self._consider(values["total"], s.step)  # the loss of the weights before this step's update
         total.backward()
         self.optimizer.step()
         self._check_parameters()
@@ -152,16 +166,19 @@ class Trainer:
             group["max_iter"] = n
         last: dict[str, Any] = {}
 
+        state = self.optimizer.state[self.optimizer.param_groups[0]["params"][0]]
+        before = state.get("n_iter", 0)
+
         def closure() -> torch.Tensor:
             self.optimizer.zero_grad(set_to_none=True)
             total, terms = self._losses()
-            if torch.isfinite(total):
+            value = float(total.detach())  # the one host sync per evaluation (finite check, best tracking)
+            if math.isfinite(value):
                 total.backward()
+                self._consider(value, s.step + state.get("n_iter", 0) - before)  # weights = the evaluated point
             last["total"], last["terms"] = total, terms
             return total
 
-        state = self.optimizer.state[self.optimizer.param_groups[0]["params"][0]]
-        before = state.get("n_iter", 0)
         self.optimizer.step(closure)
         done = state.get("n_iter", 0) - before
         values = self._check(last["total"].detach(), {k: v.detach() for k, v in last["terms"].items()})
@@ -256,6 +273,17 @@ class Trainer:
         finally:
             self.progress.close()
             self.state.elapsed = elapsed0 + time.perf_counter() - start
+        if self.state.status == "completed":
+            self._consider_final_weights()
         if self.state.status != "diverged":
             self.save_checkpoint()
         return self.state
+
+    def _consider_final_weights(self) -> None:
+        """The last update's weights were never evaluated (each step evaluates before updating): evaluate them
+        once, so that best = final when training ended on its lowest loss. Only for completed runs: a resumed
+        run evaluates them at its next step, exactly as the uninterrupted run does."""
+        total, _ = self._losses()
+        value = float(total.detach())
+        if math.isfinite(value):
+            self._consider(value, self.state.step)

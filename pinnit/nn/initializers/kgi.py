@@ -8,10 +8,14 @@ x̂_j ~ U(a, b) i.i.d., is shared by all neurons of the layer:
   W* = α·W₀ + (1−α)·W_KGI.
 
 With α = 0 every neuron's hyperplane W x + b = 0 passes through x̂; α > 0 (perturbation factor, default 0.2)
-spreads the knots again.
+spreads the knots again — by the pre-initialised b₀, which therefore must not be zero: with b₀ = 0 every
+bias-mode hyperplane passes through the one point (1−α)·x̂ and every weight-mode hyperplane through the origin,
+whatever α. As in the authors' code, a layer whose pre-initialised biases are all zero (Xavier/He defaults)
+gets b₀ ~ U(−√(3/N_{l−1}), √(3/N_{l−1})) first (their "He uniform" redraw; ``zero_bias: keep`` turns it off).
 """
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 import torch
@@ -42,6 +46,18 @@ def knot_weight(weight: torch.Tensor, bias: torch.Tensor, knot: torch.Tensor, al
     particular = -torch.outer(bias, unit)
     homogeneous = weight - torch.outer(weight @ knot, unit)
     return alpha * weight + (1 - alpha) * (particular + lam * homogeneous)
+
+
+def redraw_zero_bias(layer: nn.Linear, generator: torch.Generator) -> bool:
+    """b₀ ~ U(±√(3/fan_in)) when every pre-initialised bias is zero (to machine precision), as the authors' code
+    does before KGI; returns whether it redrew. Bias-free layers are left alone."""
+    b = layer.bias
+    if b is None or not bool((b.abs() < torch.finfo(b.dtype).eps).all()):
+        return False
+    bound = math.sqrt(3.0 / layer.in_features)
+    u = torch.rand(b.shape, generator=generator, dtype=b.dtype, device=generator.device)
+    b.copy_(((2 * u - 1) * bound).to(b.device))
+    return True
 
 
 def _checked(pair: Any, path: str) -> tuple[float, float]:
@@ -75,7 +91,7 @@ def kgi(layers: list[nn.Linear], activation: Activation, generator: torch.Genera
         pre: str | dict[str, Any] = "xavier_normal", mode: Literal["bias", "weight"] = "bias",
         alpha: Fraction = 0.2, lam: float = 1.0, bounds: list[list[float]] | list[float] | None = None,
         data_bounds: bool = False, beta: Margin = 0.1, apply_to: Literal["hidden", "all"] = "hidden",
-        sample: torch.Tensor | None = None) -> None:
+        zero_bias: Literal["redraw", "keep"] = "redraw", sample: torch.Tensor | None = None) -> None:
     """Knot-gathering: after ``pre``, place each layer's hyperplanes through a shared random knot (seed 001).
 
     ``bounds``: one [a, b] for every KGI layer or one per layer; by default the first layer uses
@@ -84,6 +100,9 @@ def kgi(layers: list[nn.Linear], activation: Activation, generator: torch.Genera
     [0.1, 0.9]). ``data_bounds: true`` instead propagates the ``sample`` batch layer by layer (LSUV-like)
     and uses each layer input's [min, max] shrunk by the margin ``beta``. ``apply_to: hidden`` (default, as
     in the authors' code) leaves the output layer as ``pre`` made it; ``all`` treats it too.
+    ``zero_bias: redraw`` (default, the authors' code) gives a KGI layer whose ``pre`` biases are all zero
+    b₀ ~ U(±√(3/fan_in)) before the knot is placed, so that α can spread the knots; ``keep`` leaves b₀ = 0
+    (then every hyperplane of a layer shares one point).
     """
     initialize(layers, activation, generator, pre, "initializer.pre", sample=sample)
     targets = layers if apply_to == "all" else layers[:-1]
@@ -92,6 +111,8 @@ def kgi(layers: list[nn.Linear], activation: Activation, generator: torch.Genera
     static = None if data_bounds else _static_bounds(bounds, len(targets), activation)
     batch = sample
     for i, layer in enumerate(targets):
+        if zero_bias == "redraw":
+            redraw_zero_bias(layer, generator)
         lo, hi = data_range(batch, beta) if data_bounds else static[i]
         u = torch.rand(layer.in_features, generator=generator, dtype=layer.weight.dtype)
         knot = lo + (hi - lo) * u
