@@ -195,3 +195,18 @@ def test_unknown_metric_is_one_line_exit_2(copy, capsys):
     assert main(["report", str(copy), "--metric", "rel_l2_v", "--no-figures"]) == 2
     err = capsys.readouterr().err
     assert "--metric 'rel_l2_v': not reported by this study's runs; available: rel_l2_u" in err
+
+
+def test_without_methods_the_first_categorical_axis_names_the_lines(tmp_path):
+    runs = [{"id": f"{i}-{d}-s{s}", "method": None, "seed": s, "axes": {"network.initializer": init, "network.depth": d,
+                                                                        "training.seed": s}}
+            for i, init in (("x", "xavier_normal"), ("e", {"name": "eoc", "sigma_b": 0.1})) for d in (2, 4) for s in (0, 1)]
+    (tmp_path / "plan.json").write_text(json.dumps({"name": "n", "axes": ["network.initializer", "network.depth",
+                                                                          "training.seed"], "runs": runs}))
+    study = load_study(tmp_path)
+    assert study.line_axis == "network.initializer" and study.methods == ["xavier_normal", "eoc(sigma_b=0.1)"]
+    assert study.cell_axes == ["network.depth"] and study.numeric_axes == ["network.depth"]
+    rows = read_csv(write_report(tmp_path) / "summary.csv")
+    assert [(r["method"], r["network.depth"], r["planned"], r["missing"]) for r in rows] == [
+        ("xavier_normal", "2", "2", "2"), ("eoc(sigma_b=0.1)", "2", "2", "2"),
+        ("xavier_normal", "4", "2", "2"), ("eoc(sigma_b=0.1)", "4", "2", "2")]

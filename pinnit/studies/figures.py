@@ -56,7 +56,11 @@ QUANTITIES = (("best_loss", "best loss (lowest total loss)"),
 
 
 def _short(key: str, axes: list[str]) -> str:
-    last = key.rsplit(".", 1)[-1]
+    """``network.activation.a`` → ``a``; ``network.activation.name`` → ``activation``; two parts when ambiguous."""
+    parts = key.split(".")
+    if parts[-1] == "name" and len(parts) > 1:
+        return parts[-2]
+    last = parts[-1]
     return last if sum(a.rsplit(".", 1)[-1] == last for a in axes) == 1 else ".".join(key.split(".")[-2:])
 
 
@@ -109,16 +113,59 @@ def _headroom(ax, log: bool, fraction: float) -> None:
         ax.set_ylim(lo, hi + fraction * (hi - lo))
 
 
+def _line(runs: list, axis: str, name: str, metric: str, weights: str) -> dict[str, list]:
+    """One method's points against ``axis``: median/min/max of ``name`` over the completed runs at each x, and
+    the x values where runs diverged/failed or are missing/interrupted."""
+    line: dict[str, list] = {"x": [], "median": [], "min": [], "max": [], "values": [], "diverged_or_failed": [],
+                             "not_finished": []}
+    for x in sorted({r.axes[axis] for r in runs if r.axes.get(axis) is not None}):
+        at = [r for r in runs if r.axes.get(axis) == x]
+        vals = [v for v in (_quantity(r, name, metric, weights) for r in at if r.outcome == "completed") if v is not None]
+        if any(r.outcome in ("diverged", "failed") for r in at):
+            line["diverged_or_failed"].append(x)
+        if any(r.outcome in ("missing", "interrupted") for r in at):
+            line["not_finished"].append(x)
+        if vals:
+            line["x"].append(x)
+            line["values"].append(vals)
+            for key, f in (("median", np.median), ("min", np.min), ("max", np.max)):
+                line[key].append(float(f(vals)))
+    return line
+
+
+def _draw(ax, line: dict, method: str, k: int, top, handles: dict, plt) -> list[float]:
+    """Median line, min–max band and seed dots of one method; its failure markers in the headroom strip (row k)."""
+    colour = f"C{k}"
+    if line["x"]:
+        h, = ax.plot(line["x"], line["median"], "o-", color=colour, ms=4, lw=1.3, label=method)
+        ax.fill_between(line["x"], line["min"], line["max"], color=colour, alpha=0.2, lw=0)
+        for x, vals in zip(line["x"], line["values"]):
+            ax.plot([x] * len(vals), vals, ".", color=colour, ms=3, alpha=0.6)
+    else:
+        h = plt.Line2D([], [], color=colour, marker="o", label=method)
+    handles.setdefault(method, h)
+    dy = 0.95 - 0.05 * k
+    if line["diverged_or_failed"]:
+        ax.plot(line["diverged_or_failed"], [dy] * len(line["diverged_or_failed"]), "x", color=colour, ms=7, mew=1.5,
+                transform=top, clip_on=False)
+    if line["not_finished"]:
+        ax.plot(line["not_finished"], [dy] * len(line["not_finished"]), "^", mfc="none", color=colour, ms=6,
+                transform=top, clip_on=False)
+    return [v for vals in line["values"] for v in vals]
+
+
 def plot_vs_axis(study: Study, axis: str, metric: str, weights: str, path: Path) -> dict:
     """Best loss, error and slowness against a numeric axis; returns the sidecar data."""
     plt = _figure()
+    from matplotlib.ticker import NullFormatter
     from matplotlib.transforms import blended_transform_factory
 
     other = [a for a in study.cell_axes if a != axis]
     panels = _panels(study, other)
     names = [("best_loss", QUANTITIES[0][1]), (metric, metric_label(metric, weights)), ("slowness", QUANTITIES[1][1])]
     fig, axes = _grid(plt, len(names), len(panels))
-    data: dict[str, Any] = {"x_axis": axis, "metric": metric, "weights": weights, "statistic": "median, min, max over completed seeds", "panels": []}
+    data: dict[str, Any] = {"x_axis": axis, "metric": metric, "weights": weights,
+                            "statistic": "median, min, max over completed seeds", "panels": []}
     handles: dict[str, Any] = {}
     any_bad = any_pending = False
     xs_all = sorted({r.axes[axis] for r in study.runs if r.axes.get(axis) is not None})
@@ -129,41 +176,10 @@ def plot_vs_axis(study: Study, axis: str, metric: str, weights: str, path: Path)
             top = blended_transform_factory(ax.transData, ax.transAxes)
             for k, method in enumerate(study.methods):
                 runs = [r for r in study.runs if study.group(r) == method and study.cell(r, other) == panel]
-                xs = sorted({r.axes[axis] for r in runs if r.axes.get(axis) is not None})
-                line = {"x": [], "median": [], "min": [], "max": [], "values": [], "diverged_or_failed": [],
-                        "not_finished": []}
-                for x in xs:
-                    at = [r for r in runs if r.axes.get(axis) == x]
-                    vals = [v for v in (_quantity(r, name, metric, weights) for r in at if r.outcome == "completed")
-                            if v is not None]
-                    if any(r.outcome in ("diverged", "failed") for r in at):
-                        line["diverged_or_failed"].append(x)
-                    if any(r.outcome in ("missing", "interrupted") for r in at):
-                        line["not_finished"].append(x)
-                    if vals:
-                        line["x"].append(x)
-                        line["values"].append(vals)
-                        for key, f in (("median", np.median), ("min", np.min), ("max", np.max)):
-                            line[key].append(float(f(vals)))
-                colour = f"C{k}"
-                if line["x"]:
-                    h, = ax.plot(line["x"], line["median"], "o-", color=colour, ms=4, lw=1.3, label=method)
-                    handles.setdefault(method, h)
-                    ax.fill_between(line["x"], line["min"], line["max"], color=colour, alpha=0.2, lw=0)
-                    for x, vals in zip(line["x"], line["values"]):
-                        ax.plot([x] * len(vals), vals, ".", color=colour, ms=3, alpha=0.6)
-                    plotted += [v for vals in line["values"] for v in vals]
-                else:
-                    handles.setdefault(method, plt.Line2D([], [], color=colour, marker="o", label=method))
-                dy = 0.95 - 0.05 * k  # one row per method in the headroom strip
-                if line["diverged_or_failed"]:
-                    ax.plot(line["diverged_or_failed"], [dy] * len(line["diverged_or_failed"]), "x", color=colour,
-                            ms=7, mew=1.5, transform=top, clip_on=False)
-                    any_bad = True
-                if line["not_finished"]:
-                    ax.plot(line["not_finished"], [dy] * len(line["not_finished"]), "^", mfc="none",
-                            color=colour, ms=6, transform=top, clip_on=False)
-                    any_pending = True
+                line = _line(runs, axis, name, metric, weights)
+                plotted += _draw(ax, line, method, k, top, handles, plt)
+                any_bad |= bool(line["diverged_or_failed"])
+                any_pending |= bool(line["not_finished"])
                 lines[method] = line
             log = _log_ok(plotted)
             if log:
@@ -171,6 +187,9 @@ def plot_vs_axis(study: Study, axis: str, metric: str, weights: str, path: Path)
             _headroom(ax, log, 0.06 * len(study.methods) + 0.05)
             if xs_all and min(xs_all) > 0 and max(xs_all) / min(xs_all) >= 50:
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            if len(xs_all) <= 12:  # tick the values the study ran
+                ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
             ax.grid(alpha=0.3)
             if j == 0:
                 ax.set_ylabel(label)
@@ -234,8 +253,12 @@ def plot_loss_curves(study: Study, path: Path) -> dict:
                     any_diverged = True
         if all(all((np.asarray(line["min"]) > 0)) for line in entry["lines"].values()) and entry["lines"]:
             ax.set_yscale("log")
-        ax.set_xlabel("step (Adam, then L-BFGS iterations)")
-        ax.set_ylabel(r"total loss $\mathcal{L}$")
+        if not entry["lines"]:
+            ax.text(0.5, 0.5, "no completed run yet", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        if n // cols == rows - 1 or n + cols >= len(panels):
+            ax.set_xlabel("step (Adam, then L-BFGS iterations)")
+        if n % cols == 0:
+            ax.set_ylabel(r"total loss $\mathcal{L}$")
         ax.grid(alpha=0.3)
         if axes_keys:
             ax.set_title(_title(study, axes_keys, panel), fontsize=9)

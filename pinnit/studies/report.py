@@ -15,6 +15,7 @@ lowest-loss weights), falling back to the final weights' errors for runs that ha
 """
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,7 @@ def build_report(study: Study, weights: str = "best", metric: str | None = None,
     if figures:
         from .figures import write_figures
 
+        shutil.rmtree(out / "figures", ignore_errors=True)  # no stale figure of an earlier report's axes
         paths = write_figures(study, rows, metric, weights, out / "figures", diagnose=diagnose)
     rel = [p.relative_to(out).as_posix() for p in paths]
     write_text(out / "summary.md", summary_markdown(study, rows, metric, weights, rel))

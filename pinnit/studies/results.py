@@ -19,6 +19,7 @@ import csv
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -132,13 +133,13 @@ class Study:
     axes: list[str]
     runs: list[RunRecord]
 
-    @property
+    @cached_property
     def methods(self) -> list[str]:
         """The lines of every comparison: the runs' methods, or the values of the first categorical axis when
         the plan names no methods, or one group ``all``."""
         return list(dict.fromkeys(self.group(r) for r in self.runs))
 
-    @property
+    @cached_property
     def line_axis(self) -> str | None:
         """The axis that names the lines when the plan has no methods (None: methods name them)."""
         if any(r.method for r in self.runs):
@@ -146,17 +147,17 @@ class Study:
         categorical = [a for a in self.cell_axes_all if a not in self.numeric_axes]
         return categorical[0] if categorical else None
 
-    @property
+    @cached_property
     def cell_axes_all(self) -> list[str]:
         return [a for a in self.axes if a.rsplit(".", 1)[-1] != "seed"]  # seeds are repeats, not cells
 
-    @property
+    @cached_property
     def cell_axes(self) -> list[str]:
         """Axes that define a table cell besides the method (seed axes excluded: seeds are repeats)."""
         line = self.line_axis
         return [a for a in self.cell_axes_all if a != line]
 
-    @property
+    @cached_property
     def numeric_axes(self) -> list[str]:
         out = []
         for a in self.cell_axes_all:
