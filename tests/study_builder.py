@@ -19,10 +19,11 @@ MISSING = "xavier-a1-s1"
 
 
 def config(tmp: Path, initializer: str, a: float, seed: int) -> dict:
-    cfg = small_burgers(tmp, seed=seed, threads=1, adam={"iterations": 40, "lr": 3e-3},
+    cfg = small_burgers(tmp, seed=seed, threads=1, adam={"iterations": 30, "lr": 3e-3},
                         lbfgs={"iterations": 10, "chunk": 10})
     cfg["network"].update(activation={"name": "tanh", "a": a}, initializer=initializer)
     cfg["evaluation"] = {"every": 20, "resolution": [32, 16]}
+    cfg["sampling"]["points"] = {"pde": 256, "initial": 32, "boundary": 32}
     return parse_config(cfg).model_dump(mode="json")
 
 

@@ -133,20 +133,18 @@ def summary_markdown(study: Study, rows: list[dict], metric: str, weights: str, 
     head = ["method", *axes, "n / planned", f"{metric} mean ± std", "median", "best loss mean ± std", "median",
             "slowness mean ± std", "median", "diverged", "failed", "interrupted", "missing"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    best_in_cell: dict[tuple, float] = {}
+    medians: dict[tuple, list[float]] = {}
     for row in rows:
-        key, value = tuple(row.get(a) for a in axes), row[f"{metric}_median"]
-        if value is not None:
-            best_in_cell[key] = min(best_in_cell.get(key, np.inf), value)
+        if row[f"{metric}_median"] is not None:
+            medians.setdefault(tuple(row.get(a) for a in axes), []).append(row[f"{metric}_median"])
     for row in rows:
-        med = row[f"{metric}_median"]
-        bold = med is not None and med == best_in_cell.get(tuple(row.get(a) for a in axes)) and \
-            sum(1 for r in rows if tuple(r.get(a) for a in axes) == tuple(row.get(a) for a in axes)) > 1
+        med, others = row[f"{metric}_median"], medians.get(tuple(row.get(a) for a in axes), [])
+        bold = med is not None and len(others) > 1 and med == min(others)  # only when methods can be compared
         cells_ = [row["method"], *(str(row.get(a)) for a in axes), f"{row['n']} / {row['planned']}"]
         for name in (metric, "best_loss", "slowness"):
             mean, std, median = (row[f"{name}_{k}"] for k in ("mean", "std", "median"))
             text = _fmt(median)
-            cells_ += [f"{_fmt(mean)} ± {_fmt(std)}",
+            cells_ += [_fmt(mean) if std is None else f"{_fmt(mean)} ± {_fmt(std)}",
                        f"**{text}**" if bold and name == metric else text]
         cells_ += [str(row[o]) for o in ("diverged", "failed", "interrupted", "missing")]
         lines.append("| " + " | ".join(cells_) + " |")
