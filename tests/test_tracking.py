@@ -9,7 +9,7 @@ import pytest
 from study_builder import build_study
 
 from pinnit.cli import main
-from pinnit.studies.tracking import default_uri, flatten, log_study
+from pinnit.studies.tracking import default_uri, flatten, log_study, mlflow_key
 
 mlflow = pytest.importorskip("mlflow")
 TRAINED = ("xavier-a0.5-s0", "proposed-a0.5-s0")
@@ -75,3 +75,8 @@ def test_cli_mlflow_with_explicit_uri(study_dir, tmp_path, capsys):
 
 def test_flatten_dotted_keys():
     assert flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": "x"}) == {"a.b": 1, "a.c.d": [1, 2], "e": "x"}
+
+
+def test_mlflow_key_replaces_characters_mlflow_rejects():
+    assert mlflow_key("problem.terms.u_t + u*u_x") == "problem.terms.u_t _ u_u_x"
+    assert mlflow_key("history/rel_l2_u") == "history/rel_l2_u"

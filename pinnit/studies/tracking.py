@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ def _mlflow():
     for name in ("mlflow.store.db.utils", "alembic"):  # their per-database INFO lines are noise here
         logging.getLogger(name).setLevel(logging.WARNING)
     return MlflowClient
+
+
+def mlflow_key(key: str) -> str:
+    """MLflow names allow letters, digits, ``_ - . / `` and spaces; anything else becomes ``_``."""
+    return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", key)
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -116,21 +122,21 @@ def _log_run(client, exp_id: str, study: Study, r: RunRecord, fp: str) -> None:
 
     tags = {"pinnit.study": study.name, "pinnit.run_id": r.id, "pinnit.method": study.group(r),
             "pinnit.status": r.status, "pinnit.fingerprint": fp,
-            **{f"pinnit.axis.{k}": value_label(v)[:PARAM_LIMIT] for k, v in r.axes.items()}}
+            **{mlflow_key(f"pinnit.axis.{k}"): value_label(v)[:PARAM_LIMIT] for k, v in r.axes.items()}}
     run = client.create_run(exp_id, run_name=r.id, tags=tags)
     rid = run.info.run_id
     params = {"method": study.group(r), "seed": r.seed, **flatten(r.config or {})}
-    plist = [Param(k, _param_text(v)) for k, v in params.items()]
+    plist = [Param(mlflow_key(k), _param_text(v)) for k, v in params.items()]
     now = int(time.time() * 1000)
     last_step = int(max([row.get("step") or 0 for row in r.history()], default=0))
-    metrics = [Metric(k, v, now, last_step) for k, v in run_metrics(r).items()]
+    metrics = [Metric(mlflow_key(k), v, now, last_step) for k, v in run_metrics(r).items()]
     for row in r.history():
         step = row.get("step")
         if step is None:
             continue
         for k, v in row.items():
             if k.startswith(("loss_", "rel_l2_", "max_abs_", "lr")) and isinstance(v, float):
-                metrics.append(Metric(f"history/{k}", v, now, int(step)))
+                metrics.append(Metric(mlflow_key(f"history/{k}"), v, now, int(step)))
     for i in range(0, len(plist), 100):
         client.log_batch(rid, params=plist[i:i + 100])
     for i in range(0, len(metrics), BATCH):
