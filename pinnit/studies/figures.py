@@ -88,9 +88,9 @@ def _log_ok(values: list[float]) -> bool:
     return v.size > 0 and bool((v > 0).all()) and v.max() / v.min() > 10
 
 
-def _grid(plt, rows: int, cols: int, width: float = 3.8, height: float = 3.0):
+def _grid(plt, rows: int, cols: int, width: float = 3.8, height: float = 3.0, **kwargs):
     fig, axes = plt.subplots(rows, cols, figsize=(max(5.5, width * cols + 0.6), height * rows + 0.6),
-                             squeeze=False, layout="constrained")
+                             squeeze=False, layout="constrained", **kwargs)
     return fig, axes
 
 
@@ -281,7 +281,7 @@ def plot_slowness(study: Study, path: Path) -> dict:
     numeric = study.numeric_axes
     keys = [a for a in study.cell_axes if a not in numeric]
     panels = _panels(study, keys)
-    fig, axes = _grid(plt, 1, len(panels), max(2.6, 1.1 * len(study.methods) + 1.2), 3.4)
+    fig, axes = _grid(plt, 1, len(panels), max(2.6, 1.1 * len(study.methods) + 1.2), 3.4, sharey=True)
     pooled = f"; pooled over {', '.join(_short(a, study.axes) for a in numeric)}" if numeric else ""
     data: dict[str, Any] = {"pooled_over": numeric, "panels": []}
     everything: list[float] = []

@@ -43,7 +43,7 @@ def diagnose_methods(study: Study, out: Path, samples: int = 1024) -> list[Path]
         for method, r in runs.items():
             try:
                 d = diagnose(parse_config(r.config), samples=samples)
-            except (PinnitError, ValueError) as exc:  # a plan from another pinnit version, say
+            except (PinnitError, ValueError, OSError, RuntimeError) as exc:  # e.g. a plan from another version
                 print(f"pinnit report: init diagnostics skipped for {method}: {exc}")
                 continue
             d.label = d.summary["initializer"] = method
