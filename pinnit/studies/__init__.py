@@ -1,0 +1,1 @@
+"""Studies: many runs of one config varied along axes, and their report (``pinnit study``, ``pinnit report``)."""

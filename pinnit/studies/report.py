@@ -1,0 +1,194 @@
+"""``pinnit report``: the tables and figures of a study directory, written to ``STUDY_DIR/report/``.
+
+- ``runs.csv``: one row per planned run — id, method, each axis, seed, outcome and status, every error metric
+  of the final and of the best (lowest-loss) weights, best and final total loss, convergence slowness,
+  iterations, wall time, the failure or divergence message.
+- ``summary.csv`` / ``summary.md``: one row per method × cell (a combination of the non-seed axis values):
+  planned runs, n (completed runs, the ones the statistics use), mean ± std (sample std, ddof = 1) and median
+  over seeds of the chosen error metric, of the best loss and of the convergence slowness (seed 001), and the
+  other outcomes counted (diverged / failed / interrupted / missing).
+- ``figures/``: see :mod:`pinnit.studies.figures`.
+
+The error metric is read for the chosen weights: ``best`` (default) = ``errors_best`` of metrics.json (the
+lowest-loss weights), falling back to the final weights' errors for runs that have none; ``final`` =
+``errors_final`` (or the top-level ``rel_l2_*`` of runs written before best-weights tracking).
+"""
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import PinnitError
+from ..rundir import write_csv, write_text
+from .results import OUTCOMES, WEIGHTS, RunRecord, Study, load_study, value_label
+
+REPORT_DIR = "report"
+
+
+def default_metric(study: Study) -> str:
+    """``rel_l2_u`` when present, else the first relative L2 error the runs report."""
+    keys = study.error_keys()
+    if "rel_l2_u" in keys or not keys:
+        return "rel_l2_u"
+    return keys[0]
+
+
+def check_choice(study: Study, weights: str, metric: str) -> None:
+    if weights not in WEIGHTS:
+        raise PinnitError(f"--weights {weights!r}: expected one of {', '.join(WEIGHTS)}")
+    keys = study.error_keys()
+    if keys and metric not in keys:
+        raise PinnitError(f"--metric {metric!r}: not reported by this study's runs; available: {', '.join(keys)}")
+
+
+def run_rows(study: Study) -> list[dict[str, Any]]:
+    """The rows of runs.csv."""
+    keys = study.error_keys()
+    rows = []
+    for r in study.runs:
+        m = r.metrics or {}
+        row: dict[str, Any] = {"id": r.id, "method": study.group(r)}
+        row.update({a: value_label(r.axes.get(a, "")) for a in study.axes})
+        row.update({"seed": r.seed, "outcome": r.outcome, "status": r.status})
+        final, best = r.errors("final"), r.errors("best")
+        for k in keys:
+            row[f"{k}_final"] = final.get(k)
+            row[f"{k}_best"] = best.get(k)
+        iterations = m.get("iterations")
+        row.update({"best_loss": r.best_loss, "final_loss": r.final_loss, "slowness": r.slowness(),
+                    "best_step": m.get("best_step"), "restored_best": m.get("restored_best"),
+                    "iterations": sum(iterations.values()) if isinstance(iterations, dict) else iterations,
+                    "wall_time_s": m.get("wall_time_s"), "message": r.message})
+        rows.append(row)
+    return rows
+
+
+def _stats(values: list[float]) -> dict[str, float | None]:
+    v = np.array([x for x in values if x is not None], dtype=float)
+    return {"mean": float(v.mean()) if v.size else None,
+            "std": float(v.std(ddof=1)) if v.size > 1 else None,
+            "median": float(np.median(v)) if v.size else None}
+
+
+def cells(study: Study) -> dict[tuple[str, tuple], list[RunRecord]]:
+    """Runs grouped by (method, cell), cells in plan order."""
+    groups: dict[tuple[str, tuple], list[RunRecord]] = {}
+    for r in study.runs:
+        groups.setdefault((study.group(r), study.cell(r)), []).append(r)
+    return groups
+
+
+def summary_rows(study: Study, metric: str, weights: str) -> list[dict[str, Any]]:
+    """One row per method × cell; statistics over the completed runs only (the others are counted)."""
+    rows = []
+    for (method, cell), runs in sorted(cells(study).items(), key=lambda kv: _cell_order(study, kv[0])):
+        done = [r for r in runs if r.outcome == "completed"]
+        row: dict[str, Any] = {"method": method, **dict(zip(study.cell_axes, (value_label(c) for c in cell)))}
+        row.update({"planned": len(runs), "n": len(done)})
+        quantities = {metric: [r.error(metric, weights)[0] for r in done],
+                      "best_loss": [r.best_loss for r in done], "slowness": [r.slowness() for r in done]}
+        for name, values in quantities.items():
+            row.update({f"{name}_{k}": v for k, v in _stats(values).items()})
+        fallbacks = sum(r.error(metric, weights)[1] != weights for r in done)
+        row.update({o: sum(r.outcome == o for r in runs) for o in OUTCOMES if o != "completed"})
+        row["weights"] = weights if not fallbacks else f"{weights} ({fallbacks} final)"
+        rows.append(row)
+    return rows
+
+
+def _cell_order(study: Study, key: tuple[str, tuple]) -> tuple[int, int]:
+    """Cells in order of first appearance in the plan, methods in their order within each cell."""
+    method, cell = key
+    first = next(i for i, r in enumerate(study.runs) if study.cell(r) == cell)
+    return first, study.methods.index(method)
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 or x == 0 else f"{x:.2e}"
+    return str(x)
+
+
+def summary_markdown(study: Study, rows: list[dict], metric: str, weights: str, figures: list[str]) -> str:
+    """The Markdown summary; ``figures`` are paths relative to the report folder."""
+    counts = study.counts()
+    which = "best weights (the lowest-loss weights)" if weights == "best" else "final weights (last step)"
+    done = [r for r in study.runs if r.outcome == "completed"]
+    fallbacks = sum(r.error(metric, weights)[1] != weights for r in done)
+    if fallbacks:
+        which += (f"; {fallbacks} of {len(done)} completed runs report no best-weights errors (written before "
+                  "best-weights tracking), so their final weights' errors are used")
+    lines = [f"# Study `{study.name}`", "",
+             f"{len(study.runs)} planned runs: " + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES) + ".", "",
+             f"Error metric: `{metric}` of the {which}. Statistics are over the completed runs of each cell "
+             "(n); std is the sample standard deviation (ddof = 1). Convergence slowness = mean of the "
+             "loss curve / initial loss (seed 001). Bold: the lowest median error in the cell.", ""]
+    axes = study.cell_axes
+    head = ["method", *axes, "n / planned", f"{metric} mean ± std", "median", "best loss mean ± std", "median",
+            "slowness mean ± std", "median", "diverged", "failed", "interrupted", "missing"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    medians: dict[tuple, list[float]] = {}
+    for row in rows:
+        if row[f"{metric}_median"] is not None:
+            medians.setdefault(tuple(row.get(a) for a in axes), []).append(row[f"{metric}_median"])
+    for row in rows:
+        med, others = row[f"{metric}_median"], medians.get(tuple(row.get(a) for a in axes), [])
+        bold = med is not None and len(others) > 1 and med == min(others)  # only when methods can be compared
+        cells_ = [row["method"], *(str(row.get(a)) for a in axes), f"{row['n']} / {row['planned']}"]
+        for name in (metric, "best_loss", "slowness"):
+            mean, std, median = (row[f"{name}_{k}"] for k in ("mean", "std", "median"))
+            text = _fmt(median)
+            cells_ += [_fmt(mean) if std is None else f"{_fmt(mean)} ± {_fmt(std)}",
+                       f"**{text}**" if bold and name == metric else text]
+        cells_ += [str(row[o]) for o in ("diverged", "failed", "interrupted", "missing")]
+        lines.append("| " + " | ".join(cells_) + " |")
+    problems = [r for r in study.runs if r.message]
+    if problems:
+        lines += ["", "## Runs that did not complete", ""]
+        lines += [f"- `{r.id}` ({r.outcome}): {r.message}" for r in problems[:50]]
+        if len(problems) > 50:
+            lines.append(f"- … and {len(problems) - 50} more (see runs.csv)")
+    missing = Counter(r.outcome for r in study.runs)["missing"]
+    if missing:
+        lines += ["", f"{missing} planned runs have no run directory yet (not started)."]
+    if figures:
+        lines += ["", "## Figures", ""] + [f"- [{f}]({f})" for f in figures]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(study_dir: str | Path, weights: str = "best", metric: str | None = None, *,
+                 figures: bool = True, diagnose: bool = True) -> Path:
+    """Write runs.csv, summary.csv, summary.md and the figures into ``STUDY_DIR/report``; returns that folder."""
+    return build_report(load_study(study_dir), weights, metric, figures=figures, diagnose=diagnose)[0]
+
+
+def build_report(study: Study, weights: str = "best", metric: str | None = None, *, figures: bool = True,
+                 diagnose: bool = True) -> tuple[Path, list[Path]]:
+    """:func:`write_report` on a loaded study; returns (report folder, files written)."""
+    metric = metric or default_metric(study)
+    check_choice(study, weights, metric)
+    out = study.path / REPORT_DIR
+    write_csv(out / "runs.csv", run_rows(study))
+    rows = summary_rows(study, metric, weights)
+    write_csv(out / "summary.csv", rows)
+    paths: list[Path] = []
+    if figures:
+        from .figures import write_figures
+
+        shutil.rmtree(out / "figures", ignore_errors=True)  # no stale figure of an earlier report's axes
+        paths = write_figures(study, rows, metric, weights, out / "figures", diagnose=diagnose)
+    rel = [p.relative_to(out).as_posix() for p in paths]
+    write_text(out / "summary.md", summary_markdown(study, rows, metric, weights, rel))
+    return out, [out / "runs.csv", out / "summary.csv", out / "summary.md", *paths]
+
+
+def one_line(study: Study) -> str:
+    """``study NAME: 12 planned — 8 completed, 1 diverged, ...`` for the CLI."""
+    counts = study.counts()
+    return f"study {study.name}: {len(study.runs)} planned — " + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES)
