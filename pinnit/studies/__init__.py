@@ -1,0 +1,8 @@
+"""Studies: a study file expands into resolved run configs, executed serially, on a local pool or on Ray."""
+from .executors import EXECUTORS, ExecutorOptions
+from .expand import PlannedRun, config_digest, expand
+from .runner import StudyPlan, load_plan, print_plan, run_study
+from .spec import Study, load_study, parse_study
+
+__all__ = ["EXECUTORS", "ExecutorOptions", "PlannedRun", "Study", "StudyPlan", "config_digest", "expand",
+           "load_plan", "load_study", "parse_study", "print_plan", "run_study"]
