@@ -54,8 +54,9 @@ def load_plan(source: str | Path, *, study_dir: str | Path | None = None,
     return StudyPlan(study.name, where, runs, study.varied_keys, study)
 
 
-def print_plan(plan: StudyPlan, out=sys.stdout) -> None:
+def print_plan(plan: StudyPlan, out=None) -> None:
     """One line per run: id, method, axis values, seed, state on disk."""
+    out = out or sys.stdout
     states = plan.states()
     width = max((len(r.id) for r in plan.runs), default=2)
     print(f"study {plan.name}: {len(plan.runs)} run(s) in {plan.study_dir}; varied: "
@@ -93,8 +94,9 @@ class Outcome:
 
 
 def run_study(plan: StudyPlan, executor: str = "local", options: ExecutorOptions | None = None, *,
-              overwrite: bool = False, out=sys.stdout) -> Outcome:
+              overwrite: bool = False, out=None) -> Outcome:
     """Execute the plan's unfinished runs; finished ones stay as they are."""
+    out = out or sys.stdout
     options = options or ExecutorOptions()
     if plan.study is not None:
         prepare_study_dir(plan.study_dir, plan.study, plan.runs, overwrite)

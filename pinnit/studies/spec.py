@@ -147,7 +147,8 @@ def parse_study(data: Any, *, source: Path | None = None, text: str = "", name: 
         raise where(err.path, err.message) from None
     except pydantic.ValidationError as exc:
         err = format_validation_error(exc, StudySpec)
-        raise where(err.path, err.message) from None
+        path = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", err.path)  # axes.grid.1.values → axes.grid[1].values
+        raise where(path, err.message) from None
     _check_structure(spec, where)
     base_file = None
     if isinstance(spec.base, str):
