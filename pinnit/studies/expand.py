@@ -100,7 +100,7 @@ def _error(study: Study, path: str, message: str) -> PinnitError:
 
 
 def _combinations(study: Study):
-    """Yield (method, [(key, value, study path)], seed index, seed) in plan order."""
+    """Yield (method, [(key, value, study path)]) in plan order (seeds are looped inside each)."""
     spec = study.spec
     methods = list(spec.methods) or [None]
     grid = [[(a.key, v, f"axes.grid[{i}].values[{j}]") for j, v in enumerate(a.values)]
@@ -112,9 +112,7 @@ def _combinations(study: Study):
     for method in methods:
         for point in itertools.product(*grid):
             for zipped in itertools.product(*zips):
-                values = list(point) + [kv for part in zipped for kv in part]
-                for s, seed in enumerate(study.seeds):
-                    yield method, values, s, seed
+                yield method, list(point) + [kv for part in zipped for kv in part]
 
 
 def _source_of(path: str, sources: dict[str, str]) -> str:
@@ -127,20 +125,26 @@ def _source_of(path: str, sources: dict[str, str]) -> str:
 
 
 def expand(study: Study) -> list[PlannedRun]:
-    """All runs of ``study``, each validated; raises a one-line PinnitError at the first bad combination."""
+    """All runs of ``study``, each validated; raises a one-line PinnitError at the first bad combination.
+
+    The seed changes nothing that validation checks, so each combination is validated once, with its first
+    seed, and the other seeds get the same resolved config with their own ``training.seed``.
+    """
     combos = list(_combinations(study))
+    seeds = study.seeds
+    total = len(combos) * len(seeds)
     overrides = _overrides(study)
     runs: list[PlannedRun] = []
-    for i, (method, values, s, seed) in enumerate(combos):
+    for i, (method, values) in enumerate(combos):
         data = copy.deepcopy(study.base)
         sources: dict[str, str] = {}
         steps = list(overrides)
         if method is not None:
             steps += [(k, v, f"methods.{method}.{k}") for k, v in study.spec.methods[method].items()]
-        steps += values + [(SEED_KEY, seed, f"seeds[{s}]")]
+        steps += values + [(SEED_KEY, seeds[0], "seeds[0]")]
         axes = {key: value for key, value, _ in values}
-        readable = "-".join([*([method] if method else []), *(value_label(k, v) for k, v in axes.items()), f"s{seed}"])
-        where = f"run {i + 1}/{len(combos)} ({readable})"
+        readable = "-".join([*([method] if method else []), *(value_label(k, v) for k, v in axes.items())])
+        where = f"run {i * len(seeds) + 1}/{total} ({readable + '-' if readable else ''}s{seeds[0]})"
         try:
             for key, value, path in steps:
                 sources[key] = path
@@ -150,8 +154,12 @@ def expand(study: Study) -> list[PlannedRun]:
             raise _error(study, _source_of(err.path, sources), f"{where}: {err}") from None
         except PinnitError as err:
             raise _error(study, "base", f"{where}: {err}") from None
-        config = cfg.model_dump(mode="json")
-        runs.append(PlannedRun(f"{readable}-{config_digest(config)}", method, axes, seed, config))
+        resolved = cfg.model_dump(mode="json")
+        for seed in seeds:
+            config = copy.deepcopy(resolved)
+            config["training"]["seed"] = seed
+            label = f"{readable}-s{seed}" if readable else f"s{seed}"
+            runs.append(PlannedRun(f"{label}-{config_digest(config)}", method, axes, seed, config))
     ids = [r.id for r in runs]
     if len(set(ids)) != len(ids):
         dup = next(x for x in ids if ids.count(x) > 1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from ..errors import PinnitError
 from .executors import EXECUTORS, ExecutorOptions, StudyStop
 from .expand import PlannedRun, expand
 from .spec import Study, load_study
-from .state import PLAN_FILE, prepare_study_dir, read_plan, run_state
+from .state import PLAN_FILE, prepare_study_dir, read_plan, run_state, study_lock
 
 DEFAULT_ROOT = Path("outputs") / "studies"
 
@@ -98,11 +98,16 @@ def run_study(plan: StudyPlan, executor: str = "local", options: ExecutorOptions
     """Execute the plan's unfinished runs; finished ones stay as they are."""
     out = out or sys.stdout
     options = options or ExecutorOptions()
-    if plan.study is not None:
-        prepare_study_dir(plan.study_dir, plan.study, plan.runs, overwrite)
-    elif overwrite:
+    if overwrite and plan.study is None:
         raise PinnitError("--overwrite needs the study file (the plan is rebuilt from it)")
-    options.log_dir = options.log_dir or str(plan.study_dir / "logs")
+    with study_lock(plan.study_dir):
+        if plan.study is not None:
+            prepare_study_dir(plan.study_dir, plan.study, plan.runs, overwrite)
+        return _execute(plan, executor, replace(options, log_dir=options.log_dir or str(plan.study_dir / "logs")),
+                        out)
+
+
+def _execute(plan: StudyPlan, executor: str, options: ExecutorOptions, out) -> Outcome:
     states = plan.states()
     tasks = [{"id": r.id, "run_dir": str(plan.study_dir / r.run_dir), "config": r.config,
               "resume": states[r.id] == "interrupted"} for r in plan.runs if states[r.id] != "finished"]

@@ -9,7 +9,10 @@ Layout (a contract the report relies on)::
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import shutil
 import traceback
 from datetime import datetime, timezone
@@ -30,7 +33,30 @@ FAILURE_FILE = "failure.json"
 METRICS_FILE = "metrics.json"
 #: Statuses of a run that has its result (a diverged run is a finished result, not a failure).
 FINISHED = ("completed", "diverged")
+LOCK_FILE = ".lock"
 MANAGED = (PLAN_FILE, STUDY_FILE, BASE_FILE, "runs", "logs", "report")
+
+
+@contextlib.contextmanager
+def study_lock(study_dir: Path):
+    """Hold an exclusive lock on the study directory: two studies on one directory would train the same runs."""
+    study_dir.mkdir(parents=True, exist_ok=True)
+    with open(study_dir / LOCK_FILE, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            owner = fh.read().strip() or "?"
+            raise PinnitError(f"{study_dir}: in use by another pinnit study (pid {owner}); wait for it or stop it "
+                              "first") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any] | None:
@@ -121,8 +147,8 @@ def prepare_study_dir(study_dir: Path, study: Study, runs: list[PlannedRun], ove
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
-    elif study_dir.exists() and any(study_dir.iterdir()) and not (study_dir / PLAN_FILE).exists() \
-            and not (study_dir / "runs").exists():
+    elif study_dir.exists() and {p.name for p in study_dir.iterdir()} - {LOCK_FILE} \
+            and not (study_dir / PLAN_FILE).exists() and not (study_dir / "runs").exists():
         raise PinnitError(f"{study_dir}: exists and is not a study directory; choose another --dir")
     check_consistent(study_dir, runs)
     study_dir.mkdir(parents=True, exist_ok=True)
