@@ -1,7 +1,7 @@
 """Run one planned run (fresh, or resumed from its checkpoint) and return a small status record.
 
 Every executor calls :func:`run_task`, in-process (serial, Ray) or in a fresh interpreter started as
-``python -m pinnit.studies.worker`` with the task as JSON on stdin (local), so that OMP_NUM_THREADS and
+``python -m pinnit.studies`` with the task as JSON on stdin (local), so that OMP_NUM_THREADS and
 CUDA_VISIBLE_DEVICES are in the environment before torch is imported. A run that raises is recorded in
 ``failure.json`` and reported, never propagated: one bad run does not stop the others.
 
@@ -57,6 +57,3 @@ def main() -> int:
     print(json.dumps(record), flush=True)
     return 130 if str(record.get("status", "")).startswith("interrupted") else 0
 
-
-if __name__ == "__main__":  # pragma: no cover (run as a subprocess by the local executor)
-    sys.exit(main())

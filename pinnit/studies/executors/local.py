@@ -2,7 +2,7 @@
 
 workers × threads ≤ cores (CPU affinity); with GPUs one slot per GPU, or per GPU fraction
 (``--gpus-per-run 0.5`` puts two runs on each GPU), through CUDA_VISIBLE_DEVICES. Each run is
-``python -m pinnit.studies.worker`` with OMP_NUM_THREADS and CUDA_VISIBLE_DEVICES set in its environment
+``python -m pinnit.studies`` (the worker) with OMP_NUM_THREADS and CUDA_VISIBLE_DEVICES set in its environment
 before torch is imported (a reused pool process could not change them), output to ``logs/<id>.log``.
 Workers run in their own session, so a terminal's Ctrl-C reaches them once, forwarded by the study.
 """
@@ -56,13 +56,14 @@ class LocalExecutor(Executor):
             while pending and free and not stop.requested:
                 task, slot = pending.popleft(), free.pop(0)
                 log = open(log_dir / f"{task['id']}.log", "ab")
-                proc = subprocess.Popen([sys.executable, "-m", "pinnit.studies.worker"], stdin=subprocess.PIPE,
+                proc = subprocess.Popen([sys.executable, "-m", "pinnit.studies"], stdin=subprocess.PIPE,
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                         env=self._env(lay.threads, lay.slots[slot]))
                 proc.stdin.write(json.dumps({**task, "threads": lay.threads}).encode())
                 proc.stdin.close()
                 running[proc] = (task, slot, log)
             if stop.count > forwarded:
+                pending.clear()  # launch nothing more; ask the running ones to checkpoint and stop
                 for proc in running:
                     proc.send_signal(stop.signum)
                 forwarded = stop.count
