@@ -27,7 +27,8 @@ from .spec import SEED_KEY, Study
 
 #: Short labels for common keys in run ids (``d50`` for network.depth = 50); other keys use their last part.
 ABBREVIATIONS = {"depth": "d", "width": "w", "iterations": "it", "lr_per_omega": "lrw"}
-HASH_EXCLUDED = {"output": None, "training": ("threads",)}
+#: Training keys set by the executor that do not change a run's result (left out of the id hash, like ``output``).
+UNHASHED_TRAINING_KEYS = ("threads",)
 
 
 @dataclass
@@ -52,7 +53,7 @@ class PlannedRun:
 def config_digest(config: dict[str, Any]) -> str:
     """8 hex digits of the resolved config, less the keys that do not change a run's result."""
     body = {k: v for k, v in config.items() if k != "output"}
-    body["training"] = {k: v for k, v in body.get("training", {}).items() if k not in HASH_EXCLUDED["training"]}
+    body["training"] = {k: v for k, v in body.get("training", {}).items() if k not in UNHASHED_TRAINING_KEYS}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
