@@ -108,7 +108,7 @@ def write_failure(run_dir: Path, run_id: str, error: BaseException | str, tb: st
 
 
 def plan_json(study: Study, runs: list[PlannedRun]) -> dict[str, Any]:
-    return {"name": study.name, "study_file": str(study.source) if study.source else None,
+    return {"name": study.name, "study_file": str(study.source.resolve()) if study.source else None,
             "axes": study.varied_keys, "runs": [r.to_json() for r in runs]}
 
 
