@@ -20,13 +20,24 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     if "=" not in assignment:
         raise PinnitError(f"--set {assignment!r}: expected KEY.PATH=VALUE, e.g. --set training.adam.iterations=500")
     key, raw = assignment.split("=", 1)
-    parts = [k for k in key.strip().split(".")]
-    if not key.strip() or any(not k for k in parts):
+    if not key.strip() or any(not k for k in key.strip().split(".")):
         raise PinnitError(f"--set {assignment!r}: empty key in path")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
+    set_path(data, key, value)
+
+
+def set_path(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set the dotted ``key`` (e.g. ``network.activation.a``) to ``value`` in place, creating sections.
+
+    A registry entry given as a bare name (``activation: tanh``) becomes ``{name: tanh}`` when one of its
+    parameters is set. Shared by ``--set`` and study files.
+    """
+    parts = key.strip().split(".")
+    if not key.strip() or any(not k for k in parts):
+        raise PinnitError(f"{key!r}: empty key in path")
     node = data
     for i, k in enumerate(parts[:-1]):
         nxt = node.get(k) if isinstance(node, dict) else None
@@ -38,12 +49,12 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
             raise ConfigError(".".join(parts[: i + 1]), f"is {nxt!r}, not a section; cannot set '{key}'")
         node[k] = nxt
         node = nxt
-    node[parts[-1]] = value
+    node[parts[-1]] = copy.deepcopy(value)
 
 
-def _model_at(loc: tuple) -> type[pydantic.BaseModel] | None:
+def _model_at(loc: tuple, root: type[pydantic.BaseModel] = RunConfig) -> type[pydantic.BaseModel] | None:
     """The schema class that owns the last element of ``loc`` (for listing valid keys)."""
-    cls: Any = RunConfig
+    cls: Any = root
     for part in loc[:-1]:
         if not (isinstance(cls, type) and issubclass(cls, pydantic.BaseModel)):
             return None
@@ -56,12 +67,13 @@ def _model_at(loc: tuple) -> type[pydantic.BaseModel] | None:
     return cls if isinstance(cls, type) and issubclass(cls, pydantic.BaseModel) else None
 
 
-def format_validation_error(exc: pydantic.ValidationError) -> ConfigError:
+def format_validation_error(exc: pydantic.ValidationError,
+                            root: type[pydantic.BaseModel] = RunConfig) -> ConfigError:
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "dict"))))
     path = ".".join(str(p) for p in loc)
     if err["type"] == "extra_forbidden":
-        owner = _model_at(loc)
+        owner = _model_at(loc, root)
         valid = list(owner.model_fields) if owner else []
         hint = did_you_mean(str(loc[-1]), valid)
         return ConfigError(path, f"unknown key{hint}; valid keys: {', '.join(valid)}")
@@ -84,6 +96,9 @@ def parse_config(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = 
     from .validate import validate_registries
 
     validate_registries(cfg)
+    from .resolve import resolve_derived
+
+    resolve_derived(cfg)
     return cfg
 
 

@@ -68,6 +68,10 @@ class Schedule(_Strict):
 class AdamConfig(_Strict):
     iterations: NonNegativeInt = 5000
     lr: PositiveFloat = 1e-3
+    lr_per_omega: PositiveFloat | None = Field(
+        None, description="learning rate relative to the activation's critical scale: lr = lr_per_omega·ω, ω = 1/f'(0) "
+                          "(seed 000's band η ∈ [1e-5·ω, 1e-3·ω]); when set it wins and lr is replaced by the "
+                          "resolved value when the config is loaded")
     betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.9, 0.999)
     schedule: Schedule = Field(default_factory=Schedule)
 

@@ -1,0 +1,88 @@
+"""``pinnit study``: expand a study file into runs, execute the unfinished ones, then write the report."""
+from __future__ import annotations
+
+import argparse
+
+from .base import register_command
+
+EXAMPLES = """examples:
+  pinnit study configs/studies/burgers_scale_cpu.yaml --dry-run
+  pinnit study configs/studies/burgers_scale_cpu.yaml                 # local pool, one run per core
+  pinnit study configs/studies/burgers_scale_full.yaml --executor ray --address auto --gpus-per-run 0.5
+  pinnit study outputs/studies/burgers_scale_cpu                      # continue from the study directory
+
+Re-running a study skips finished runs (completed or diverged), resumes interrupted ones from their
+checkpoint and redoes failed ones. Ctrl-C: running runs checkpoint their current step, exit 130.
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of GPUs, got {text!r}") from None
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"expected 0 ≤ GPUs per run ≤ 64, got {value}")
+    return value
+
+
+@register_command("study")
+class StudyCommand:
+    """Run a comparison study (methods × axes × seeds) from a study file."""
+
+    @staticmethod
+    def add_parser(sub) -> None:
+        from ..studies import EXECUTORS
+
+        p = sub.add_parser("study", help="run a study of many configs", description=StudyCommand.__doc__,
+                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("study", help="study YAML file, or an existing study directory to continue")
+        p.add_argument("--dir", metavar="STUDY_DIR", help="study directory (default outputs/studies/<name>/)")
+        p.add_argument("--dry-run", action="store_true", help="print the expanded plan, one line per run; train nothing")
+        p.add_argument("--executor", choices=list(EXECUTORS), default="local", help="how runs are executed (default local)")
+        p.add_argument("--workers", type=_positive_int, help="runs at once (local; default: cores, or GPU slots)")
+        p.add_argument("--threads", type=_positive_int, help="torch threads per run (default: cores // workers)")
+        p.add_argument("--gpus-per-run", type=_fraction, metavar="G",
+                       help="GPUs per run, e.g. 0.5 puts two runs on each GPU (default 1 when GPUs exist, 0 otherwise)")
+        p.add_argument("--address", help="Ray cluster address (ray executor; default: start a local Ray)")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                       help="override a key of every run (after the study's own 'set'); changes the run ids")
+        p.add_argument("--overwrite", action="store_true", help="discard the study directory's runs and start over")
+        p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
+
+    @staticmethod
+    def execute(args) -> int:
+        from ..studies import ExecutorOptions, load_plan, print_plan, run_study
+
+        plan = load_plan(args.study, study_dir=args.dir, overrides=args.overrides)
+        if args.dry_run:
+            print_plan(plan)
+            return 0
+        options = ExecutorOptions(workers=args.workers, threads=args.threads, gpus_per_run=args.gpus_per_run,
+                                  address=args.address)
+        outcome = run_study(plan, args.executor, options, overwrite=args.overwrite)
+        print(f"study {plan.name}: {outcome.count('completed')} completed, {outcome.count('diverged')} diverged, "
+              f"{outcome.count('failed')} failed, {outcome.count('interrupted')} interrupted; "
+              f"{outcome.skipped} kept from before")
+        if outcome.stopped:
+            print(f"stopped; continue with: pinnit study {plan.study_dir}")
+            return 130
+        if not args.no_report:
+            _write_report(plan.study_dir)
+        return outcome.exit_code
+
+
+def _write_report(study_dir) -> None:
+    from ..studies.report import write_report
+
+    print(f"report: {write_report(study_dir)}")

@@ -1,0 +1,158 @@
+"""A study directory on disk: plan.json, the state of each run directory, failure records.
+
+Layout (a contract the report relies on)::
+
+    STUDY_DIR/study.yaml          the study file as given; base.yaml beside it: the base run config it names
+    STUDY_DIR/plan.json           {"name", "study_file", "axes": [varied keys], "runs": [PlannedRun.to_json()]}
+    STUDY_DIR/runs/<id>/          an ordinary pinnit run directory (+ failure.json for a failed run)
+    STUDY_DIR/logs/<id>.log       the worker's output (local executor)
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import PinnitError
+from ..rundir import CHECKPOINT_FILE, CONFIG_FILE, write_json, write_text
+from .expand import PlannedRun, config_digest
+from .spec import Study
+
+PLAN_FILE = "plan.json"
+STUDY_FILE = "study.yaml"
+BASE_FILE = "base.yaml"
+FAILURE_FILE = "failure.json"
+METRICS_FILE = "metrics.json"
+#: Statuses of a run that has its result (a diverged run is a finished result, not a failure).
+FINISHED = ("completed", "diverged")
+LOCK_FILE = ".lock"
+MANAGED = (PLAN_FILE, STUDY_FILE, BASE_FILE, "runs", "logs", "report")
+
+
+@contextlib.contextmanager
+def study_lock(study_dir: Path):
+    """Hold an exclusive lock on the study directory: two studies on one directory would train the same runs."""
+    study_dir.mkdir(parents=True, exist_ok=True)
+    with open(study_dir / LOCK_FILE, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            owner = fh.read().strip() or "?"
+            raise PinnitError(f"{study_dir}: in use by another pinnit study (pid {owner}); wait for it or stop it "
+                              "first") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((run_dir / METRICS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_state(run_dir: Path) -> str:
+    """``finished``, ``interrupted`` (resumable from its checkpoint), ``failed`` or ``missing``."""
+    if (run_dir / FAILURE_FILE).exists():
+        return "failed"
+    metrics = read_metrics(run_dir)
+    if metrics is not None and metrics.get("status") in FINISHED:
+        return "finished"
+    if (run_dir / CHECKPOINT_FILE).exists() and (run_dir / CONFIG_FILE).exists():
+        return "interrupted"
+    return "missing"
+
+
+def status_record(run_dir: Path, run_id: str) -> dict[str, Any]:
+    """The small record an executor returns for one run, read back from its directory."""
+    failure = _read_json(run_dir / FAILURE_FILE)
+    if failure is not None:
+        return {"id": run_id, "status": "failed", "error": failure.get("error")}
+    metrics = read_metrics(run_dir) or {}
+    rel = {k: v for k, v in metrics.items() if k.startswith("rel_l2")}
+    return {"id": run_id, "status": metrics.get("status", "not run"), "wall_time_s": metrics.get("wall_time_s"),
+            "best_loss": metrics.get("best_loss"), **rel}
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_failure(run_dir: Path, run_id: str, error: BaseException | str, tb: str | None = None) -> None:
+    """Record a failed run: ``{"id", "error": one line, "traceback", "time"}``."""
+    if isinstance(error, BaseException):
+        line = f"{type(error).__name__}: {error}".splitlines()[0]
+        tb = tb if tb is not None else "".join(traceback.format_exception(error))
+    else:
+        line = str(error).splitlines()[0]
+    write_json(run_dir / FAILURE_FILE, {"id": run_id, "error": line, "traceback": tb or "",
+                                        "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+
+def plan_json(study: Study, runs: list[PlannedRun]) -> dict[str, Any]:
+    return {"name": study.name, "study_file": str(study.source.resolve()) if study.source else None,
+            "axes": study.varied_keys, "runs": [r.to_json() for r in runs]}
+
+
+def read_plan(study_dir: Path) -> dict[str, Any] | None:
+    return _read_json(study_dir / PLAN_FILE)
+
+
+def check_consistent(study_dir: Path, runs: list[PlannedRun]) -> None:
+    """Refuse when the existing study directory holds runs this plan does not describe."""
+    new = {r.id: r for r in runs}
+    old = read_plan(study_dir)
+    hint = "the study file (or its base config) changed; use --overwrite to start over or --dir for a new study"
+    if old is not None:
+        gone = [r["id"] for r in old.get("runs", []) if r.get("id") not in new]
+        if gone:
+            raise PinnitError(f"{study_dir}: {len(gone)} run(s) of the existing plan.json are not in this plan "
+                              f"(e.g. {gone[0]}): {hint}")
+    runs_dir = study_dir / "runs"
+    for path in sorted(runs_dir.iterdir()) if runs_dir.is_dir() else []:
+        if (path / CONFIG_FILE).exists():
+            if path.name not in new:
+                raise PinnitError(f"{path}: not a run of this plan: {hint}")
+            saved = yaml.safe_load((path / CONFIG_FILE).read_text())
+            if config_digest(saved) != config_digest(new[path.name].config):
+                raise PinnitError(f"{path}: its config.yaml differs from the plan's config for this id: {hint}")
+
+
+def prepare_study_dir(study_dir: Path, study: Study, runs: list[PlannedRun], overwrite: bool) -> None:
+    """Create or reuse ``study_dir``: check it, then write study.yaml, base.yaml and plan.json (atomically)."""
+    if study_dir.exists() and not study_dir.is_dir():
+        raise PinnitError(f"{study_dir}: exists and is not a directory")
+    if overwrite and study_dir.exists():
+        for name in MANAGED:
+            target = study_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    elif study_dir.exists() and {p.name for p in study_dir.iterdir()} - {LOCK_FILE} \
+            and not (study_dir / PLAN_FILE).exists() and not (study_dir / "runs").exists():
+        raise PinnitError(f"{study_dir}: exists and is not a study directory; choose another --dir")
+    check_consistent(study_dir, runs)
+    study_dir.mkdir(parents=True, exist_ok=True)
+    if study.text:
+        write_text(study_dir / STUDY_FILE, study.text)
+    write_text(study_dir / BASE_FILE, yaml.safe_dump(study.base, sort_keys=False))
+    write_json(study_dir / PLAN_FILE, plan_json(study, runs))

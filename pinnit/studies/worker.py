@@ -1,0 +1,59 @@
+"""Run one planned run (fresh, or resumed from its checkpoint) and return a small status record.
+
+Every executor calls :func:`run_task`, in-process (serial, Ray) or in a fresh interpreter started as
+``python -m pinnit.studies`` with the task as JSON on stdin (local), so that OMP_NUM_THREADS and
+CUDA_VISIBLE_DEVICES are in the environment before torch is imported. A run that raises is recorded in
+``failure.json`` and reported, never propagated: one bad run does not stop the others.
+
+A task is ``{"id", "run_dir", "config": resolved config dict, "resume": bool, "threads": int | None}``.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def run_task(task: dict[str, Any]) -> dict[str, Any]:
+    """Train (or resume) the task's run into its directory; returns :func:`state.status_record`."""
+    from ..config import parse_config
+    from ..errors import PinnitError
+    from ..run import resume, run
+    from .state import status_record, write_failure
+
+    run_dir = Path(task["run_dir"])
+    try:
+        if task.get("resume"):
+            resume(run_dir)
+        else:
+            if run_dir.exists():  # a failed or never-started attempt: start it afresh
+                shutil.rmtree(run_dir)
+            cfg = parse_config(task["config"])
+            cfg.output.progress = bool(task.get("progress", False))
+            if task.get("threads"):
+                cfg.training.threads = int(task["threads"])
+            run(cfg, run_dir=run_dir)
+    except KeyboardInterrupt:
+        return {"id": task["id"], "status": "interrupted (SIGINT)"}
+    except (Exception, PinnitError) as exc:  # noqa: BLE001 (recorded, then the study goes on)
+        write_failure(run_dir, task["id"], exc)
+    return status_record(run_dir, task["id"])
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt  # outside training (the trainer installs its own handler while it trains)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        task = json.loads(sys.stdin.read())
+        record = run_task(task)
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps(record), flush=True)
+    return 130 if str(record.get("status", "")).startswith("interrupted") else 0
+
