@@ -83,3 +83,15 @@ def test_bad_requests_are_one_line_errors():
         mlp_jets(net, x, mixed=[(0, 0)])
     with pytest.raises(PinnitError, match="element-wise"):
         mlp_jets(_net("softmax", d=2, out=1, widths=(4,)), x)
+
+
+def test_selected_pure_second_derivatives():
+    net = _net("softsign_2", d=3, out=2)
+    x = torch.rand(20, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    full = mlp_jets(net, x)
+    part = mlp_jets(net, x, pure=[2, 0], mixed=[(2, 1)])
+    assert part.d2y.shape == (20, 2, 2)
+    torch.testing.assert_close(part.d2y, full.d2y[:, :, [2, 0]], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(part.dy, full.dy, rtol=1e-12, atol=1e-12)
+    ref = _autograd(net, x, [(1, 2)])[3][(1, 2)]
+    torch.testing.assert_close(part.mixed[(1, 2)], ref, rtol=1e-10, atol=1e-10)

@@ -50,6 +50,8 @@ def markdown(result: dict[str, Any]) -> str:
         "| pinnit peak RSS MiB (+steps) | DeepXDE peak RSS MiB (+steps) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    if not result["cases"]:
+        lines = lines[:-2]
     for c in result["cases"]:
         p, d = c["pinnit"], c.get("deepxde")
         lines.append(f"| {c['case']['title']} | {p['steps_per_repeat']} | {_fmt(p['it_per_s'])} "
@@ -63,6 +65,18 @@ def markdown(result: dict[str, Any]) -> str:
                       f"{t['max_rel_diff']:.2e} (at step 0: {t['initial_rel_diff']:.2e}, at the end: "
                       f"{t['final_rel_diff']:.2e}; tolerance {t['tolerance']:.0e}); total loss "
                       f"{t['pinnit_total'][0]:.6g} → {t['pinnit_total'][-1]:.6g}."]
+    if result.get("engines"):
+        lines += ["", "Derivative engines, one float32 Adam step of the Burgers PDE term (mean r², backward, Adam), "
+                      "pinnit only:", "",
+                  "| net | points | engine | ms/step | × vs autograd | loss rel. diff | first call s |",
+                  "|---|---:|---|---:|---:|---:|---:|"]
+        for r in result["engines"]:
+            if "error" in r:
+                lines.append(f"| {r['depth']}×{r['width']} | {r['points']} | {r['engine']} | failed: "
+                             f"{r['error'].replace('|', '/')} | — | — | — |")
+            else:
+                lines.append(f"| {r['depth']}×{r['width']} | {r['points']} | {r['engine']} | {r['ms_per_step']:.1f} "
+                             f"| {_fmt(r['speedup_vs_autograd'])} | {r['rel_loss_diff']:.1e} | {r['first_call_s']:.1f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pinnit
+import torch
 
 from ..errors import PinnitError
 from .setups import BenchCase, cases_for, write_case_data
@@ -151,7 +152,7 @@ def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | Non
     cases = cases_for(setups, steps)
     if repeats < 1 or threads < 1 or warmup < 0 or check_steps < 0:
         raise PinnitError("bench: --repeats and --threads must be ≥ 1, --warmup and --check-steps ≥ 0")
-    if with_deepxde and not deepxde_available():
+    if with_deepxde and any(c.deepxde for c in cases) and not deepxde_available():
         raise PinnitError("bench: DeepXDE is not installed; install the extra (pip install 'pinnit[bench]') "
                           "or pass --pinnit-only")
     result: dict[str, Any] = {"meta": machine_info(threads), "settings": {
@@ -159,6 +160,7 @@ def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | Non
         "memory_method": "peak RSS per worker process, resource.getrusage(RUSAGE_SELF).ru_maxrss "
                          "(includes interpreter and libraries); +steps = growth during the timed steps"}}
     result["cases"] = []
+    torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory(prefix="pinnit-bench-") as tmpdir:
         tmp = Path(tmpdir)
         for case in cases:
@@ -172,5 +174,10 @@ def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | Non
             write_case_data(check_case, data)
             log(f"  loss-trajectory check: {check_steps} Adam steps in float64 …")
             result["trajectory"] = trajectory_check(data, check_case, steps=check_steps, threads=threads, tmp=tmp)
+    if "engines" in [s.strip() for s in setups.split(",")]:
+        from .engines import compare_engines
+
+        log("  derivative engines, Burgers PDE term, 8192 points …")
+        result["engines"] = compare_engines(steps=steps or 10, repeats=repeats, log=log)
     result["meta"]["load_average_end"] = list(os.getloadavg())
     return result

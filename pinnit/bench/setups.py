@@ -76,7 +76,9 @@ def _scaling_cases(steps: int | None) -> list[BenchCase]:
     return out
 
 
-SETUP_GROUPS = {"1": lambda s: _main_cases(s)[:1], "2": lambda s: _main_cases(s)[1:], "scaling": _scaling_cases}
+#: ``engines`` has no DeepXDE cases: it compares pinnit's derivative engines (:mod:`.engines`).
+SETUP_GROUPS = {"1": lambda s: _main_cases(s)[:1], "2": lambda s: _main_cases(s)[1:], "scaling": _scaling_cases,
+                "engines": lambda s: []}
 
 
 def cases_for(setups: str, steps: int | None = None) -> list[BenchCase]:

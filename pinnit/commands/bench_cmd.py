@@ -14,7 +14,8 @@ class BenchCommand:
         p = sub.add_parser("bench", help="benchmark pinnit against DeepXDE", description=BenchCommand.__doc__)
         p.add_argument("--setups", default="1,2,scaling",
                        help="comma list of: 1 (DeepXDE's Burgers example), 2 (depth 50 × width 64), scaling "
-                            "(points 1k/10k/100k, depth 3…50); default %(default)s")
+                            "(points 1k/10k/100k, depth 3…50), engines (pinnit's derivative engines: autograd, jets, "
+                            "torch.compile, torch.func); default %(default)s")
         p.add_argument("--repeats", type=int, default=3, help="timed repeats per case (median); default 3")
         p.add_argument("--steps", type=int, default=None, help="Adam steps per repeat (default: per case)")
         p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing; default 3")

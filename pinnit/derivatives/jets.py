@@ -93,16 +93,20 @@ def activation_derivatives(act: Activation, z: torch.Tensor) -> tuple[torch.Tens
     return _autograd_derivatives(act, z)
 
 
-def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2,
-             mixed: Sequence[tuple[int, int]] = ()) -> Jets:
+def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2, mixed: Sequence[tuple[int, int]] = (),
+             pure: Sequence[int] | None = None) -> Jets:
     """Value and input derivatives of ``mlp`` at ``x`` (N, d) by forward jets (see the module docstring).
 
-    ``order`` 1: y and ∂y/∂x_j; 2: also ∂²y/∂x_j² and the ``mixed`` pairs (j, k). Differentiable with
-    respect to the parameters (and to ``x``) by ordinary autograd.
+    ``order`` 1: y and ∂y/∂x_j; 2: also the pure ∂²y/∂x_j² for j in ``pure`` (default: every input; ``d2y``
+    is then (N, out, len(pure)) in that order) and the ``mixed`` pairs (j, k). Differentiable with respect
+    to the parameters (and to ``x``) by ordinary autograd.
     """
     if order not in (1, 2):
         raise PinnitError(f"mlp_jets: order must be 1 or 2, got {order}")
     n, d = x.shape
+    sel = list(range(d)) if pure is None else [int(j) for j in pure]
+    if any(not 0 <= j < d for j in sel):
+        raise PinnitError(f"mlp_jets: pure second derivatives must be inputs in 0…{d - 1}, got {list(pure)}")
     pairs = [tuple(sorted(p)) for p in mixed]
     if any(j == k or not (0 <= j < d and 0 <= k < d) for j, k in pairs):
         raise PinnitError(f"mlp_jets: mixed pairs must be two different inputs in 0…{d - 1}, got {list(mixed)}")
@@ -119,7 +123,8 @@ def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2,
     for i, act in enumerate(acts):
         f, f1, f2 = activation_derivatives(act, z)
         dh = f1 * dz
-        d2h = f2 * dz * dz if order == 2 else None
+        dzs = dz if sel == list(range(d)) else dz[sel]
+        d2h = f2 * dzs * dzs if order == 2 else None
         if d2z is not None:
             d2h = d2h + f1 * d2z
         mh = {}
@@ -128,16 +133,17 @@ def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2,
         # the next linear layer on value, tangents and second-order terms at once: one matmul
         lin = layers[i + 1]
         blocks = [f.unsqueeze(0), dh] + ([d2h] if order == 2 else []) + [m.unsqueeze(0) for m in mh.values()]
-        stacked = torch.cat(blocks, 0)  # (1 + d [+ d] + pairs, N, width)
+        stacked = torch.cat(blocks, 0)  # (1 + d [+ len(pure)] + pairs, N, width)
         out = stacked @ lin.weight.t()
         z = out[0] + lin.bias
         dz = out[1:1 + d]
-        d2z = out[1 + d:1 + 2 * d] if order == 2 else None
-        mz = {p: out[1 + 2 * d + q] for q, p in enumerate(mh)}
+        s = len(sel) if order == 2 else 0
+        d2z = out[1 + d:1 + d + s] if order == 2 else None
+        mz = {p: out[1 + d + s + q] for q, p in enumerate(mh)}
     y = z
     dy = dz.permute(1, 2, 0)  # (N, out, d)
     if order == 2:
-        d2y = torch.zeros_like(dy) if d2z is None else d2z.permute(1, 2, 0)
+        d2y = dy.new_zeros(n, dy.shape[1], len(sel)) if d2z is None else d2z.permute(1, 2, 0)
     else:
         d2y = None
     mixed_out = {p: (torch.zeros_like(y) if m is None else m) for p, m in mz.items()}
