@@ -50,6 +50,9 @@ class OddSigmoid(Activation):
         return self.b0 * torch.exp(self.log_b) if self.trainable else self.b0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.trainable:  # skip exact multiplications by 1: each costs a node in every autograd pass
+            y = self.base(x if self.b0 == 1.0 else self.b0 * x)
+            return y if self.a0 == 1.0 else self.a0 * y
         return self.a * self.base(self.b * x)
 
     def scales(self) -> tuple[float, float]:

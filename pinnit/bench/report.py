@@ -1,0 +1,88 @@
+"""Bench results as ``bench.json`` (everything, for comparing commits) and ``bench.md`` (the table)."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..rundir import write_json, write_text
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    from ..run import _git_commit
+
+    return {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "git_commit": _git_commit(), "pinnit": __version__, "torch": torch.__version__,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+            "threads_per_side": threads, "device": "cpu", "load_average_start": list(os.getloadavg())}
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _mem(side: dict | None) -> str:
+    if side is None:
+        return "—"
+    return f"{side['peak_rss_mib']:.0f} (+{side['peak_rss_mib'] - side['setup_rss_mib']:.0f})"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m, s = result["meta"], result["settings"]
+    dde = next((c["deepxde"]["versions"].get("deepxde") for c in result["cases"] if "deepxde" in c), None)
+    lines = [
+        "# pinnit bench", "",
+        f"{m['date_utc']}, commit `{m['git_commit']}`, pinnit {m['pinnit']}, torch {m['torch']}"
+        + (f", DeepXDE {dde} (PyTorch backend)" if dde else "") + f", Python {m['python']}.",
+        f"CPU: {m['processor']}, {m['cpu_count']} cores, {s['threads']} torch thread(s) per side; "
+        f"load average {', '.join(f'{x:.1f}' for x in m['load_average_start'])} at start, "
+        f"{', '.join(f'{x:.1f}' for x in m['load_average_end'])} at end.",
+        f"Float32 Adam steps; median of {s['repeats']} repeats after {s['warmup']} warm-up steps, the two "
+        "sides alternating. Ratio = pinnit it/s ÷ DeepXDE it/s (> 1: pinnit faster).",
+        f"Memory: {s['memory_method']}.", "",
+        "| case | steps | pinnit it/s | DeepXDE it/s | ratio | pinnit ms/it | DeepXDE ms/it "
+        "| pinnit peak RSS MiB (+steps) | DeepXDE peak RSS MiB (+steps) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    if not result["cases"]:
+        lines = lines[:-2]
+    for c in result["cases"]:
+        p, d = c["pinnit"], c.get("deepxde")
+        lines.append(f"| {c['case']['title']} | {p['steps_per_repeat']} | {_fmt(p['it_per_s'])} "
+                     f"| {_fmt(d and d['it_per_s'])} | {_fmt(c['ratio'])} | {_fmt(p['ms_per_it'], 1)} "
+                     f"| {_fmt(d and d['ms_per_it'], 1)} | {_mem(p)} | {_mem(d)} |")
+    t = result.get("trajectory")
+    if t:
+        verdict = "PASSED" if t["passed"] else "FAILED"
+        lines += ["", f"Loss-trajectory check (set-up 1, {t['dtype']}, same initial weights and points, "
+                      f"{t['steps']} Adam steps): {verdict}; max relative difference of the losses "
+                      f"{t['max_rel_diff']:.2e} (at step 0: {t['initial_rel_diff']:.2e}, at the end: "
+                      f"{t['final_rel_diff']:.2e}; tolerance {t['tolerance']:.0e}); total loss "
+                      f"{t['pinnit_total'][0]:.6g} → {t['pinnit_total'][-1]:.6g}."]
+    if result.get("engines"):
+        lines += ["", "Derivative engines, one float32 Adam step of the Burgers PDE term (mean r², backward, Adam), "
+                      "pinnit only:", "",
+                  "| net | points | engine | ms/step | × vs autograd | loss rel. diff | first call s |",
+                  "|---|---:|---|---:|---:|---:|---:|"]
+        for r in result["engines"]:
+            if "error" in r:
+                lines.append(f"| {r['depth']}×{r['width']} | {r['points']} | {r['engine']} | failed: "
+                             f"{r['error'].replace('|', '/')} | — | — | — |")
+            else:
+                lines.append(f"| {r['depth']}×{r['width']} | {r['points']} | {r['engine']} | {r['ms_per_step']:.1f} "
+                             f"| {_fmt(r['speedup_vs_autograd'])} | {r['rel_loss_diff']:.1e} | {r['first_call_s']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(result: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "bench.json", result)
+    write_text(out / "bench.md", markdown(result))
+    return out / "bench.json", out / "bench.md"

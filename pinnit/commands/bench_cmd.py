@@ -1,0 +1,51 @@
+"""``pinnit bench``: pinnit against DeepXDE on identical Burgers set-ups (see :mod:`pinnit.bench`)."""
+from __future__ import annotations
+
+from .base import register_command
+
+
+@register_command("bench")
+class BenchCommand:
+    """Time pinnit and DeepXDE (PyTorch backend) on the same Burgers set-ups, check that both follow the same
+    loss trajectory, and write bench.json and bench.md."""
+
+    @staticmethod
+    def add_parser(sub) -> None:
+        p = sub.add_parser("bench", help="benchmark pinnit against DeepXDE", description=BenchCommand.__doc__)
+        p.add_argument("--setups", default="1,2,scaling",
+                       help="comma list of: 1 (DeepXDE's Burgers example), 2 (depth 50 × width 64), scaling "
+                            "(points 1k/10k/100k, depth 3…50), engines (pinnit's derivative engines: autograd, jets, "
+                            "torch.compile, torch.func); default %(default)s")
+        p.add_argument("--repeats", type=int, default=3, help="timed repeats per case (median); default 3")
+        p.add_argument("--steps", type=int, default=None, help="Adam steps per repeat (default: per case)")
+        p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing; default 3")
+        p.add_argument("--threads", type=int, default=1, help="torch threads per side; default 1")
+        p.add_argument("--check-steps", type=int, default=100,
+                       help="float64 Adam steps of the loss-trajectory check on set-up 1 (0: skip); default 100")
+        p.add_argument("--pinnit-only", action="store_true", help="time pinnit alone (no DeepXDE needed)")
+        p.add_argument("--out", default="outputs/bench", help="directory for bench.json and bench.md")
+
+    @staticmethod
+    def execute(args) -> int:
+        import sys
+
+        from ..bench import run_bench
+        from ..bench.report import markdown, write_reports
+        from ..errors import PinnitError
+
+        if args.steps is not None and args.steps < 1:
+            raise PinnitError(f"--steps: got {args.steps}; a positive number of steps is required")
+        print(f"pinnit bench: set-ups {args.setups}, {args.repeats} repeat(s), {args.threads} thread(s) per side")
+        result = run_bench(args.setups, repeats=args.repeats, steps=args.steps, threads=args.threads,
+                           warmup=args.warmup, check_steps=args.check_steps, with_deepxde=not args.pinnit_only)
+        json_path, md_path = write_reports(result, args.out)
+        print()
+        print(markdown(result))
+        print(f"wrote {json_path} and {md_path}")
+        t = result.get("trajectory")
+        if t and not t["passed"]:
+            print(f"pinnit bench: LOSS-TRAJECTORY CHECK FAILED: pinnit and DeepXDE diverge (max relative "
+                  f"difference {t['max_rel_diff']:.2e} > {t['tolerance']:.0e}); the timings compare different work",
+                  file=sys.stderr)
+            return 1
+        return 0
