@@ -24,6 +24,7 @@ from .evaluation import Evaluator
 from .nn.mlp import build_mlp
 from .plots import plot_fields, plot_losses, plot_profiles
 from .problems import Problem, build_problem
+from .threads import choose_threads
 from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for, write_bytes, write_csv,
                      write_json, write_text)
 from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
@@ -53,8 +54,9 @@ class Assembly:
 def assemble(cfg: RunConfig) -> Assembly:
     """Build context, problem, network (initialised from the seed) and loss (points sampled from the seed)."""
     t = cfg.training
-    if t.threads:
-        torch.set_num_threads(t.threads)  # a per-process setting, applied when a run starts (not at import)
+    # a per-process setting, applied when a run starts (not at import): the configured count, else pinnit's
+    # shared-machine policy (pinnit/threads.py)
+    torch.set_num_threads(choose_threads(t.threads)[0])
     ctx = RunContext.create(t.device, t.dtype, t.seed)
     problem = build_problem(cfg.problem.model_dump(), "problem")
     box = problem.domain
@@ -113,6 +115,7 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path) -> dict[str, Any]
         "rollbacks": state.rollbacks,
         "wall_time_s": round(state.elapsed, 3),
         "device": str(a.ctx.device),
+        "threads": torch.get_num_threads(),
         "dtype": t.dtype,
         "seed": t.seed,
         "parameters": sum(p.numel() for p in a.model.parameters()),
