@@ -21,11 +21,12 @@ from .config import RunConfig, dump_config, load_config
 from .context import RunContext
 from .errors import PinnitError
 from .evaluation import Evaluator
+from .history import write_history
 from .nn.mlp import build_mlp
 from .plots import plot_fields, plot_losses, plot_profiles
 from .problems import Problem, build_problem
 from .threads import choose_threads
-from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for, write_bytes, write_csv,
+from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for, write_bytes,
                      write_json, write_text)
 from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
 
@@ -101,7 +102,7 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path) -> dict[str, Any]
     wbuf = io.BytesIO()
     torch.save(a.model.net.state_dict(), wbuf)
     write_bytes(path / "model.pt", wbuf.getvalue())
-    write_csv(path / "history.csv", state.history)
+    write_history(path, state.history)
     t = a.cfg.training
     metrics = {
         "status": state.status,
@@ -143,7 +144,7 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
                       progress=cfg.output.progress)
     if resume:
         trainer.restore(ckpt.load())
-        trainer.progress.start_at(trainer.state.step)
+        trainer.progress.start_at(trainer.state.step, trainer.state.stage, trainer.state.stage_step)
     state = trainer.train()
     metrics = _write_outputs(a, state, path)
     return RunResult(path, metrics)

@@ -89,11 +89,13 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
+def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: list[str] | None = None) -> None:
+    """A CSV with ``columns`` (default: every key, in order of first appearance); missing cells are empty."""
     rows = list(rows)
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(k for k in row if k not in columns)
+    if columns is None:
+        columns = []
+        for row in rows:
+            columns.extend(k for k in row if k not in columns)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()

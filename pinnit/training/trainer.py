@@ -60,7 +60,7 @@ class Trainer:
         self.evaluate = evaluate
         self.eval_every, self.resample_every, self.log_every = eval_every, resample_every, log_every
         self.state = TrainState()
-        self.progress = Progress(cfg.adam.iterations + cfg.lbfgs.iterations, enabled=progress)
+        self.progress = Progress({"adam": cfg.adam.iterations, "lbfgs": cfg.lbfgs.iterations}, enabled=progress)
         self.optimizer = self._make_optimizer("adam" if cfg.adam.iterations else "lbfgs")
         if not cfg.adam.iterations:
             self.state.stage = "lbfgs"
@@ -232,6 +232,7 @@ class Trainer:
                 while True:
                     if self._stage_done() and not self._advance_stage():
                         self.state.status = "completed"
+                        self.progress.finish(self.state.lbfgs_stop)
                         break
                     try:
                         step0 = self.state.step
