@@ -69,6 +69,7 @@ class Declaration(_Spec):
     exact_file: str | ExactFile | None = None
     evaluation: EvaluationSpec = EvaluationSpec()
     collocation: PositiveInt = 2000
+    max_derivative_order: Annotated[int, Field(ge=1, le=32)] = 4  # raise it for higher-order PDEs
 
 
 _OWNERS = {"conditions": ConditionSpec, "evaluation": EvaluationSpec, "exact_file": ExactFile}
