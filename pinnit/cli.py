@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"pinnit: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except OSError as exc:  # e.g. a full disk: the last checkpoint, written atomically, is still intact
         if args.debug:
             raise

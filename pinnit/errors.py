@@ -12,6 +12,14 @@ from collections.abc import Iterable
 class PinnitError(Exception):
     """An error caused by the user's input; ``str(err)`` is the one line shown to them."""
 
+    exit_code = 2
+
+
+class ResourceError(PinnitError):
+    """A valid input that needs more than the machine has (e.g. memory); the CLI exits with code 1."""
+
+    exit_code = 1
+
 
 class ConfigError(PinnitError):
     """A config value is invalid: names the key path, the bad value and what is allowed."""

@@ -28,6 +28,7 @@ from .problems import Problem, build_problem
 from .threads import choose_threads
 from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for, write_bytes,
                      write_json, write_text)
+from .training.memory import is_out_of_memory, out_of_memory
 from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
 
 
@@ -142,17 +143,31 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
     trainer = Trainer(a.loss, cfg.training, checkpointer=ckpt, evaluate=evaluate if a.evaluator.reference else None,
                       eval_every=cfg.evaluation.every, resample_every=cfg.sampling.resample_every,
                       progress=cfg.output.progress)
-    if resume:
-        trainer.restore(ckpt.load())
-        trainer.progress.start_at(trainer.state.step, trainer.state.stage, trainer.state.stage_step)
-    state = trainer.train()
-    metrics = _write_outputs(a, state, path)
+    try:
+        if resume:
+            trainer.restore(ckpt.load())
+            trainer.progress.start_at(trainer.state.step, trainer.state.stage, trainer.state.stage_step)
+        state = trainer.train()
+        metrics = _write_outputs(a, state, path)
+    except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
+        if is_out_of_memory(exc):
+            raise out_of_memory(exc, cfg, a.loss, trainer.state.step, path) from None
+        raise
     return RunResult(path, metrics)
+
+
+def _assemble(cfg: RunConfig) -> Assembly:
+    try:
+        return assemble(cfg)
+    except (MemoryError, RuntimeError) as exc:  # e.g. sampling.points beyond the machine's memory
+        if is_out_of_memory(exc):
+            raise out_of_memory(exc, cfg, None, None, None) from None
+        raise
 
 
 def run(cfg: RunConfig, *, overwrite: bool = False, run_dir: str | Path | None = None) -> RunResult:
     """Train ``cfg`` into a fresh run directory (default ``outputs/<run-name>/s<seed>-<hash>/``)."""
-    a = assemble(cfg)
+    a = _assemble(cfg)
     fingerprint = _fingerprint(a.problem)
     resolved = {**cfg.model_dump(mode="json"), "problem_fingerprint": fingerprint}
     path = Path(run_dir) if run_dir else run_dir_for(resolved, cfg.output.dir, cfg.run_name, cfg.training.seed)
@@ -172,7 +187,7 @@ def resume(run_dir: str | Path) -> RunResult:
     if not (path / CONFIG_FILE).exists():
         raise PinnitError(f"{path}: not a run directory (no {CONFIG_FILE})")
     cfg = load_config(path / CONFIG_FILE)
-    a = assemble(cfg)
+    a = _assemble(cfg)
     saved = path / FINGERPRINT_FILE
     if saved.exists() and saved.read_text().strip() != _fingerprint(a.problem):
         raise PinnitError(f"{path}: the problem's declaration changed since this run started; "
