@@ -58,6 +58,7 @@ class DiagnoseCommand:
     def execute(args) -> int:
         from ..threads import torch_threads
         from ..diagnostics.report import compare, parse_spec, write_report
+        from ..shipped import resolve_config
 
         overrides = list(args.overrides)
         if args.depth is not None:
@@ -68,7 +69,7 @@ class DiagnoseCommand:
             overrides += [f"training.threads={args.threads}"]
         specs = [parse_spec(s) for s in args.compare] if args.compare else None
         with torch_threads(args.threads):
-            results = compare(args.config, overrides, specs, samples=args.samples, random=args.random,
+            results = compare(resolve_config(args.config), overrides, specs, samples=args.samples, random=args.random,
                               grad_max_depth=args.grad_max_depth)
         out = Path(args.out) if args.out else results[0].default_out
         meta = {"config": str(args.config), "overrides": overrides, "compare": [r.label for r in results],
