@@ -95,7 +95,8 @@ class TrainingConfig(_Strict):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     seed: NonNegativeInt = 0
     threads: PositiveInt | None = Field(
-        None, le=1024, description="CPU threads for torch in this run (None: torch's default)")
+        None, le=1024, description="CPU threads for torch in this run (None: OMP_NUM_THREADS, else the cores available "
+                                 "to the process minus those busy; pinnit/threads.py)")
     checkpoint_every: NonNegativeInt = Field(1000, description="steps between checkpoints (0: only at the end)")
     on_divergence: Literal["stop", "rollback"] = "stop"
     rollback_lr_factor: float = Field(0.1, gt=0, lt=1)
