@@ -1,7 +1,8 @@
 """One run, end to end: config → problem, network, context → training → validated outputs.
 
 Run directory layout (every file atomic): ``config.yaml`` (resolved), ``checkpoint.pt``, ``model.pt``,
-``history.csv``, ``metrics.json``, ``prediction.npz``, ``plots/loss.png``, ``plots/<field>_fields.png``.
+``history.csv``, ``events.csv``, ``metrics.json``, ``prediction.npz``, ``problem.sha256``, ``plots/loss.png``,
+``plots/<field>_fields.png``, ``plots/<field>_profiles.png``.
 """
 from __future__ import annotations
 
