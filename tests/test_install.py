@@ -64,7 +64,6 @@ def test_installed_pinnit_runs_a_shipped_config_by_name_from_an_empty_directory(
     assert time.perf_counter() - start < 300
 
 
-@pytest.mark.slow  # ~25 s more; tests/test_shipped.py checks the same lookups in-process
 def test_installed_declared_config_finds_its_shipped_declaration(venv, tmp_path):
     out = _pinnit(venv, tmp_path, "run", "heat", "--set", "training.adam.iterations=3", "--set",
                   "training.lbfgs.iterations=0", "--set", "evaluation.resolution=[11, 11]", "--quiet")
@@ -72,7 +71,6 @@ def test_installed_declared_config_finds_its_shipped_declaration(venv, tmp_path)
     assert "rel_l2_u" in out.stdout
 
 
-@pytest.mark.slow
 def test_installed_list_and_init(venv, tmp_path):
     out = _pinnit(venv, tmp_path, "list", "configs")
     assert out.returncode == 0 and "burgers " in out.stdout and "heat " in out.stdout, out
