@@ -11,6 +11,7 @@ import sys
 from . import __version__
 from .commands import COMMANDS
 from .errors import PinnitError
+from .threads import configure_openmp
 
 EPILOG = """examples:
   pinnit run configs/burgers.yaml
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_openmp()  # before any command imports torch (pinnit/threads.py)
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"pinnit: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except OSError as exc:  # e.g. a full disk: the last checkpoint, written atomically, is still intact
         if args.debug:
             raise

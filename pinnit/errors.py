@@ -9,8 +9,26 @@ import difflib
 from collections.abc import Iterable
 
 
+def printable(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped (a newline in a name → ``\\n``), so
+    an error message stays one line whatever the input held."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class PinnitError(Exception):
-    """An error caused by the user's input; ``str(err)`` is the one line shown to them."""
+    """An error caused by the user's input; ``str(err)`` is the one line shown to them (unprintable
+    characters from the input escaped)."""
+
+    exit_code = 2
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
+
+
+class ResourceError(PinnitError):
+    """A valid input that needs more than the machine has (e.g. memory); the CLI exits with code 1."""
+
+    exit_code = 1
 
 
 class ConfigError(PinnitError):

@@ -1,8 +1,9 @@
 """One run, end to end: config → problem, network, context → training → validated outputs.
 
 Run directory layout (every file atomic): ``config.yaml`` (resolved), ``started.json`` (resolved device and
-dtype, sha256 of config.yaml), ``checkpoint.pt``, ``model.pt``, ``history.csv``, ``metrics.json``,
-``prediction.npz``, ``plots/loss.png``, ``plots/<field>_fields.png``.
+dtype, sha256 of config.yaml), ``checkpoint.pt``, ``model.pt``, ``history.csv``, ``events.csv``,
+``metrics.json``, ``prediction.npz``, ``problem.sha256``, ``plots/loss.png``, ``plots/<field>_fields.png``,
+``plots/<field>_profiles.png``.
 """
 from __future__ import annotations
 
@@ -24,11 +25,14 @@ from .config import RunConfig, dump_config, load_config
 from .context import RunContext
 from .errors import PinnitError
 from .evaluation import Evaluator
+from .history import write_history
 from .nn.mlp import build_mlp
 from .plots import plot_fields, plot_losses, plot_profiles
 from .problems import Problem, build_problem
-from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for, write_bytes, write_csv,
+from .threads import choose_threads
+from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for, write_bytes,
                      write_json, write_text)
+from .training.memory import is_out_of_memory, out_of_memory
 from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
 
 
@@ -57,8 +61,9 @@ class Assembly:
 def assemble(cfg: RunConfig) -> Assembly:
     """Build context, problem, network (initialised from the seed) and loss (points sampled from the seed)."""
     t = cfg.training
-    if t.threads:
-        torch.set_num_threads(t.threads)  # a per-process setting, applied when a run starts (not at import)
+    # a per-process setting, applied when a run starts (not at import): the configured count, else pinnit's
+    # shared-machine policy (pinnit/threads.py)
+    torch.set_num_threads(choose_threads(t.threads)[0])
     ctx = RunContext.create(t.device, t.dtype, t.seed)
     problem = build_problem(cfg.problem.model_dump(), "problem")
     box = problem.domain
@@ -124,7 +129,7 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path,
     wbuf = io.BytesIO()
     torch.save(a.model.net.state_dict(), wbuf)
     write_bytes(path / "model.pt", wbuf.getvalue())
-    write_csv(path / "history.csv", state.history)
+    write_history(path, state.history)
     t = a.cfg.training
     metrics = {
         "status": state.status,
@@ -142,6 +147,7 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path,
         "rollbacks": state.rollbacks,
         "wall_time_s": round(state.elapsed, 3),
         "device": str(a.ctx.device),
+        "threads": torch.get_num_threads(),
         "dtype": t.dtype,
         "seed": t.seed,
         "parameters": sum(p.numel() for p in a.model.parameters()),
@@ -167,17 +173,31 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
     trainer = Trainer(a.loss, cfg.training, checkpointer=ckpt, evaluate=evaluate if a.evaluator.reference else None,
                       eval_every=cfg.evaluation.every, resample_every=cfg.sampling.resample_every,
                       progress=cfg.output.progress)
-    if resume:
-        trainer.restore(ckpt.load())
-        trainer.progress.start_at(trainer.state.step)
-    state = trainer.train()
-    metrics = _write_outputs(a, state, path, trainer.best_weights)
+    try:
+        if resume:
+            trainer.restore(ckpt.load())
+            trainer.progress.start_at(trainer.state.step, trainer.state.stage, trainer.state.stage_step)
+        state = trainer.train()
+        metrics = _write_outputs(a, state, path, trainer.best_weights)
+    except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
+        if is_out_of_memory(exc):
+            raise out_of_memory(exc, cfg, a.loss, trainer.state.step, path) from None
+        raise
     return RunResult(path, metrics)
+
+
+def _assemble(cfg: RunConfig) -> Assembly:
+    try:
+        return assemble(cfg)
+    except (MemoryError, RuntimeError) as exc:  # e.g. sampling.points beyond the machine's memory
+        if is_out_of_memory(exc):
+            raise out_of_memory(exc, cfg, None, None, None) from None
+        raise
 
 
 def run(cfg: RunConfig, *, overwrite: bool = False, run_dir: str | Path | None = None) -> RunResult:
     """Train ``cfg`` into a fresh run directory (default ``outputs/<run-name>/s<seed>-<hash>/``)."""
-    a = assemble(cfg)
+    a = _assemble(cfg)
     fingerprint = _fingerprint(a.problem)
     resolved = {**cfg.model_dump(mode="json"), "problem_fingerprint": fingerprint}
     path = Path(run_dir) if run_dir else run_dir_for(resolved, cfg.output.dir, cfg.run_name, cfg.training.seed)
@@ -230,7 +250,7 @@ def resume(run_dir: str | Path) -> RunResult:
         raise PinnitError(f"{path / CONFIG_FILE}: edited after the run started (its sha256 differs from "
                           f"{STARTED_FILE}); resuming would mix two configs — undo the edit or start a new run")
     cfg = load_config(path / CONFIG_FILE)
-    a = assemble(cfg)
+    a = _assemble(cfg)
     if started and started.get("device") and not _same_device(str(started["device"]), str(a.ctx.device)):
         print(f"pinnit: warning: {path} started on {started['device']} and resumes on {a.ctx.device}; "
               "the continuation is not bit-identical to an uninterrupted run", file=sys.stderr)

@@ -23,12 +23,30 @@ CONFIG_FILE = "config.yaml"
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (``/proc/self/status``)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting and restoring it
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, write: Callable[[Any], None], binary: bool = False) -> None:
-    """Write via ``write(fileobj)`` to a temp file in the same folder, fsync, then rename over ``path``."""
+    """Write via ``write(fileobj)`` to a temp file in the same folder, fsync, then rename over ``path``.
+
+    The file gets the mode any file the user writes gets (0o666 less the umask, e.g. 0644), not the 0600 of
+    ``tempfile.mkstemp``: results are meant to be read by collaborators."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": ""})) as fh:
             write(fh)
             fh.flush()
@@ -71,11 +89,13 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> None:
+def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: list[str] | None = None) -> None:
+    """A CSV with ``columns`` (default: every key, in order of first appearance); missing cells are empty."""
     rows = list(rows)
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(k for k in row if k not in columns)
+    if columns is None:
+        columns = []
+        for row in rows:
+            columns.extend(k for k in row if k not in columns)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()

@@ -6,12 +6,19 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 
 # Tests train tiny networks, which gain nothing from intra-op threads; several torch processes sharing two
 # cores with their default thread pools slow each other down by orders of magnitude (measured here). One
 # thread per process, for this process and the CLI subprocesses the tests start.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(1)
+
+# Property-based tests draw the same examples on every run (CI must not pass or fail by chance); failures they
+# found are kept as explicit @example cases next to each test. HYPOTHESIS_PROFILE=explore draws new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

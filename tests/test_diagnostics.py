@@ -189,5 +189,12 @@ def test_cli_random_points_and_user_errors(tmp_path, capsys):
     assert main(["diagnose", str(BURGERS), "--compare", "xavier_nromal", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "did you mean 'xavier_normal'" in err
+    assert err.startswith("pinnit: error: --compare: xavier_nromal: unknown initializer 'xavier_nromal'"), err
+    assert main(["diagnose", str(BURGERS), "--compare", "proposed", "eco", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pinnit: error: --compare: eco: unknown initializer 'eco' (did you mean 'eoc'?)"), err
+    assert main(["diagnose", str(BURGERS), "--compare", "{name: eoc, sigma_b: -1}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pinnit: error: --compare: eoc(sigma_b=-1): sigma_b: ") and "network." not in err, err
     assert main(["diagnose", str(BURGERS), "--set", "network.activation=relu", "--compare", "proposed",
                  "--out", str(out)]) == 2

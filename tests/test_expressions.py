@@ -152,7 +152,8 @@ def test_errors_name_the_path_the_expression_and_the_symbol(ns, text, allow, fra
 
 
 @pytest.mark.parametrize("params, text, fragment", [
-    ({"c": 1e308}, "u_tt - c**2*u_xx", "in 'u_tt - c**2*u_xx': 'c**2' is not a finite number for the given parameters"),
+    ({"c": 1e308}, "u_tt - c**2*u_xx", "in 'u_tt - c**2*u_xx': 'c ** 2' overflows"),
+    ({"c": 1e200}, "u_tt - exp(c)*u_xx", "in 'u_tt - exp(c)*u_xx': 'exp(c)' is not a finite number for the given"),
     ({"c": 0.0}, "u_t - u_xx/c", "in 'u_t - u_xx/c': division by zero for the given parameters"),
     ({"c": -1.0}, "u_t - sqrt(c)*u_xx", "is not a finite number"),
 ])

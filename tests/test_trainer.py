@@ -39,9 +39,13 @@ def test_rollback_lowers_the_learning_rate_and_finishes(burgers_cfg):
                                                    "training.adam.iterations=30"]))
     m = res.metrics
     assert m["status"] == "completed" and m["rollbacks"] >= 1
-    with open(res.path / "history.csv") as fh:
-        events = [r["event"] for r in csv.DictReader(fh) if r.get("event")]
+    with open(res.path / "events.csv") as fh:
+        events = [r["event"] for r in csv.DictReader(fh)]
     assert events and events[0].startswith("rollback")
+    with open(res.path / "history.csv") as fh:
+        reader = csv.DictReader(fh)
+        steps = [int(r["step"]) for r in reader]
+    assert "event" not in reader.fieldnames and len(steps) == len(set(steps))
 
 
 def test_lr_schedules():

@@ -49,30 +49,28 @@ class DiagnoseCommand:
         p.add_argument("--grad-max-depth", type=_positive, default=1000,
                        help="skip gradient norms above this depth (default 1000)")
         p.add_argument("--out", metavar="DIR", help="output folder (default outputs/<run-name>/diagnose/)")
-        p.add_argument("--threads", type=_positive, default=1,
-                       help="torch CPU threads while diagnosing (default 1: the per-layer tensors are small, and "
-                            "more threads mostly add overhead, several-fold on a busy machine)")
+        p.add_argument("--threads", type=_positive, default=None,
+                       help="torch CPU threads while diagnosing (default: pinnit's policy, as for `pinnit run`: "
+                            "the idle cores available to the process, or OMP_NUM_THREADS)")
         p.add_argument("--no-plots", action="store_true", help="write diagnostics.json and layers.csv only")
 
     @staticmethod
     def execute(args) -> int:
-        import torch
-
+        from ..threads import torch_threads
         from ..diagnostics.report import compare, parse_spec, write_report
+        from ..shipped import resolve_config
 
         overrides = list(args.overrides)
         if args.depth is not None:
             overrides += [f"network.depth={args.depth}", "network.widths="]
         if args.width is not None:
             overrides += [f"network.width={args.width}", "network.widths="]
+        if args.threads is not None:
+            overrides += [f"training.threads={args.threads}"]
         specs = [parse_spec(s) for s in args.compare] if args.compare else None
-        threads = torch.get_num_threads()
-        torch.set_num_threads(args.threads)
-        try:
-            results = compare(args.config, overrides, specs, samples=args.samples, random=args.random,
+        with torch_threads(args.threads):
+            results = compare(resolve_config(args.config), overrides, specs, samples=args.samples, random=args.random,
                               grad_max_depth=args.grad_max_depth)
-        finally:
-            torch.set_num_threads(threads)
         out = Path(args.out) if args.out else results[0].default_out
         meta = {"config": str(args.config), "overrides": overrides, "compare": [r.label for r in results],
                 "samples": args.samples, "random": args.random, "grad_max_depth": args.grad_max_depth}

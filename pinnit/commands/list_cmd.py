@@ -1,18 +1,19 @@
-"""``pinnit list``: the registered problems, activations and initializers with one-line descriptions."""
+"""``pinnit list``: the registered problems, activations and initializers, and the shipped configs, with
+one-line descriptions."""
 from __future__ import annotations
 
 from .base import register_command
 
-KINDS = ("problems", "activations", "initializers")
+KINDS = ("problems", "activations", "initializers", "configs")
 
 
 @register_command("list")
 class ListCommand:
-    """List registered problems, activations and initializers."""
+    """List registered problems, activations and initializers, and the shipped configs."""
 
     @staticmethod
     def add_parser(sub) -> None:
-        p = sub.add_parser("list", help="list problems, activations, initializers", description=ListCommand.__doc__)
+        p = sub.add_parser("list", help="list problems, activations, initializers, configs", description=ListCommand.__doc__)
         p.add_argument("what", nargs="?", choices=KINDS, help="one registry only")
 
     @staticmethod
@@ -20,11 +21,17 @@ class ListCommand:
         from ..nn.activations import ACTIVATIONS
         from ..nn.initializers import INITIALIZERS
         from ..problems import PROBLEMS
+        from ..shipped import describe, shipped, shipped_root
 
         registries = {"problems": PROBLEMS, "activations": ACTIVATIONS, "initializers": INITIALIZERS}
         for kind in [args.what] if args.what else KINDS:
-            print(f"{kind}:")
-            entries = registries[kind].describe()
+            if kind == "configs":
+                print(f"configs (shipped in {shipped_root() / 'configs'}; `pinnit run NAME.yaml`, "
+                      f"`pinnit init NAME` copies one):")
+                entries = {p.stem: describe(p) for p in shipped("configs")}
+            else:
+                print(f"{kind}:")
+                entries = registries[kind].describe()
             width = max(map(len, entries), default=0)
             for name, text in entries.items():
                 print(f"  {name:<{width}}  {text}")

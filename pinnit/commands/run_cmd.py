@@ -9,6 +9,7 @@ from .base import register_command
 
 EXAMPLES = """examples:
   pinnit run configs/burgers.yaml
+  pinnit run burgers.yaml             # not a local file: the shipped configs/burgers.yaml
   pinnit run configs/burgers.yaml --set problem.nu=0.01 --set training.seed=1
   pinnit run configs/burgers.yaml --set network.activation.name=erf --overwrite
   pinnit run --resume outputs/burgers/s0-1a2b3c4d
@@ -23,7 +24,7 @@ class RunCommand:
     def add_parser(sub) -> None:
         p = sub.add_parser("run", help="train one config", description=RunCommand.__doc__, epilog=EXAMPLES,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("config", nargs="?", help="YAML run config")
+        p.add_argument("config", nargs="?", help="YAML run config (a local file, or a shipped config's name)")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                        help="override a config key (repeatable), validated like the file")
         p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
@@ -35,6 +36,7 @@ class RunCommand:
     def execute(args) -> int:
         from ..config import load_config
         from ..run import resume, run
+        from ..shipped import resolve_config
 
         if args.resume:
             if args.config or args.overrides:
@@ -44,7 +46,7 @@ class RunCommand:
             if not args.config:
                 raise PinnitError("run: give a CONFIG file or --resume RUN_DIR")
             overrides = list(args.overrides) + (["output.progress=false"] if args.quiet else [])
-            cfg = load_config(args.config, overrides)
+            cfg = load_config(resolve_config(args.config), overrides)
             result = run(cfg, overwrite=args.overwrite, run_dir=args.run_dir)
         m = result.metrics
         summary = {k: v for k, v in m.items() if k.startswith(("rel_l2", "max_abs"))}

@@ -99,7 +99,8 @@ class TrainingConfig(_Strict):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     seed: NonNegativeInt = 0
     threads: PositiveInt | None = Field(
-        None, le=1024, description="CPU threads for torch in this run (None: torch's default)")
+        None, le=1024, description="CPU threads for torch in this run (None: OMP_NUM_THREADS, else the cores available "
+                                 "to the process minus those busy; pinnit/threads.py)")
     checkpoint_every: NonNegativeInt = Field(1000, description="steps between checkpoints (0: only at the end)")
     restore_best: bool = Field(
         True, description="save (model.pt, prediction.npz, top-level errors) the weights of the lowest total training "

@@ -4,7 +4,11 @@
   right, std and sample_std on a log scale (a collapsed layer shows as sample_std → 0).
 - ``last_layer_hist.png``: histogram of the last hidden layer's post-activations (seed 000, Fig. 9).
 - ``grad_norms.png``: ‖∂L/∂W^l‖ against depth (seed 000, Fig. 11); omitted when no gradients were computed.
+  Exact zeros (KGI at depth 500: layers 1 to ~300) cannot sit on a log axis: they are drawn as markers on a
+  floor line below the smallest positive norm, named in the legend.
 - ``chi1.png``: the empirical χ₁ against depth, with the edge of chaos χ₁ = 1 marked (methods.md §2.2).
+
+The ``*_figure`` functions return the figure (tests read its lines back); ``plot_all`` saves them.
 """
 from __future__ import annotations
 
@@ -27,14 +31,16 @@ def _column(rows: list[dict], key: str, kind: str = "hidden") -> tuple[np.ndarra
 def _depth_axis(ax, depth: int) -> None:
     if depth >= 100:
         ax.set_xscale("log")
-    ax.set_xlabel("layer l")
+    ax.set_xlabel("layer $l$")
 
 
 def _positive(y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, y, np.nan)
 
 
-def plot_activation_range(results, path: Path) -> None:
+def activation_range_figure(results):
+    from matplotlib.lines import Line2D
+
     plt = _figure()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     depth = 1
@@ -54,18 +60,19 @@ def plot_activation_range(results, path: Path) -> None:
         ax2.plot(x, _positive(spread), color=colour, lw=1.0, ls=":", label=f"{d.label}: sample std")
     for a in (ax, ax2):
         _depth_axis(a, depth)
-    ax.set_ylabel("x^l: mean ± std, min/max (dashed)")
+    ax.set_ylabel("$x^l$: mean ± std (band), min/max (dashed)")
     ax2.set_yscale("log")
-    ax2.set_ylabel("std (solid), sample std (dotted)")
-    ax.legend(fontsize=8)
+    ax2.set_ylabel("std of $x^l$ (solid), sample std (dotted)")
+    extra = [Line2D([], [], color="grey", lw=0.7, ls="--", label="min / max of $x^l$"),
+             Line2D([], [], color="grey", lw=6, alpha=0.25, label="mean ± std")]
+    ax.legend(handles=ax.get_legend_handles_labels()[0] + extra, fontsize=8)
     ax2.legend(fontsize=7)
     fig.suptitle("activation range vs depth")
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    return fig
 
 
-def plot_last_layer(results, path: Path) -> None:
+def last_layer_figure(results):
     plt = _figure()
     fig, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 3.2), squeeze=False)
     for i, (ax, d) in enumerate(zip(axes[0], results)):
@@ -73,35 +80,68 @@ def plot_last_layer(results, path: Path) -> None:
         ax.hist(values, bins=50, color=f"C{i}")
         std = float(values.std()) if values.size else float("nan")
         ax.set_title(f"{d.label}\nstd {std:.3g}", fontsize=9)
-        ax.set_xlabel(f"x^{d.summary['depth']} (last hidden layer)")
+        ax.set_xlabel(f"$x^{{{d.summary['depth']}}}$ (last hidden layer)")
     axes[0][0].set_ylabel("count")
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    return fig
 
 
-def plot_grad_norms(results, path: Path) -> bool:
+def grad_norms_figure(results):
+    """None when no gradients were computed. Exact zeros are drawn on a floor below the smallest positive
+    norm (a log axis cannot show 0), with the number of such layers in the legend."""
     computed = [d for d in results if d.summary["gradients"]["computed"]]
     if not computed:
-        return False
+        return None
     plt = _figure()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     depth = 1
+    curves = {}
     for i, d in enumerate(results):
         if d in computed:
             x, g = _column(d.rows, "grad_norm", "all")
             depth = max(depth, len(x))
-            ax.plot(x, _positive(g), color=f"C{i}", lw=1.2, label=d.label)
+            curves[i] = (d, x, g)
+    positive = [g[g > 0] for _, _, g in curves.values()]
+    smallest = min((float(p.min()) for p in positive if p.size), default=1.0)
+    floor = smallest / 100
+    zeros_drawn = False
+    for i, (d, x, g) in curves.items():
+        ax.plot(x, _positive(g), color=f"C{i}", lw=1.2, label=d.label)
+        zero = g == 0
+        if zero.any():
+            layers = x[zero]
+            ax.plot(layers, np.full(layers.shape, floor), ls="none", marker="v", ms=3, color=f"C{i}",
+                    label=f"{d.label}: exactly 0 in {int(zero.sum())} layers ({_ranges(layers)})")
+            zeros_drawn = True
     _depth_axis(ax, depth)
     ax.set_yscale("log")
-    ax.set_ylabel("‖∂L/∂W^l‖ (training loss at init)")
+    if zeros_drawn:
+        ax.axhline(floor, color="grey", lw=0.6, ls=":")
+        ax.annotate("▼ = exactly 0 (drawn at this floor)", (0.01, floor), xycoords=("axes fraction", "data"),
+                    xytext=(0, 4), textcoords="offset points", fontsize=7, color="grey")
+    ax.set_ylabel(r"$\|\partial L / \partial W^l\|$ (training loss at init)")
     ax.legend(fontsize=8)
-    _save(fig, path)
-    plt.close(fig)
-    return True
+    return fig
 
 
-def plot_chi1(results, path: Path) -> None:
+def _ranges(layers: np.ndarray) -> str:
+    """``1–300, 412`` for a sorted list of layer numbers."""
+    out, start, prev = [], None, None
+    for v in (int(v) for v in layers):
+        if start is None:
+            start = prev = v
+        elif v == prev + 1:
+            prev = v
+        else:
+            out.append(f"{start}–{prev}" if prev > start else str(start))
+            start = prev = v
+    if start is not None:
+        out.append(f"{start}–{prev}" if prev > start else str(start))
+    text = ", ".join(out[:3])
+    return text + (", …" if len(out) > 3 else "")
+
+
+def chi1_figure(results):
     plt = _figure()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     depth = 1
@@ -109,24 +149,30 @@ def plot_chi1(results, path: Path) -> None:
         x, c = _column(d.rows, "chi1")
         depth = max(depth, len(x))
         ax.plot(x, _positive(c), color=f"C{i}", lw=1.0, label=d.label)
-    ax.axhline(1.0, color="k", lw=0.8, ls=":")
+    ax.axhline(1.0, color="k", lw=0.8, ls=":", label=r"edge of chaos $\chi_1 = 1$")
     _depth_axis(ax, depth)
     ax.set_yscale("log")
-    ax.set_ylabel("empirical χ₁ (perturbation growth per layer)")
+    ax.set_ylabel(r"empirical $\chi_1$ (perturbation growth per layer)")
     ax.legend(fontsize=8)
+    return fig
+
+
+def _write(fig, path: Path) -> None:
     _save(fig, path)
-    plt.close(fig)
+    _figure().close(fig)
 
 
 def plot_all(results, out: Path) -> list[Path]:
     """Write every figure into ``out``; returns the paths written."""
     paths = [out / "activation_range.png", out / "last_layer_hist.png"]
-    plot_activation_range(results, paths[0])
-    plot_last_layer(results, paths[1])
-    if plot_grad_norms(results, out / "grad_norms.png"):
+    _write(activation_range_figure(results), paths[0])
+    _write(last_layer_figure(results), paths[1])
+    grads = grad_norms_figure(results)
+    if grads is not None:
+        _write(grads, out / "grad_norms.png")
         paths.append(out / "grad_norms.png")
     else:  # no stale figure from an earlier, shallower diagnosis in the same folder
         (out / "grad_norms.png").unlink(missing_ok=True)
-    plot_chi1(results, out / "chi1.png")
+    _write(chi1_figure(results), out / "chi1.png")
     paths.append(out / "chi1.png")
     return paths

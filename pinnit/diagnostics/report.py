@@ -220,9 +220,17 @@ def compare(config: str | Path, overrides: list[str], specs: list[Any] | None, *
         extra = [] if spec is None else [f"network.initializer={json.dumps(spec)}"]  # JSON is YAML flow syntax
         try:
             cfg = load_config(config, [*overrides, *extra])
+            d = diagnose(cfg, **kwargs)
+        except ConfigError as exc:  # a bad --compare entry is named as such, not as the config key it fills
+            if spec is None or not exc.path.startswith("network.initializer"):
+                raise
+            key = exc.path[len("network.initializer"):].lstrip(".")
+            raise ConfigError("--compare", f"{label_of(spec)}: {'' if key in ('', 'name') else key + ': '}"
+                                           f"{exc.message}") from None
         except ValueError as exc:  # an initializer's closed form out of range (pydantic errors are converted)
-            raise ConfigError("network.initializer", f"{label_of(spec)}: {exc}") from None
-        d = diagnose(cfg, **kwargs)
+            if spec is None:
+                raise ConfigError("network.initializer", str(exc)) from None
+            raise ConfigError("--compare", f"{label_of(spec)}: {exc}") from None
         seen[d.label] = seen.get(d.label, 0) + 1
         if seen[d.label] > 1:
             d.label = f"{d.label}#{seen[d.label]}"

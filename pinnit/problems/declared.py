@@ -81,6 +81,7 @@ class DeclaredProblem(Problem):
         self.inputs = tuple(s.inputs)
         self.outputs = (s.fields,) if isinstance(s.fields, str) else tuple(s.fields)
         self.ns = ns = _ex().Namespace(self.inputs, self.outputs, s.parameters, PATH)
+        ns.max_derivative_order = s.max_derivative_order  # read by the expression cost checks
         self._used: set[str] = set()
         self._domain = self._box(s.inputs, f"{PATH}.inputs")
         if s.time is not None and s.time not in self.inputs:
@@ -209,7 +210,15 @@ class DeclaredProblem(Problem):
             what = "field" if c.kind == "neumann" else "field or derivative"
             raise ConfigError(f"{path}.field", f"'{c.field}' is not a {what}"
                                                f"{did_you_mean(c.field, valid)}; fields: {', '.join(self.outputs)}")
+        self._check_order(len(d[1]), f"{path}.field")
         return d
+
+    def _check_order(self, order: int, path: str) -> None:
+        limit = self.spec.max_derivative_order
+        if order > limit:
+            raise ConfigError(path, f"derivative of order {order} exceeds max_derivative_order={limit} (its cost "
+                                    f"grows steeply with the order); raise 'max_derivative_order' in the "
+                                    f"declaration if you mean it")
 
     def _condition(self, c: ConditionSpec, name: str, i: int) -> Term:
         path, kind = f"{PATH}.conditions[{i}]", TERM_KIND[c.kind]
@@ -255,6 +264,7 @@ class DeclaredProblem(Problem):
             raise ConfigError(f"{path}.field", f"'{c.field}' is not a field{did_you_mean(c.field, self.outputs)}; "
                                                f"fields: {', '.join(self.outputs)}")
         fields = [c.field] if c.field else list(self.outputs)
+        self._check_order(c.derivatives, f"{path}.derivatives")
         orders = range(c.derivatives + 1)
 
         def residual(f: Fields) -> tuple[torch.Tensor, ...]:

@@ -69,6 +69,7 @@ class Declaration(_Spec):
     exact_file: str | ExactFile | None = None
     evaluation: EvaluationSpec = EvaluationSpec()
     collocation: PositiveInt = 2000
+    max_derivative_order: Annotated[int, Field(ge=1, le=32)] = 4  # raise it for higher-order PDEs
 
 
 _OWNERS = {"conditions": ConditionSpec, "evaluation": EvaluationSpec, "exact_file": ExactFile}
@@ -111,9 +112,13 @@ def validate_declaration(raw: Mapping[str, Any]) -> Declaration:
 
 
 def resolve(name: str, key: str, base: Path | None = None) -> Path:
-    """A file given in the config: absolute, or relative to ``base``, the current directory, the repo root."""
+    """A file given in the config: absolute, or relative to ``base``, the current directory, the repo root,
+    the shipped files (``problems/heat.yaml`` of an installed pinnit)."""
+    from ..shipped import shipped_root
+
     p = Path(name)
-    candidates = [p] if p.is_absolute() else [d / p for d in (base, Path.cwd(), REPO) if d is not None]
+    roots = dict.fromkeys(d for d in (base, Path.cwd(), REPO, shipped_root()) if d is not None)
+    candidates = [p] if p.is_absolute() else [d / p for d in roots]
     for c in candidates:
         if c.is_file():
             return c

@@ -23,6 +23,7 @@ from sympy.core.function import AppliedUndef
 
 from ..errors import ConfigError, did_you_mean
 from ..fields import Fields
+from .expression_limits import MAX_DERIVATIVE_ORDER, Limits
 
 #: name in an expression → sympy function (the whitelist; ``diff``, ``pi`` and ``E`` besides)
 FUNCTIONS: dict[str, Callable] = {
@@ -59,8 +60,10 @@ _BINOPS = {ast.Add: sp.Add, ast.Sub: lambda a, b: a - b, ast.Mult: sp.Mul, ast.D
 _EQUALS = re.compile(r"(?<![<>=!])=(?!=)")
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def _one_line(text: str, limit: int = 0) -> str:
+    """``text`` on one line; with ``limit``, cut to that many characters (an error quotes it)."""
+    text = " ".join(str(text).split())
+    return text if not limit or len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _Names:
@@ -139,7 +142,7 @@ class _Builder:
     """AST → sympy for one expression; every error names ``path``, the text and the culprit."""
 
     def __init__(self, ns: Namespace, text: str, path: str, allow: frozenset[str]):
-        self.ns, self.text, self.path, self.allow = ns, _one_line(text), path, allow
+        self.ns, self.text, self.path, self.allow = ns, _one_line(text, 120), path, allow
 
     def fail(self, message: str) -> ConfigError:
         return ConfigError(self.path, f"in '{self.text}': {message}")
@@ -231,12 +234,18 @@ def parse(text: str | float, ns: Namespace, path: str, allow: frozenset[str] | s
     if len(sides) > 2:
         raise ConfigError(path, f"more than one '=' in '{_one_line(text)}'")
     builder = _Builder(ns, text, path, allow)
+    Limits.check_text(text, builder.fail)
+    limits = Limits(builder.fail, ns.parameters, ns.derivative, ns.inputs,
+                    getattr(ns, "max_derivative_order", MAX_DERIVATIVE_ORDER))
     exprs = []
     for side in sides:
         try:
             tree = ast.parse(side.strip().replace("^", "**"), mode="eval")  # x^2 = x**2, with ** precedence
         except SyntaxError as exc:
             raise builder.fail(f"cannot parse: {exc.msg}") from None
+        except (RecursionError, MemoryError):
+            raise builder.fail("expression nested too deeply") from None
+        limits.check(tree)  # bounded cost before sympy sees it (expression_limits.py)
         exprs.append(builder.build(tree))
     expr = exprs[0] - exprs[1] if len(exprs) == 2 else exprs[0]
     if expr.has(sp.DiracDelta):
@@ -311,6 +320,8 @@ def compile_expr(expr: sp.Expr, ns: Namespace, path: str = "", text: str = "") -
     def node_(e: sp.Basic) -> Callable[[Env], torch.Tensor | float]:
         if e.is_Number or isinstance(e, sp.NumberSymbol):
             c = float(e)
+            if not math.isfinite(c):  # sympy folds 1e308*1e308 to a Float no float64 holds
+                raise ConfigError(path, f"{where}'{e}' is not a finite float64 number")
             return lambda env: c
         if isinstance(e, sp.Symbol):
             if e in params:

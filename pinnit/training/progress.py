@@ -1,33 +1,57 @@
-"""Progress bar (tqdm) showing the stage and the current loss terms."""
+"""Progress bars (tqdm): one per optimizer stage, sized by that stage's iterations, showing the loss terms.
+
+A stage that stops early (L-BFGS converged) closes at 100 % with its stop reason; a resumed run opens the
+bar of its stage at the checkpoint's position (``initial=``), so the rate counts only the steps made since.
+"""
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 from tqdm.auto import tqdm
 
+LABELS = {"adam": "Adam", "lbfgs": "L-BFGS"}
+
 
 class Progress:
-    def __init__(self, total: int, enabled: bool = True, refresh_every: int = 25):
+    def __init__(self, totals: Mapping[str, int], enabled: bool = True, refresh_every: int = 25):
+        self.totals = dict(totals)
         self.enabled = enabled
         self.refresh_every = refresh_every
-        self._last = 0
-        self.bar = tqdm(total=total, disable=not enabled, dynamic_ncols=True, file=sys.stderr,
-                        mininterval=0.5, unit="it") if enabled else None
+        self.bar = None
+        self.stage: str | None = None
+        self._offset = 0  # global step at which the current stage began
+        self._last = 0  # last global step seen
+        self.closed: dict[str, tuple[int, int]] = {}  # stage → (position, total) when its bar closed
+
+    def _open(self, stage: str, stage_step: int) -> None:
+        self.close()
+        self.stage, self._offset = stage, self._last - stage_step
+        if self.enabled:
+            self.bar = tqdm(total=self.totals.get(stage, 0), initial=stage_step, desc=LABELS.get(stage, stage),
+                            dynamic_ncols=True, file=sys.stderr, mininterval=0.5, unit="it")
 
     def update(self, step: int, values: dict[str, float], stage: str) -> None:
+        if stage != self.stage:  # a new stage: the previous bar is complete
+            self._open(stage, 0)
+        self._last = step
         if self.bar is None:
             return
-        self.bar.update(step - self._last)
-        self._last = step
+        self.bar.update(step - self._offset - self.bar.n)
         if step % self.refresh_every == 0 or stage == "lbfgs":
-            self.bar.set_description(stage)
             self.bar.set_postfix({k: f"{v:.2e}" for k, v in values.items()}, refresh=False)
 
-    def start_at(self, step: int) -> None:
-        """Resume the bar at ``step`` (continued runs)."""
-        if self.bar is not None:
-            self.bar.update(step - self._last)
+    def start_at(self, step: int, stage: str, stage_step: int) -> None:
+        """Resume at global ``step``, ``stage_step`` steps into ``stage`` (continued runs)."""
         self._last = step
+        self._open(stage, stage_step)
+
+    def finish(self, reason: str | None = None) -> None:
+        """Training completed: a stage that stopped before its iterations closes at 100 % with ``reason``."""
+        if self.bar is not None and self.bar.n < (self.bar.total or 0):
+            self.bar.total = self.bar.n
+            self.bar.set_postfix_str(f"stopped: {reason}" if reason else "stopped early", refresh=False)
+        self.close()
 
     def note(self, message: str) -> None:
         if self.bar is not None:
@@ -37,4 +61,6 @@ class Progress:
 
     def close(self) -> None:
         if self.bar is not None:
+            self.closed[self.stage] = (self.bar.n, self.bar.total)
             self.bar.close()
+        self.bar = None

@@ -67,7 +67,7 @@ class Trainer:
         self.state = TrainState()
         #: the weights (model state_dict, cloned) of the lowest total loss seen so far; None before any evaluation
         self.best_weights: dict[str, torch.Tensor] | None = None
-        self.progress = Progress(cfg.adam.iterations + cfg.lbfgs.iterations, enabled=progress)
+        self.progress = Progress({"adam": cfg.adam.iterations, "lbfgs": cfg.lbfgs.iterations}, enabled=progress)
         self.optimizer = self._make_optimizer("adam" if cfg.adam.iterations else "lbfgs")
         if not cfg.adam.iterations:
             self.state.stage = "lbfgs"
@@ -249,6 +249,7 @@ class Trainer:
                 while True:
                     if self._stage_done() and not self._advance_stage():
                         self.state.status = "completed"
+                        self.progress.finish(self.state.lbfgs_stop)
                         break
                     try:
                         step0 = self.state.step

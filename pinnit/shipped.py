@@ -1,0 +1,78 @@
+"""The configs and problem declarations shipped with pinnit, wherever it is installed.
+
+A wheel carries the top-level ``configs/`` and ``problems/`` as ``pinnit/_data/`` (copied by setup.py at
+build time); a source checkout or an editable install reads them in place. So ``pinnit run burgers.yaml``
+works from any directory: a name that is not a local file is looked up among the shipped configs, and a
+declared config's ``file: problems/heat.yaml`` among the shipped declarations.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .errors import PinnitError
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def shipped_root() -> Path:
+    """The folder holding ``configs/`` and ``problems/``: ``pinnit/_data`` when installed, else the checkout."""
+    data = PACKAGE / "_data"
+    return data if (data / "configs").is_dir() else PACKAGE.parent
+
+
+def shipped(kind: str) -> list[Path]:
+    """The shipped ``*.yaml`` files of ``kind`` (``configs`` or ``problems``), sorted by name."""
+    folder = shipped_root() / kind
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def find_shipped(name: str, kind: str = "configs") -> Path | None:
+    """``burgers``, ``burgers.yaml`` or ``configs/burgers.yaml`` → the shipped file, or None."""
+    stem = Path(name)
+    if stem.parent.name == kind and len(stem.parts) == 2:
+        stem = Path(stem.name)
+    if len(stem.parts) != 1:
+        return None
+    for candidate in (stem.name, f"{stem.name}.yaml"):
+        path = shipped_root() / kind / candidate
+        if path.is_file():
+            return path
+    return None
+
+
+def resolve_config(name: str, quiet: bool = False) -> str:
+    """A local file as given; else the shipped config of that name (saying which file is used)."""
+    if Path(name).exists():
+        return name
+    path = find_shipped(name)
+    if path is None:
+        raise PinnitError(f"{name}: no such file (nor a shipped config of that name; `pinnit list configs` "
+                          f"lists them)")
+    if not quiet:
+        print(f"pinnit: {name} is not a local file; using the shipped config {path}", file=sys.stderr)
+    return str(path)
+
+
+def describe(path: Path, width: int = 110) -> str:
+    """The first sentence of a shipped file's leading comment (its one-line description)."""
+    words = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        words += line.lstrip("#").split()
+    text = " ".join(words)
+    end = text.find(". ")
+    text = text[: end + 1] if end >= 0 else text
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def require_shipped(name: str) -> tuple[Path, str]:
+    """``name`` → (shipped file, kind); a config by default, ``problems/<name>`` for a declaration."""
+    kind = "problems" if Path(name).parent.name == "problems" else "configs"
+    path = find_shipped(name, kind)
+    if path is None:
+        names = ", ".join(p.stem for p in shipped("configs"))
+        raise PinnitError(f"init: no shipped config '{name}'; shipped: {names} (or problems/<name> for a "
+                          f"declaration; `pinnit list configs`)")
+    return path, kind

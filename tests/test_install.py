@@ -1,0 +1,82 @@
+"""A plain (non-editable) install ships the configs and declarations: `pinnit run burgers.yaml` and a declared
+config work from an empty directory, `pinnit list configs` lists them and `pinnit init` copies one out."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+SOURCES = ("pinnit", "configs", "problems", "pyproject.toml", "setup.py", "MANIFEST.in", "README.md")
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory):
+    """A fresh venv (reusing this interpreter's torch & co.) with pinnit installed from a copy of the sources."""
+    base = tmp_path_factory.mktemp("install")
+    src = base / "src"
+    for name in SOURCES:
+        path = REPO / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "_data"))
+        else:
+            shutil.copy2(path, src / name)
+    env_dir = base / "venv"
+    # --without-pip: the venv's `python -m pip` is this interpreter's pip, and builds with its setuptools
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env_dir)], check=True)
+    py = env_dir / "bin" / "python"
+    out = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+                          str(src)], capture_output=True, text=True, env=_env())
+    assert out.returncode == 0, out.stderr[-3000:]
+    shutil.rmtree(src)  # nothing may be read from the sources any more
+    return env_dir
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def _pinnit(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(venv / "bin" / "pinnit"), *args], cwd=cwd, capture_output=True, text=True,
+                          env=_env(), timeout=600)
+
+
+def test_installed_pinnit_runs_a_shipped_config_by_name_from_an_empty_directory(venv, tmp_path):
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import pinnit, sys; print(pinnit.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, env=_env())
+    assert where.stdout.strip().startswith(str(venv)), where  # the installed copy, not a checkout
+    start = time.perf_counter()
+    out = _pinnit(venv, tmp_path, "run", "burgers.yaml", "--set", "training.adam.iterations=5",
+                  "--set", "training.lbfgs.iterations=0", "--set", "sampling.points.pde=256",
+                  "--set", "evaluation.resolution=[32, 10]", "--set", "training.threads=1", "--quiet")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "using the shipped config" in out.stderr and "pinnit/_data/configs/burgers.yaml" in out.stderr
+    assert "status: completed" in out.stdout
+    assert sorted(p.name for p in (tmp_path / "outputs" / "burgers").iterdir())  # the run directory is here
+    assert time.perf_counter() - start < 300
+
+
+def test_installed_declared_config_finds_its_shipped_declaration(venv, tmp_path):
+    out = _pinnit(venv, tmp_path, "run", "heat", "--set", "training.adam.iterations=3", "--set",
+                  "training.lbfgs.iterations=0", "--set", "evaluation.resolution=[11, 11]", "--quiet")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "rel_l2_u" in out.stdout
+
+
+def test_installed_list_and_init(venv, tmp_path):
+    out = _pinnit(venv, tmp_path, "list", "configs")
+    assert out.returncode == 0 and "burgers " in out.stdout and "heat " in out.stdout, out
+    out = _pinnit(venv, tmp_path, "init", "heat")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "heat.yaml").read_text().startswith("# Heat")
+    assert (tmp_path / "problems" / "heat.yaml").is_file()
+    again = _pinnit(venv, tmp_path, "init", "heat")
+    assert again.returncode == 2 and "exists; use --force" in again.stderr
