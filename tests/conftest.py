@@ -14,6 +14,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory):
+    """Pretrained-basis caches (basis_pretrained) go to a temp folder, never the user's ~/.cache."""
+    old = os.environ.get("PINNIT_CACHE_DIR")
+    os.environ["PINNIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("pinnit-cache"))
+    yield
+    if old is None:
+        os.environ.pop("PINNIT_CACHE_DIR", None)
+    else:
+        os.environ["PINNIT_CACHE_DIR"] = old
 SHARED = REPO.parent / "shared"
 
 
