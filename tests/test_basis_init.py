@@ -239,3 +239,28 @@ def test_registered_and_validated():
 def test_shipped_configs_use_it(name):
     cfg = load_config(REPO / "configs" / f"{name}.yaml")
     assert cfg.network.initializer["name"] == "basis_pretrained" and cfg.network.activation == "gelu"
+
+
+def test_unwritable_cache_warns_and_still_initialises(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    s = bp.PretrainSettings(degree=1, steps=10, lbfgs=2, points=32)
+    with pytest.warns(UserWarning, match="basis cache"):
+        net = bp.pretrained_basis(SHAPES_1D, 1, build_activation("gelu"), s, str(blocker / "cache"))
+    assert net.head.out_features == 2
+
+
+@pytest.mark.parametrize("name", ["burgers_basis", "black_scholes_basis"])
+def test_shipped_config_trains_from_yaml(tmp_path, name):
+    """The shipped YAML, shrunk to a few steps, runs end to end (pretraining, projection, training, outputs)."""
+    from pinnit.run import run
+
+    cfg = load_config(REPO / "configs" / f"{name}.yaml", [
+        "training.adam.iterations=5", "training.lbfgs.iterations=0", "training.threads=1",
+        "network.initializer.steps=10", "network.initializer.lbfgs=2", f"network.initializer.cache_dir={tmp_path}/c",
+        "sampling.points={pde: 64, initial: 32, boundary: 16}", "evaluation.resolution=[16, 8]",
+        f"output.dir={tmp_path}/out", "output.plots=false", "output.progress=false"])
+    metrics = run(cfg).metrics
+    rel = [v for k, v in metrics.items() if k.startswith("rel_l2") and not k.endswith("final_t")]
+    assert metrics["status"] == "completed" and rel and all(0 < v < 10 for v in rel)
+    assert len(list((tmp_path / "c").glob("*.pt"))) == (4 if name == "burgers_basis" else 5)  # degrees 0..p

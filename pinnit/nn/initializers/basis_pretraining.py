@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -211,5 +212,9 @@ def pretrained_basis(shapes: list[tuple[int, int, bool]], dim: int, activation: 
         _extend_head(net, act, x, target)
         net.rms_errors = [*net.rms_errors, train_degree(net, act, x, target, settings.steps, settings.lr,
                                                              settings.lbfgs)]
-        basis_cache.save(root, cache_key(shapes, activation, settings, k, dtype), _to_tensors(net))
+        try:
+            basis_cache.save(root, cache_key(shapes, activation, settings, k, dtype), _to_tensors(net))
+        except OSError as exc:  # an unwritable cache costs a later run the pretraining, not this run its result
+            warnings.warn(f"basis cache {root} not written ({exc.strerror or exc}); set PINNIT_CACHE_DIR or "
+                          "the initializer's cache_dir to a writable folder", stacklevel=2)
     return net
