@@ -264,3 +264,13 @@ def test_shipped_config_trains_from_yaml(tmp_path, name):
     rel = [v for k, v in metrics.items() if k.startswith("rel_l2") and not k.endswith("final_t")]
     assert metrics["status"] == "completed" and rel and all(0 < v < 10 for v in rel)
     assert len(list((tmp_path / "c").glob("*.pt"))) == (4 if name == "burgers_basis" else 5)  # degrees 0..p
+
+
+def test_global_rng_is_untouched(tmp_path):
+    layers = [nn.Linear(a, b, dtype=torch.float64) for a, b in [(2, 8), (8, 8), (8, 1)]]  # built before seeding
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    initialize(layers, build_activation("gelu"), torch.Generator().manual_seed(0),
+               {"name": "basis_pretrained", "degree": 1, "steps": 5, "lbfgs": 2, "points": 32, "cache_dir": str(tmp_path)})
+    torch.testing.assert_close(torch.rand(3), expected)

@@ -82,6 +82,11 @@ def cache_key(shapes: list[tuple[int, int, bool]], activation: Activation, setti
             "dtype": str(dtype), **asdict(settings), "degree": degree}
 
 
+def _linear(fan_in: int, fan_out: int, bias: bool, dtype: torch.dtype) -> nn.Linear:
+    """An uninitialised Linear layer (every value is set afterwards; the global RNG is never drawn from)."""
+    return nn.utils.skip_init(nn.Linear, fan_in, fan_out, bias=bias, dtype=dtype)
+
+
 def _init_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + 1) & 0x7FFF_FFFF_FFFF)
 
@@ -109,7 +114,7 @@ def _from_tensors(tensors: dict[str, torch.Tensor], shapes: list[tuple[int, int,
         w, b = tensors.get(f"w{i}"), tensors.get(f"b{i}")
         if w is None or w.shape != (fan_out, fan_in) or (bias and (b is None or b.shape != (fan_out,))):
             return None  # an entry whose shapes do not match is not trusted either
-        layer = nn.Linear(fan_in, fan_out, bias=bias, dtype=dtype)
+        layer = _linear(fan_in, fan_out, bias, dtype)
         with torch.no_grad():
             layer.weight.copy_(w)
             if bias:
@@ -164,7 +169,7 @@ def _extend_head(net: BasisNet, activation: nn.Module, x: torch.Tensor, target: 
     old = net.head
     with torch.no_grad():
         feats = net.features(x, activation)
-        head = nn.Linear(feats.shape[1], target.shape[1], dtype=feats.dtype)
+        head = _linear(feats.shape[1], target.shape[1], True, feats.dtype)
         design = torch.cat([feats, torch.ones_like(feats[:, :1])], dim=1)
         n_old = 0 if old is None else old.out_features
         coef = _ridge(design, target[:, n_old:], NEW_ROW_RIDGE)  # (F+1) × new
@@ -180,8 +185,8 @@ def _fresh(shapes: list[tuple[int, int, bool]], activation: Activation, settings
            dim: int, dtype: torch.dtype) -> BasisNet:
     from .base import initialize
 
-    layers = [nn.Linear(i, o, bias=b, dtype=dtype) for i, o, b in shapes]
-    head = nn.Linear(shapes[-1][1] if shapes else dim, 1, dtype=dtype)
+    layers = [_linear(i, o, b, dtype) for i, o, b in shapes]
+    head = _linear(shapes[-1][1] if shapes else dim, 1, True, dtype)
     initialize([*layers, head], activation, _init_generator(settings.seed), settings.pre,
                "initializer.pre")
     return BasisNet(layers, None, [])  # the head is fitted per degree (_extend_head)
