@@ -272,5 +272,6 @@ def test_global_rng_is_untouched(tmp_path):
     expected = torch.rand(3)
     torch.manual_seed(123)
     initialize(layers, build_activation("gelu"), torch.Generator().manual_seed(0),
-               {"name": "basis_pretrained", "degree": 1, "steps": 5, "lbfgs": 2, "points": 32, "cache_dir": str(tmp_path)})
+               {"name": "basis_pretrained", "degree": 1, "steps": 5, "lbfgs": 2, "points": 32,
+                "cache_dir": str(tmp_path)})
     torch.testing.assert_close(torch.rand(3), expected)

@@ -3,9 +3,9 @@
 Works for any Problem (built-in or declared) without a per-problem method: each term's residual is probed
 with constant raw network outputs y ≡ 0, y_j ≡ 1 and y_j ≡ 2 (through the output transform when hard
 constraints are on). Where a residual part is affine in y_j — r = a·y_j + c, checked by the third probe —
-with a ≠ 0 and no other output moving it, that part is a :class:`~pinnit.nn.initializers.targets.FitTarget`. Conditions on derivatives
-(u_t = 0) see no change under constant probes (a = 0) and are skipped; so are points where a hard constraint
-already fixes the field (a = 0) and residuals that are not affine in the output.
+with a ≠ 0 and no other output moving it, that part is a :class:`~pinnit.nn.initializers.targets.FitTarget`.
+Conditions on derivatives (u_t = 0) see no change under constant probes (a = 0) and are skipped; so are
+points where a hard constraint already fixes the field (a = 0) and residuals not affine in the output.
 """
 from __future__ import annotations
 

@@ -11,13 +11,14 @@ below are documented parameters).
 3. **Initialising the target.** Hidden layers ← the basis net's. Output j ← a combination c of the basis
    outputs: W_j = cᵀW_B, b_j = cᵀb_B, so y_j(x) = Σ_α c_α N_α(x) ≈ Σ_α c_α φ_α(x̂). When the problem gives
    initial/data conditions (``targets``), c is their **least-squares projection** onto the pretrained basis:
-   it minimises the terms' own loss Σ λ·mean(r²) (targets.py), with a ridge penalty growing with the
-   degree, ε·(1 + |α|)², which picks the smoothest of equally good fits (initial points at t = 0 fix nothing
-   in t). Measured on burgers_basis.yaml: ridge 1e−6 fits −sin(πx) to 0.017 (max) by exploiting where the
-   net's outputs are not quite polynomials, but leaves |u| ≈ 7 on the walls (PDE loss 1.3e3 at init);
-   the default 1e−3 gives 0.13 (the degree-3 polynomial limit) with PDE loss 1.9. Outputs without targets (no condition, or a DeepONet branch/trunk) come "from the basis net
-   alone": ``head: random`` draws c ~ N(0, 1/M) (a random polynomial of O(1) size), ``head: basis`` makes
-   output j the j-th basis function (a DeepONet trunk then starts as a polynomial basis).
+   it minimises the terms' own loss Σ λ·mean(r²) (targets.py), with a ridge penalty ε·(1 + |α|)² growing
+   with the degree, which picks the smoothest of equally good fits (points at t = 0 fix nothing in t).
+   Measured on burgers_basis.yaml: ridge 1e−6 fits −sin(πx) to 0.017 (max) by exploiting where the net's
+   outputs are not quite polynomials, but leaves |u| ≈ 7 on the walls (PDE loss 1.3e3 at init); the
+   default 1e−3 gives 0.13 (the degree-3 polynomial limit) with PDE loss 1.9. Outputs without targets (no
+   condition, or a DeepONet branch/trunk) come "from the basis net alone": ``head: random`` draws
+   c ~ N(0, 1/M) (a random polynomial of O(1) size); ``head: basis`` makes output j the j-th basis function
+   (a DeepONet trunk then starts as a polynomial basis).
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from .basis_pretraining import PretrainSettings, pretrained_basis
 from .polynomials import basis_size, largest_degree, total_degrees
 from .targets import FitTarget, least_squares_rows, ridge_solve
 
-#: ``degree: null`` picks the largest total degree whose basis fits in half the last hidden width, at most this.
+#: ``degree: null`` picks the largest total degree whose basis fits in half the last hidden width, at most
+#: this.
 AUTO_DEGREE_CAP = 6
 FitKind = Literal["initial", "data", "boundary"]
 
@@ -64,7 +66,7 @@ def basis_pretrained(layers: list[nn.Linear], activation: Activation, generator:
     """Pretrained polynomial basis (seed 003): hidden layers from a cached basis net, output by least squares.
 
     ``family``/``degree`` (total degree; default: auto from the last hidden width), ``steps`` Adam steps at
-    ``lr`` then ``lbfgs`` L-BFGS iterations per degree on ``points`` uniform points of [−1, 1]^d, ``seed`` of
+    ``lr`` then ``lbfgs`` L-BFGS iterations per degree on ``points`` random points of [−1, 1]^d, ``seed`` of
     the pretraining (default: the run's seed), ``pre`` the initializer of the degree-0 net, ``fit`` the term
     kinds projected onto, ``ridge`` the projection's penalty factor, ``head`` for outputs with no target,
     ``cache_dir`` (default $PINNIT_CACHE_DIR/basis, else ~/.cache/pinnit/basis). A ``dry_run`` (the config

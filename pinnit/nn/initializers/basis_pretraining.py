@@ -93,7 +93,8 @@ def _init_generator(seed: int) -> torch.Generator:
 
 def _reference_points(dim: int, settings: PretrainSettings, dtype: torch.dtype) -> torch.Tensor:
     """Random points of [−1, 1]^d with the Chebyshev density per coordinate, x = −cos(πu), u ~ U(0, 1): denser
-    near the faces, where polynomials change fastest (uniform points left ≈ 3.5× larger maximum errors, at x = ±1)."""
+    near the faces, where polynomials change fastest (uniform points left ≈ 3.5× larger maximum errors, at
+    x = ±1)."""
     gen = torch.Generator().manual_seed(settings.seed & 0x7FFF_FFFF_FFFF)
     return -torch.cos(math.pi * torch.rand(settings.points, dim, generator=gen, dtype=dtype))
 
@@ -137,7 +138,8 @@ def train_degree(net: BasisNet, activation: nn.Module, x: torch.Tensor, target: 
             loss.backward()
             opt.step()
             sched.step()
-        lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=max(lbfgs_iterations, 1), history_size=50, line_search_fn="strong_wolfe",
+        lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=max(lbfgs_iterations, 1), history_size=50,
+                                  line_search_fn="strong_wolfe",
                                   tolerance_grad=1e-12, tolerance_change=1e-15)
 
         def closure():
