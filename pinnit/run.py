@@ -29,6 +29,7 @@ from .history import write_history
 from .nn.mlp import build_mlp
 from .plots import plot_fields, plot_losses, plot_profiles
 from .problems import Problem, build_problem
+from .problems.targets import condition_targets
 from .threads import choose_threads
 from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for, write_bytes,
                      write_json, write_text)
@@ -74,8 +75,9 @@ def assemble(cfg: RunConfig) -> Assembly:
     loss = PinnLoss(problem, torch.nn.Identity(), ctx, sampler=cfg.sampling.sampler, points=cfg.sampling.points,
                     weights=t.weights, refine=refine)
     sample = next(iter(loss.points.values())).detach().cpu().double()
+    targets = lambda: condition_targets(problem, loss.points, loss.weights)  # noqa: E731  (only if asked for)
     net = build_mlp(len(problem.inputs), len(problem.outputs), cfg.network.hidden_widths(), cfg.network.activation,
-                    cfg.network.initializer, ctx.generator, lower, upper, sample=sample)
+                    cfg.network.initializer, ctx.generator, lower, upper, sample=sample, targets=targets)
     model = PinnModel(net.to(device=ctx.device, dtype=ctx.dtype), problem)
     loss.model = model
     evaluator = Evaluator(problem, ctx, cfg.evaluation.resolution)

@@ -21,6 +21,18 @@ settings.register_profile("explore", derandomize=False, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory):
+    """Pretrained-basis caches (basis_pretrained) go to a temp folder, never the user's ~/.cache."""
+    old = os.environ.get("PINNIT_CACHE_DIR")
+    os.environ["PINNIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("pinnit-cache"))
+    yield
+    if old is None:
+        os.environ.pop("PINNIT_CACHE_DIR", None)
+    else:
+        os.environ["PINNIT_CACHE_DIR"] = old
 SHARED = REPO.parent / "shared"
 
 

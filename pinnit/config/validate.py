@@ -71,4 +71,4 @@ def _dry_build(cfg: RunConfig, problem) -> None:
     gen = torch.Generator().manual_seed(0)
     sample = lo + (hi - lo) * torch.rand(64, len(problem.inputs), generator=gen, dtype=torch.float64)
     build_mlp(len(problem.inputs), len(problem.outputs), cfg.network.hidden_widths(), cfg.network.activation,
-              cfg.network.initializer, gen, lo.tolist(), hi.tolist(), sample=sample)
+              cfg.network.initializer, gen, lo.tolist(), hi.tolist(), sample=sample, dry_run=True)

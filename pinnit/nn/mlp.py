@@ -51,13 +51,21 @@ class MLP(nn.Module):
 
 def build_mlp(in_dim: int, out_dim: int, widths: Sequence[int], activation: Any, initializer: Any,
               generator: torch.Generator, lower=None, upper=None, path: str = "network",
-              sample: torch.Tensor | None = None) -> MLP:
+              sample: torch.Tensor | None = None, targets: Any = None, dry_run: bool = False) -> MLP:
     """Build and initialise an MLP from registry specs (names or ``{name, **params}`` mappings).
 
-    ``sample`` (raw inputs) is normalised and handed to data-driven initializers.
+    ``sample`` (raw inputs) is normalised and handed to data-driven initializers; so are the points of
+    ``targets`` (FitTargets, or a zero-argument callable giving them) for output-layer projections.
+    ``dry_run``: a config check; initializers may skip expensive work (pretraining).
     """
     act = build_activation(activation, f"{path}.activation")
     net = MLP(in_dim, out_dim, widths, act, lower, upper)
     normed = None if sample is None else (sample.to(torch.float64) - net.shift) * net.scale
-    initialize(net.layers, act, generator, initializer, f"{path}.initializer", sample=normed)
+
+    def mapped_targets():
+        found = targets() if callable(targets) else targets
+        return None if found is None else [t.mapped(net.shift, net.scale) for t in found]
+
+    initialize(net.layers, act, generator, initializer, f"{path}.initializer", sample=normed,
+               targets=mapped_targets, dry_run=dry_run)
     return net

@@ -1,5 +1,5 @@
 """Weight initializers: the registry and every registered entry (importing the modules registers them)."""
-from . import classical, eoc, kgi, repu, siren, signal_preserving  # noqa: F401  (registers entries)
+from . import basis, classical, eoc, kgi, repu, siren, signal_preserving  # noqa: F401  (registers entries)
 from .base import INITIALIZERS, initialize, register_initializer, validate_initializer
 from .eoc import EOCPoint, chi1, eoc_point, gaussian_moments
 from .repu import repu_susceptibilities, susceptibilities

@@ -19,6 +19,8 @@ from ...registry import Registry
 from ..activations.base import Activation
 
 InitFn = Callable[..., None]
+#: keyword arguments pinnit supplies itself (never from YAML).
+INTERNAL = ("sample", "targets", "dry_run")
 INITIALIZERS: Registry[InitFn] = Registry("initializer")
 
 
@@ -34,17 +36,27 @@ def initialize(
     spec: Any,
     path: str = "network.initializer",
     sample: torch.Tensor | None = None,
+    targets: Any = None,
+    dry_run: bool = False,
 ) -> None:
     """Apply the initializer named in ``spec`` (a name or ``{name: ..., **params}``) to ``layers``.
 
     ``sample`` (a batch of inputs to the first layer, already normalised) is passed to initializers that
-    declare a ``sample`` keyword (data-driven ones such as KGI with data bounds).
+    declare a ``sample`` keyword (data-driven ones such as KGI with data bounds). ``targets`` (FitTargets in
+    normalised coordinates, or a zero-argument callable returning them, called only when needed) is passed to
+    those that declare ``targets`` (output-layer projections such as ``basis_pretrained``). ``dry_run`` (the
+    config check at load time) lets initializers that declare it skip expensive work after validating.
     """
     name, params = split_spec(spec, path)
     fn = INITIALIZERS.get(name, f"{path}.name")
-    kwargs = bind_params(fn, params, path, skip=3, internal=("sample",))
-    if "sample" in inspect.signature(fn).parameters:
+    kwargs = bind_params(fn, params, path, skip=3, internal=INTERNAL)
+    declared = inspect.signature(fn).parameters
+    if "sample" in declared:
         kwargs["sample"] = sample
+    if "targets" in declared:
+        kwargs["targets"] = targets() if callable(targets) else targets
+    if "dry_run" in declared:
+        kwargs["dry_run"] = dry_run
     try:
         with torch.no_grad():
             fn(list(layers), activation, generator, **kwargs)
@@ -55,4 +67,4 @@ def initialize(
 def validate_initializer(spec: Any, path: str = "network.initializer") -> None:
     """Check name and parameters without touching any layer (config validation)."""
     name, params = split_spec(spec, path)
-    bind_params(INITIALIZERS.get(name, f"{path}.name"), params, path, skip=3, internal=("sample",))
+    bind_params(INITIALIZERS.get(name, f"{path}.name"), params, path, skip=3, internal=INTERNAL)
