@@ -17,6 +17,7 @@ from ..errors import ConfigError, did_you_mean
 from ..fields import Fields
 from ..sampling import sample_region
 from .base import Box, Problem, Region, Term, register_problem
+from ..operators.functions import FunctionInput, GRFLaw
 from .declared_io import PATH, ConditionSpec, Declaration, Table, load_declaration, read_table, resolve
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ def _select_by_face(faces: tuple[dict[str, float], ...], parts: list[Residual], 
     def residual(f: Fields) -> torch.Tensor:
         x = f.x.detach()
         gap = torch.stack([torch.stack([(x[:, j] - v).abs() for j, v in c]).amax(0) for c in cols])
-        return torch.stack([p(f) for p in parts]).gather(0, gap.argmin(0)[None]).squeeze(0)
+        stacked = torch.stack(torch.broadcast_tensors(*(p(f) for p in parts)))  # faces × (B ×) N
+        return stacked.gather(0, gap.argmin(0).expand(stacked.shape[1:])[None]).squeeze(0)
 
     return residual
 
@@ -80,9 +82,12 @@ class DeclaredProblem(Problem):
     def _build(self, s: Declaration) -> None:
         self.inputs = tuple(s.inputs)
         self.outputs = (s.fields,) if isinstance(s.fields, str) else tuple(s.fields)
-        self.ns = ns = _ex().Namespace(self.inputs, self.outputs, s.parameters, PATH)
+        self.ns = ns = _ex().Namespace(self.inputs, self.outputs, s.parameters, PATH,
+                                       {k: f.argument for k, f in s.functions.items()})
         self._used: set[str] = set()
         self._domain = self._box(s.inputs, f"{PATH}.inputs")
+        self.functions = self._functions(s.functions)
+        self.solver = self._solver(s.solver)
         if s.time is not None and s.time not in self.inputs:
             raise ConfigError(f"{PATH}.time", f"'{s.time}' is not an input{did_you_mean(s.time, self.inputs)}; "
                                               f"inputs: {', '.join(self.inputs)}")
@@ -117,6 +122,46 @@ class DeclaredProblem(Problem):
                 others = [p for p in ns.parameters if p != name]
                 raise ConfigError(f"{PATH}.parameters.{name}", f"'{name}' is used in no expression"
                                                                f"{did_you_mean(name, others)}")
+
+    def _functions(self, specs: Mapping[str, Any]) -> dict[str, FunctionInput]:
+        """Function inputs (operator learning): sensors on the argument's domain, the law, the counts."""
+        out = {}
+        for name, f in specs.items():
+            path = f"{PATH}.functions.{name}"
+            if f.argument not in self.inputs:
+                raise ConfigError(f"{path}.argument", f"'{f.argument}' is not an input"
+                                                      f"{did_you_mean(f.argument, self.inputs)}; "
+                                                      f"inputs: {', '.join(self.inputs)}")
+            lo, hi = self._domain[f.argument]
+            if f.sensors.range is not None:
+                lo, hi = (self._constant(v, f"{path}.sensors.range[{j}]") for j, v in enumerate(f.sensors.range))
+                if not lo < hi:
+                    raise ConfigError(f"{path}.sensors.range", f"empty interval [{lo}, {hi}]; need lower < upper")
+            law = GRFLaw(f.law.length_scale, f.law.variance, f.law.grid)
+            out[name] = FunctionInput(name, f.argument, np.linspace(lo, hi, f.sensors.count), law, f.train, f.test)
+            self._used.add(name)
+        return out
+
+    def _solver(self, spec: str | Mapping[str, Any] | None) -> tuple[str, dict[str, float]] | None:
+        """The reference solver of an operator problem: its registered name and constant parameters."""
+        if spec is None:
+            return None
+        path = f"{PATH}.solver"
+        if not self.functions:
+            raise ConfigError(path, "a solver gives references for function inputs; declare 'functions' first")
+        params = {"name": spec} if isinstance(spec, str) else dict(spec)
+        name = params.pop("name", None)
+        if not isinstance(name, str):
+            raise ConfigError(f"{path}.name", "required: the registered solver's name, e.g. stokes")
+        values: dict[str, Any] = {}
+        for k, v in params.items():  # constant expressions of the parameters, or a word (e.g. a gauge)
+            word = isinstance(v, str) and v.isidentifier() and self.ns.kind(v) is None and v not in ("pi", "E")
+            values[k] = v if word else self._constant(v, f"{path}.{k}")
+        from ..operators.solvers import SOLVERS
+        from ..params import bind_params
+
+        bind_params(SOLVERS.get(name, f"{path}.name"), values, path, skip=3, internal=("cache_dir",))
+        return name, values
 
     def _parse(self, text, path: str, allow: str, *, equation: bool = False) -> Compiled:
         expr = _ex().parse(text, self.ns, path, allow, equation=equation)
@@ -342,7 +387,7 @@ class DeclaredProblem(Problem):
 
     def _apply(self, x: torch.Tensor, y: torch.Tensor, transform: list[Compiled]) -> torch.Tensor:
         env = _ex().Columns(x, self.inputs, y, self.outputs)
-        return torch.stack([c(env) for c in transform], dim=1)
+        return torch.stack(torch.broadcast_tensors(*(c(env) for c in transform)), dim=-1)  # (N | B × N) × fields
 
     def _reference(self, s: Declaration) -> tuple[dict[str, Compiled] | None, Table | None]:
         if s.exact is not None and s.exact_file is not None:
@@ -377,6 +422,19 @@ class DeclaredProblem(Problem):
 
     def output_transform(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self._apply(x, y, self._transform) if self._transform is not None else y
+
+    def transform_derivative(self, field: str, wrt: tuple[str, ...]) -> Compiled | None:
+        """∂^wrt of the output transform of ``field``, compiled over the raw network's values and derivatives
+        (sympy's chain rule: e.g. ∂/∂x [u·x(1−x)y] = u_x·x(1−x)y + u·(1−2x)y); None without a transform."""
+        if self._transform is None:
+            return None
+        import sympy as sp
+
+        compiled = self._transform[self.outputs.index(field)]
+        if not wrt:
+            return compiled
+        expr = sp.diff(compiled.expr, *(self.ns.symbols[v] for v in wrt))
+        return _ex().compile_expr(expr, self.ns, f"{PATH}.output_transform.{field}")
 
     def default_resolution(self) -> list[int]:
         return list(self._resolution)
