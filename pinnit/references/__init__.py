@@ -1,6 +1,8 @@
 """Exact reference solutions used to score PINN runs (see shared/notes/problems.md)."""
 from pinnit.references.black_scholes import black_scholes_grid, black_scholes_price
 from pinnit.references.burgers import burgers_exact, burgers_grid, burgers_nodes
+from pinnit.references.stokes import solve_stokes, solve_stokes_batch
+from pinnit.references.stokes_cache import cached_references
 
 __all__ = [
     "black_scholes_grid",
@@ -8,4 +10,7 @@ __all__ = [
     "burgers_exact",
     "burgers_grid",
     "burgers_nodes",
+    "cached_references",
+    "solve_stokes",
+    "solve_stokes_batch",
 ]
