@@ -29,8 +29,10 @@ def register_solver(name: str):
 def stokes(values: np.ndarray, function: FunctionInput, axes: Mapping[str, np.ndarray], *,
            cache_dir: Path | None = None, mu: float = 0.01, gauge: str | None = None) -> dict[str, np.ndarray]:
     """Lid-driven Stokes flow on the unit square, lid u(x, 1) = (1 + f(x)/10)·x(1−x)
-    (:mod:`pinnit.references.stokes`, finite differences; cached on disk per set of lids)."""
-    from ..references import stokes as solver
+    (:mod:`pinnit.references.stokes`, finite differences; cached on disk per set of lids). ``gauge``: the
+    solver's pressure constant (default its ``bottom_mean``, the closest to the network's p(x, 0) = 0)."""
+    from ..references.stokes import solve_stokes_batch
+    from ..references.stokes_cache import cached_references
 
     grid = [np.asarray(a, float) for a in axes.values()]
     n = len(grid[0])
@@ -40,9 +42,9 @@ def stokes(values: np.ndarray, function: FunctionInput, axes: Mapping[str, np.nd
     lid = function.evaluate(values, np.linspace(0.0, 1.0, 101))  # the solver reads f at 101 sensors
     kwargs = {} if gauge is None else {"gauge": gauge}
     if cache_dir is None:
-        out = solver.solve_stokes_batch(lid, n=n, mu=mu, **kwargs)
+        out = solve_stokes_batch(lid, n=n, mu=mu, **kwargs)
     else:
-        out = solver.cached_references(lid, cache_dir, n=n, mu=mu, **kwargs)
+        out = cached_references(lid, cache_dir, n=n, mu=mu, **kwargs)
     return {k: np.asarray(out[k]) for k in ("u", "v", "p")}
 
 
