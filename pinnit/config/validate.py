@@ -60,8 +60,8 @@ def _validate_mlp(cfg: RunConfig, problem) -> None:
     from ..nn.activations import build_activation
     from ..nn.initializers import validate_initializer
 
-    for key in ("layout", "features", "branch", "trunk"):
-        if key in cfg.network.model_fields_set:
+    for key in ("layout", "features", "branch", "trunk"):  # set to a non-default value (dumped configs hold all)
+        if getattr(cfg.network, key) != type(cfg.network).model_fields[key].default:
             raise ConfigError(f"network.{key}", "only used by network.arch: deeponet (a problem with function inputs)")
     build_activation(cfg.network.activation, "network.activation")
     validate_initializer(cfg.network.initializer, "network.initializer")
