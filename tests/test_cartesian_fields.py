@@ -48,6 +48,20 @@ def test_zcs_equals_autograd_to_1e10(layout):
     assert torch.equal(zcs["u_xy"], zcs.d("u", "y", "x"))  # mixed partials by name, cached once
 
 
+def test_jets_equal_autograd_to_1e10():
+    """Forward jets of the raw DeepONet (no transform here) against plain autograd, up to second order."""
+    net, (F, X) = _net(), _data()
+    jet = CartesianFields.create("jet", X, INPUTS, OUTPUTS, lambda Xs: (lambda f, k: net.jet(F, Xs)(
+        OUTPUTS.index(f), k)))
+    auto = CartesianFields.create("autograd", X, INPUTS, OUTPUTS, lambda Xs: net(F, Xs), batch=len(F))
+    for field in OUTPUTS:
+        for wrt in DERIVS:
+            a, b = jet.d(field, *wrt), auto.d(field, *wrt)
+            assert float((a - b).detach().abs().max()) <= 1e-10 * (1 + float(b.detach().abs().max()))
+    with pytest.raises(PinnitError, match="second order"):
+        jet.d("u", "x", "x", "y")
+
+
 def test_matches_pointwise_fields_per_function():
     """Each function's slice equals the plain engine on that function alone (the definition)."""
     net, (F, X) = _net(), _data()
