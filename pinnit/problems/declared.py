@@ -15,9 +15,9 @@ import torch
 
 from ..errors import ConfigError, did_you_mean
 from ..fields import Fields
+from ..operators.functions import FunctionInput, GRFLaw
 from ..sampling import sample_region
 from .base import Box, Problem, Region, Term, register_problem
-from ..operators.functions import FunctionInput, GRFLaw
 from .declared_io import PATH, ConditionSpec, Declaration, Table, load_declaration, read_table, resolve
 
 if TYPE_CHECKING:
