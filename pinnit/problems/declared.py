@@ -15,9 +15,9 @@ import torch
 
 from ..errors import ConfigError, did_you_mean
 from ..fields import Fields
-from ..operators.functions import FunctionInput, GRFLaw
 from ..sampling import sample_region
 from .base import Box, Problem, Region, Term, register_problem
+from .declared_functions import function_inputs, solver_spec
 from .declared_io import PATH, ConditionSpec, Declaration, Table, load_declaration, read_table, resolve
 
 if TYPE_CHECKING:
@@ -86,8 +86,8 @@ class DeclaredProblem(Problem):
                                        {k: f.argument for k, f in s.functions.items()})
         self._used: set[str] = set()
         self._domain = self._box(s.inputs, f"{PATH}.inputs")
-        self.functions = self._functions(s.functions)
-        self.solver = self._solver(s.solver)
+        self.functions = function_inputs(self, s.functions)
+        self.solver = solver_spec(self, s.solver)
         if s.time is not None and s.time not in self.inputs:
             raise ConfigError(f"{PATH}.time", f"'{s.time}' is not an input{did_you_mean(s.time, self.inputs)}; "
                                               f"inputs: {', '.join(self.inputs)}")
@@ -122,46 +122,6 @@ class DeclaredProblem(Problem):
                 others = [p for p in ns.parameters if p != name]
                 raise ConfigError(f"{PATH}.parameters.{name}", f"'{name}' is used in no expression"
                                                                f"{did_you_mean(name, others)}")
-
-    def _functions(self, specs: Mapping[str, Any]) -> dict[str, FunctionInput]:
-        """Function inputs (operator learning): sensors on the argument's domain, the law, the counts."""
-        out = {}
-        for name, f in specs.items():
-            path = f"{PATH}.functions.{name}"
-            if f.argument not in self.inputs:
-                raise ConfigError(f"{path}.argument", f"'{f.argument}' is not an input"
-                                                      f"{did_you_mean(f.argument, self.inputs)}; "
-                                                      f"inputs: {', '.join(self.inputs)}")
-            lo, hi = self._domain[f.argument]
-            if f.sensors.range is not None:
-                lo, hi = (self._constant(v, f"{path}.sensors.range[{j}]") for j, v in enumerate(f.sensors.range))
-                if not lo < hi:
-                    raise ConfigError(f"{path}.sensors.range", f"empty interval [{lo}, {hi}]; need lower < upper")
-            law = GRFLaw(f.law.length_scale, f.law.variance, f.law.grid)
-            out[name] = FunctionInput(name, f.argument, np.linspace(lo, hi, f.sensors.count), law, f.train, f.test)
-            self._used.add(name)
-        return out
-
-    def _solver(self, spec: str | Mapping[str, Any] | None) -> tuple[str, dict[str, float]] | None:
-        """The reference solver of an operator problem: its registered name and constant parameters."""
-        if spec is None:
-            return None
-        path = f"{PATH}.solver"
-        if not self.functions:
-            raise ConfigError(path, "a solver gives references for function inputs; declare 'functions' first")
-        params = {"name": spec} if isinstance(spec, str) else dict(spec)
-        name = params.pop("name", None)
-        if not isinstance(name, str):
-            raise ConfigError(f"{path}.name", "required: the registered solver's name, e.g. stokes")
-        values: dict[str, Any] = {}
-        for k, v in params.items():  # constant expressions of the parameters, or a word (e.g. a gauge)
-            word = isinstance(v, str) and v.isidentifier() and self.ns.kind(v) is None and v not in ("pi", "E")
-            values[k] = v if word else self._constant(v, f"{path}.{k}")
-        from ..operators.solvers import SOLVERS
-        from ..params import bind_params
-
-        bind_params(SOLVERS.get(name, f"{path}.name"), values, path, skip=3, internal=("cache_dir",))
-        return name, values
 
     def _parse(self, text, path: str, allow: str, *, equation: bool = False) -> Compiled:
         expr = _ex().parse(text, self.ns, path, allow, equation=equation)
