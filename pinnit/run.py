@@ -67,6 +67,10 @@ def assemble(cfg: RunConfig) -> Assembly:
     torch.set_num_threads(choose_threads(t.threads)[0])
     ctx = RunContext.create(t.device, t.dtype, t.seed)
     problem = build_problem(cfg.problem.model_dump(), "problem")
+    if getattr(problem, "functions", None):  # function inputs: a PI-DeepONet (pinnit/operators)
+        from .operators.assemble import build_operator
+
+        return Assembly(cfg, ctx, problem, *build_operator(cfg, ctx, problem))
     box = problem.domain
     lower = [box[k][0] for k in problem.inputs] if cfg.network.normalize_inputs else None
     upper = [box[k][1] for k in problem.inputs] if cfg.network.normalize_inputs else None
@@ -156,10 +160,15 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path,
         "versions": _versions(),
         "git_commit": _git_commit(),
     }
+    if hasattr(a.evaluator, "summary"):  # operator runs: convergence slowness, untrained errors
+        metrics.update(a.evaluator.summary(state.history))
     write_json(path / "metrics.json", metrics)
     if a.cfg.output.plots:
         plot_losses(state.history, path / "plots" / "loss.png")
-        plot_fields(arrays, a.problem.inputs, a.problem.outputs, path / "plots")
+        if hasattr(a.evaluator, "plot"):
+            a.evaluator.plot(pred, path / "plots")
+        else:
+            plot_fields(arrays, a.problem.inputs, a.problem.outputs, path / "plots")
         if a.problem.time_input:
             plot_profiles(arrays, a.problem.inputs, a.problem.outputs, a.problem.time_input, path / "plots")
     return metrics

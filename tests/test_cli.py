@@ -54,7 +54,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err == "pinnit: error: network.widht: unknown key (did you mean 'width'?); valid keys: arch, width, " \
-                  "depth, widths, activation, initializer, normalize_inputs"
+                  "depth, widths, activation, initializer, normalize_inputs, layout, features, branch, trunk"
 
 
 def test_debug_shows_the_traceback(tmp_path):

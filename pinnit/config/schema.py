@@ -23,8 +23,18 @@ class ProblemConfig(BaseModel):
     hard_constraints: bool = False
 
 
+class SubNetConfig(_Strict):
+    """One sub-network of a DeepONet (branch or trunk); unset keys inherit the network-level ones."""
+
+    width: PositiveInt | None = Field(None, le=100_000)
+    depth: NonNegativeInt | None = Field(None, le=100_000, description="hidden layers before the feature layer")
+    widths: list[Annotated[int, Field(gt=0, le=100_000)]] | None = Field(None, max_length=100_000)
+    activation: str | dict[str, Any] | None = None
+    initializer: str | dict[str, Any] | None = None
+
+
 class NetworkConfig(_Strict):
-    arch: Literal["mlp"] = "mlp"
+    arch: Literal["mlp", "deeponet"] = Field("mlp", description="mlp, or deeponet for problems with function inputs")
     width: PositiveInt = Field(20, le=100_000)
     depth: PositiveInt = Field(3, le=100_000, description="number of hidden layers")
     widths: list[Annotated[int, Field(gt=0, le=100_000)]] | None = Field(
@@ -32,11 +42,22 @@ class NetworkConfig(_Strict):
     activation: str | dict[str, Any] = "tanh"
     initializer: str | dict[str, Any] = "xavier_normal"
     normalize_inputs: bool = True
+    # --- DeepONet (arch: deeponet; pinnit/nn/deeponet.py) ---
+    layout: Literal["independent", "shared"] = Field(
+        "independent", description="deeponet: one branch+trunk per output field, or one trunk shared by all")
+    features: PositiveInt | None = Field(None, le=100_000, description="deeponet: p, the width of the branch "
+                                                                       "and trunk outputs (default: width)")
+    branch: SubNetConfig | None = Field(None, description="deeponet: the branch net (function at the sensors)")
+    trunk: SubNetConfig | None = Field(None, description="deeponet: the trunk net (the coordinates)")
 
     def hidden_widths(self) -> list[int]:
         return list(self.widths) if self.widths else [self.width] * self.depth
 
-    def parameter_count(self, n_in: int, n_out: int) -> int:
+    def parameter_count(self, n_in: int, n_out: int, n_sensors: int = 0) -> int:
+        if self.arch == "deeponet":
+            from ..nn.deeponet import deeponet_parameter_count
+
+            return deeponet_parameter_count(self, n_sensors, n_in, n_out)
         sizes = [n_in, *self.hidden_widths(), n_out]
         return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
 
@@ -55,6 +76,8 @@ class SamplingConfig(_Strict):
         description="points per loss term; keys are the problem's term names (default: the problem's own counts)",
     )
     resample_every: NonNegativeInt = Field(0, description="draw fresh collocation points every k Adam steps (0: never)")
+    function_batch: PositiveInt = Field(50, le=10_000_000, description="operator problems: training functions "
+                                                                       "drawn for each Adam step")
     refine: list[RefineRegion] = Field(default_factory=list)
 
 
@@ -108,12 +131,18 @@ class TrainingConfig(_Strict):
     on_divergence: Literal["stop", "rollback"] = "stop"
     rollback_lr_factor: float = Field(0.1, gt=0, lt=1)
     max_rollbacks: NonNegativeInt = 3
+    derivatives: Literal["zcs", "autograd", "jet"] = Field(
+        "zcs", description="operator problems: derivatives over functions × points by zero-coordinate shift "
+                           "(a few scalar backward passes), plain autograd (every point of every function) or "
+                           "forward jets of the trunk (second order at most; fewest operations)")
 
 
 class EvaluationConfig(_Strict):
     every: NonNegativeInt = Field(500, description="steps between evaluations against the reference (0: end only)")
     resolution: list[Annotated[int, Field(gt=0, le=100_000)]] | None = Field(
         None, description="grid points per input; default: the problem's")
+    functions: NonNegativeInt | None = Field(
+        None, description="operator problems: held-out functions scored (default: all the problem's test ones)")
 
 
 class OutputConfig(_Strict):

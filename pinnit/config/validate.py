@@ -13,22 +13,19 @@ MAX_GRID = 20_000_000
 
 def validate_registries(cfg: RunConfig) -> None:
     """Raise a one-line :class:`ConfigError` for the first inconsistency found."""
-    from ..nn.activations import build_activation
-    from ..nn.initializers import validate_initializer
     from ..problems import build_problem
     from ..problems.base import KINDS
 
     problem = build_problem(cfg.problem.model_dump(), "problem")
-    build_activation(cfg.network.activation, "network.activation")
-    validate_initializer(cfg.network.initializer, "network.initializer")
-    n_params = cfg.network.parameter_count(len(problem.inputs), len(problem.outputs))
-    if n_params > MAX_PARAMETERS:
-        raise ConfigError("network", f"{n_params:,} parameters; at most {MAX_PARAMETERS:,} are supported "
-                                     "(lower width, depth or widths)")
+    if cfg.network.arch == "deeponet" or getattr(problem, "functions", None):
+        from ..operators.validate import validate_operator
+
+        validate_operator(cfg, problem, MAX_PARAMETERS)  # DeepONet, function batches, derivative mode
+    else:
+        _validate_mlp(cfg, problem)
     if cfg.evaluation.resolution is not None and math.prod(cfg.evaluation.resolution) > MAX_GRID:
         raise ConfigError("evaluation.resolution", f"{math.prod(cfg.evaluation.resolution):,} grid points; "
                                                    f"at most {MAX_GRID:,}")
-    _dry_build(cfg, problem)
 
     names = [t.name for t in problem.terms()]
     for key in cfg.sampling.points:
@@ -57,6 +54,22 @@ def validate_registries(cfg: RunConfig) -> None:
     if cfg.training.adam.iterations + cfg.training.lbfgs.iterations == 0:
         raise ConfigError("training", "adam.iterations and lbfgs.iterations are both 0; nothing to train")
     resolve_device(cfg.training.device)
+
+
+def _validate_mlp(cfg: RunConfig, problem) -> None:
+    from ..nn.activations import build_activation
+    from ..nn.initializers import validate_initializer
+
+    for key in ("layout", "features", "branch", "trunk"):  # set to a non-default value (dumped configs hold all)
+        if getattr(cfg.network, key) != type(cfg.network).model_fields[key].default:
+            raise ConfigError(f"network.{key}", "only used by network.arch: deeponet (a problem with function inputs)")
+    build_activation(cfg.network.activation, "network.activation")
+    validate_initializer(cfg.network.initializer, "network.initializer")
+    n_params = cfg.network.parameter_count(len(problem.inputs), len(problem.outputs))
+    if n_params > MAX_PARAMETERS:
+        raise ConfigError("network", f"{n_params:,} parameters; at most {MAX_PARAMETERS:,} are supported "
+                                     "(lower width, depth or widths)")
+    _dry_build(cfg, problem)
 
 
 def _dry_build(cfg: RunConfig, problem) -> None:

@@ -113,6 +113,8 @@ def _assemble(cfg):
 def diagnose(cfg, *, samples: int = 2048, random: int | None = None, grad_max_depth: int = GRAD_MAX_DEPTH,
              knot_lines: int = 32, knot_points: int = 1000) -> Diagnosis:
     """Diagnose the network of ``cfg`` (a :class:`~pinnit.config.RunConfig`) at initialization."""
+    if cfg.network.arch != "mlp":
+        raise ConfigError("network.arch", f"diagnose studies MLPs; '{cfg.network.arch}' is not supported yet")
     spec = cfg.network.initializer
     label = label_of(spec)
     t0 = time.perf_counter()

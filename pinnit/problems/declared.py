@@ -17,6 +17,7 @@ from ..errors import ConfigError, did_you_mean
 from ..fields import Fields
 from ..sampling import sample_region
 from .base import Box, Problem, Region, Term, register_problem
+from .declared_functions import function_inputs, solver_spec
 from .declared_io import PATH, ConditionSpec, Declaration, Table, load_declaration, read_table, resolve
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ def _select_by_face(faces: tuple[dict[str, float], ...], parts: list[Residual], 
     def residual(f: Fields) -> torch.Tensor:
         x = f.x.detach()
         gap = torch.stack([torch.stack([(x[:, j] - v).abs() for j, v in c]).amax(0) for c in cols])
-        return torch.stack([p(f) for p in parts]).gather(0, gap.argmin(0)[None]).squeeze(0)
+        stacked = torch.stack(torch.broadcast_tensors(*(p(f) for p in parts)))  # faces × (B ×) N
+        return stacked.gather(0, gap.argmin(0).expand(stacked.shape[1:])[None]).squeeze(0)
 
     return residual
 
@@ -80,10 +82,13 @@ class DeclaredProblem(Problem):
     def _build(self, s: Declaration) -> None:
         self.inputs = tuple(s.inputs)
         self.outputs = (s.fields,) if isinstance(s.fields, str) else tuple(s.fields)
-        self.ns = ns = _ex().Namespace(self.inputs, self.outputs, s.parameters, PATH)
+        self.ns = ns = _ex().Namespace(self.inputs, self.outputs, s.parameters, PATH,
+                                       {k: f.argument for k, f in s.functions.items()})
         ns.max_derivative_order = s.max_derivative_order  # read by the expression cost checks
         self._used: set[str] = set()
         self._domain = self._box(s.inputs, f"{PATH}.inputs")
+        self.functions = function_inputs(self, s.functions)
+        self.solver = solver_spec(self, s.solver)
         if s.time is not None and s.time not in self.inputs:
             raise ConfigError(f"{PATH}.time", f"'{s.time}' is not an input{did_you_mean(s.time, self.inputs)}; "
                                               f"inputs: {', '.join(self.inputs)}")
@@ -352,7 +357,7 @@ class DeclaredProblem(Problem):
 
     def _apply(self, x: torch.Tensor, y: torch.Tensor, transform: list[Compiled]) -> torch.Tensor:
         env = _ex().Columns(x, self.inputs, y, self.outputs)
-        return torch.stack([c(env) for c in transform], dim=1)
+        return torch.stack(torch.broadcast_tensors(*(c(env) for c in transform)), dim=-1)  # (N | B × N) × fields
 
     def _reference(self, s: Declaration) -> tuple[dict[str, Compiled] | None, Table | None]:
         if s.exact is not None and s.exact_file is not None:
@@ -387,6 +392,19 @@ class DeclaredProblem(Problem):
 
     def output_transform(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self._apply(x, y, self._transform) if self._transform is not None else y
+
+    def transform_derivative(self, field: str, wrt: tuple[str, ...]) -> Compiled | None:
+        """∂^wrt of the output transform of ``field``, compiled over the raw network's values and derivatives
+        (sympy's chain rule: e.g. ∂/∂x [u·x(1−x)y] = u_x·x(1−x)y + u·(1−2x)y); None without a transform."""
+        if self._transform is None:
+            return None
+        import sympy as sp
+
+        compiled = self._transform[self.outputs.index(field)]
+        if not wrt:
+            return compiled
+        expr = sp.diff(compiled.expr, *(self.ns.symbols[v] for v in wrt))
+        return _ex().compile_expr(expr, self.ns, f"{PATH}.output_transform.{field}")
 
     def default_resolution(self) -> list[int]:
         return list(self._resolution)

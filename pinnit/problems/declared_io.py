@@ -55,6 +55,33 @@ class EvaluationSpec(_Spec):
     box: dict[str, tuple[Expr, Expr]] = {}
 
 
+class SensorSpec(_Spec):
+    """Equispaced sensors of a function input: ``count`` points on ``range`` (default: its argument's domain)."""
+
+    count: Annotated[int, Field(ge=4, le=100_000)] = 101
+    range: tuple[Expr, Expr] | None = None
+
+
+class LawSpec(_Spec):
+    """The law functions are drawn from: a Gaussian random field with an RBF kernel (DeepXDE's GRF)."""
+
+    kind: Literal["grf"] = "grf"
+    kernel: Literal["rbf"] = "rbf"
+    length_scale: Annotated[float, Field(gt=0)] = 0.2
+    variance: Annotated[float, Field(gt=0)] = 1.0
+    grid: Annotated[int, Field(ge=4, le=20_000)] = 1000
+
+
+class FunctionSpec(_Spec):
+    """A function input f(argument) of an operator problem: sensors, law, training and held-out counts."""
+
+    argument: str
+    sensors: SensorSpec = SensorSpec()
+    law: LawSpec = LawSpec()
+    train: Annotated[int, Field(gt=0, le=10_000_000)] = 1000
+    test: Annotated[int, Field(ge=0, le=10_000_000)] = 200
+
+
 class Declaration(_Spec):
     description: str | None = None
     inputs: Annotated[dict[str, tuple[Expr, Expr]], Field(min_length=1)]
@@ -70,10 +97,22 @@ class Declaration(_Spec):
     evaluation: EvaluationSpec = EvaluationSpec()
     collocation: PositiveInt = 2000
     max_derivative_order: Annotated[int, Field(ge=1, le=32)] = 4  # raise it for higher-order PDEs
+    functions: dict[str, FunctionSpec] = {}  # function inputs (operator learning, e.g. a random lid)
+    solver: str | dict[str, Expr] | None = None  # reference solver for any function input: name or {name, **params}
 
 
 _OWNERS = {"conditions": ConditionSpec, "evaluation": EvaluationSpec, "exact_file": ExactFile}
+_FUNCTION_OWNERS = {"sensors": SensorSpec, "law": LawSpec}
 _TAGS = {"str", "float", "int", "dict", "list", "tuple", *(m.__name__ for m in (ConditionSpec, ExactFile))}
+
+
+def _owner(loc: Sequence) -> type[BaseModel]:
+    """The model whose key is at ``loc`` (for 'unknown key' messages)."""
+    if len(loc) <= 1:
+        return Declaration
+    if loc[0] == "functions":
+        return _FUNCTION_OWNERS.get(str(loc[2]), FunctionSpec) if len(loc) > 3 else FunctionSpec
+    return _OWNERS.get(str(loc[0]), Declaration)
 
 
 def _loc(loc: Sequence) -> str:
@@ -97,7 +136,7 @@ def validate_declaration(raw: Mapping[str, Any]) -> Declaration:
         errors = exc.errors()
         err, path = errors[0], _loc(errors[0]["loc"])
         if err["type"] == "extra_forbidden":
-            owner = _OWNERS.get(str(err["loc"][0]), Declaration) if len(err["loc"]) > 1 else Declaration
+            owner = _owner(err["loc"])
             key = str(err["loc"][-1])
             raise ConfigError(path, f"unknown key '{key}'{did_you_mean(key, owner.model_fields)}; "
                                     f"valid keys: {', '.join(owner.model_fields)}") from None

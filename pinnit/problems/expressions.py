@@ -49,8 +49,8 @@ TORCH: dict[type, Callable[..., torch.Tensor]] = {
 }
 
 # what an expression may refer to, by place: PDE residuals, boundary values, transforms, constants
-EQUATION = frozenset({"input", "parameter", "field", "derivative"})
-VALUE = frozenset({"input", "parameter"})
+EQUATION = frozenset({"input", "parameter", "field", "derivative", "function"})
+VALUE = frozenset({"input", "parameter", "function"})
 TRANSFORM = frozenset({"input", "parameter", "field"})
 CONSTANT = frozenset({"parameter"})
 PLACES = {"equation": EQUATION, "value": VALUE, "transform": TRANSFORM, "constant": CONSTANT}
@@ -76,13 +76,16 @@ class _Names:
 
 
 class Namespace:
-    """The declared names: inputs (x, t), fields (u) and parameters (ν = value); checked to be distinct."""
+    """The declared names: inputs (x, t), fields (u), parameters (ν = value) and function inputs (f, a
+    function of one input, read from the environment's ``function(name)``); checked to be distinct."""
 
     def __init__(self, inputs: Sequence[str], fields: Sequence[str], parameters: Mapping[str, float],
-                 path: str = "problem"):
+                 path: str = "problem", functions: Mapping[str, str] | None = None):
         self.inputs, self.fields, self.parameters = tuple(inputs), tuple(fields), dict(parameters)
+        self.functions_of = dict(functions or {})  # function input → the input it is a function of
         seen: dict[str, str] = {}
-        for kind, names in (("input", self.inputs), ("field", self.fields), ("parameter", self.parameters)):
+        for kind, names in (("input", self.inputs), ("field", self.fields), ("parameter", self.parameters),
+                            ("function", self.functions_of)):
             for i, name in enumerate(names):
                 key = f"{path}.fields[{i}]" if kind == "field" else f"{path}.{kind}s.{name}"
                 if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
@@ -94,7 +97,7 @@ class Namespace:
                 if name in seen:
                     raise ConfigError(key, f"'{name}' is already declared as {seen[name]}")
                 seen[name] = f"an {kind}" if kind == "input" else f"a {kind}"
-        self.symbols = {n: sp.Symbol(n, real=True) for n in (*self.inputs, *self.parameters)}
+        self.symbols = {n: sp.Symbol(n, real=True) for n in (*self.inputs, *self.parameters, *self.functions_of)}
         args = [self.symbols[n] for n in self.inputs]
         self.functions = {n: sp.Function(n, real=True)(*args) for n in self.fields}
         self._names = _Names(self.inputs, self.fields)
@@ -118,12 +121,15 @@ class Namespace:
             return "parameter"
         if name in self.fields:
             return "field"
+        if name in self.functions_of:
+            return "function"
         return "derivative" if self.derivative(name) else None
 
     def known(self, allow: Iterable[str]) -> list[str]:
         allow = set(allow)
         out = [n for n in self.inputs if "input" in allow] + [n for n in self.fields if "field" in allow]
         out += [n for n in self.parameters if "parameter" in allow]
+        out += [n for n in self.functions_of if "function" in allow]
         if "derivative" in allow:
             out += [f"{u}_{a}{b}" for u in self.fields for a in ("", *self.inputs) for b in self.inputs]
         return out
@@ -131,8 +137,8 @@ class Namespace:
     def describe(self, allow: Iterable[str]) -> str:
         allow = set(allow)
         parts = [f"{kind}s {', '.join(names)}" for kind, names in
-                 (("input", self.inputs), ("field", self.fields), ("parameter", self.parameters))
-                 if kind in allow and names]
+                 (("input", self.inputs), ("field", self.fields), ("parameter", self.parameters),
+                  ("function input", self.functions_of)) if kind.split()[0] in allow and names]
         if "derivative" in allow and self.fields:
             parts.append(f"derivatives like {self.fields[0]}_{self.inputs[0]}")
         return "; ".join(parts) or "numbers only"
@@ -219,7 +225,12 @@ class _Builder:
                 shown = ast.unparse(a)
                 raise self.fail(f"cannot differentiate by '{shown}'{did_you_mean(shown, self.ns.inputs)}; "
                                 f"inputs: {', '.join(self.ns.inputs)}")
-        return sp.diff(self.build(args[0]), *spec)
+        expr = self.build(args[0])
+        for name, arg in self.ns.functions_of.items():  # f is a symbol: sympy would take ∂f/∂x = 0
+            if self.ns.symbols[name] in expr.free_symbols and any(s == self.ns.symbols[arg] for s, _ in spec):
+                raise self.fail(f"cannot differentiate function input '{name}' by '{arg}' (only its values "
+                                f"are available)")
+        return sp.diff(expr, *spec)
 
 
 def parse(text: str | float, ns: Namespace, path: str, allow: frozenset[str] | str = EQUATION, *,
@@ -266,7 +277,7 @@ class Columns:
         return self.x[:, self.inputs.index(name)]
 
     def value(self, field: str) -> torch.Tensor:
-        return self.y[:, self.outputs.index(field)]
+        return self.y[..., self.outputs.index(field)]  # y: N × fields, or B × N × fields (functions × points)
 
     def d(self, field: str, *wrt: str) -> torch.Tensor:
         raise RuntimeError("no derivatives in this environment")
@@ -301,7 +312,8 @@ def compile_expr(expr: sp.Expr, ns: Namespace, path: str = "", text: str = "") -
     """
     where = f"in '{_one_line(text)}': " if text else ""
     params = {ns.symbols[k]: float(v) for k, v in ns.parameters.items()}
-    inputs = {ns.symbols[k] for k in ns.inputs}
+    inputs = {ns.symbols[k] for k in (*ns.inputs, *ns.functions_of)}  # varying from point to point
+    functions = set(ns.functions_of)
 
     def constant(e: sp.Basic) -> bool:
         return not (e.free_symbols & inputs) and not e.atoms(AppliedUndef)
@@ -328,6 +340,8 @@ def compile_expr(expr: sp.Expr, ns: Namespace, path: str = "", text: str = "") -
                 c = params[e]
                 return lambda env: c
             name = e.name
+            if name in functions:
+                return lambda env: env.function(name)
             return lambda env: env.coord(name)
         if isinstance(e, AppliedUndef):
             name = e.func.__name__

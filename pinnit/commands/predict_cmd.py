@@ -1,0 +1,38 @@
+"""``pinnit predict``: apply a trained operator (a DeepONet run) to a function given at its sensors."""
+from __future__ import annotations
+
+import argparse
+
+from .base import register_command
+
+EXAMPLES = """examples:
+  pinnit predict outputs/stokes_deeponet_cpu/s0-1a2b3c4d --lid my_lid.npy
+  pinnit predict RUN_DIR --lid lid.csv --out lid_fields.npz --reference
+"""
+
+
+@register_command("predict")
+class PredictCommand:
+    """Predict the fields of a trained operator for a new function (e.g. a Stokes lid)."""
+
+    @staticmethod
+    def add_parser(sub) -> None:
+        p = sub.add_parser("predict", help="apply a trained operator to a new function",
+                           description=PredictCommand.__doc__, epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("run_dir", metavar="RUN_DIR", help="a finished (or checkpointed) DeepONet run directory")
+        p.add_argument("--lid", "--function", dest="function", required=True, metavar="FILE",
+                       help="the function at the sensors: .npy, or .csv/.txt with one value per line")
+        p.add_argument("--out", metavar="OUT.npz", help="output file (default RUN_DIR/predictions/<FILE stem>.npz)")
+        p.add_argument("--reference", action="store_true",
+                       help="also solve with the problem's reference solver; add <f>_ref, errors (printed)")
+
+    @staticmethod
+    def execute(args) -> int:
+        from ..operators.predict import predict
+
+        path, errors = predict(args.run_dir, args.function, args.out, args.reference)
+        print(f"wrote {path}")
+        if errors:
+            print("relative L2 vs the solver: " + ", ".join(f"{k[7:]} {v:.4g}" for k, v in errors.items()))
+        return 0

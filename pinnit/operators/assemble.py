@@ -1,0 +1,38 @@
+"""Build the pieces of an operator run (problem with function inputs + ``network.arch: deeponet``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..config import RunConfig
+from ..context import RunContext
+from ..nn.deeponet import build_deeponet
+from ..problems.base import Problem
+from .evaluation import OperatorEvaluator
+from .loss import OperatorLoss, OperatorModel
+
+#: held-out references are solved once per set of functions and kept here, under ``output.dir``
+CACHE = Path(".cache") / "references"
+
+
+def build_operator(cfg: RunConfig, ctx: RunContext, problem: Problem
+                   ) -> tuple[OperatorModel, OperatorLoss, OperatorEvaluator]:
+    """Functions and points (seeded), the DeepONet (initialised from the seed), the evaluator and references."""
+    t, s = cfg.training, cfg.sampling
+    refine = [(r.box, r.fraction) for r in s.refine]
+    loss = OperatorLoss(problem, torch.nn.Identity(), ctx, sampler=s.sampler, points=s.points, weights=t.weights,
+                        refine=refine, function_batch=s.function_batch, derivatives=t.derivatives)
+    box = problem.domain
+    lower = [box[k][0] for k in problem.inputs] if cfg.network.normalize_inputs else None
+    upper = [box[k][1] for k in problem.inputs] if cfg.network.normalize_inputs else None
+    points = next(iter(loss.points.values())).detach().cpu().double()
+    functions = torch.as_tensor(loss.train_functions[:256], dtype=torch.float64)
+    net = build_deeponet(cfg.network, loss.function.count, len(problem.inputs), len(problem.outputs),
+                         ctx.generator, lower, upper, sample_functions=functions, sample_points=points)
+    model = OperatorModel(net.to(device=ctx.device, dtype=ctx.dtype), problem)
+    loss.model = model
+    evaluator = OperatorEvaluator(problem, ctx, loss.function, loss.test_functions, cfg.evaluation.resolution,
+                                  cfg.evaluation.functions, Path(cfg.output.dir) / CACHE)
+    evaluator.record_initial(model, loss)
+    return model, loss, evaluator

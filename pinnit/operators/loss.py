@@ -1,0 +1,200 @@
+"""The physics-informed operator loss: a batch of training functions × each term's points per step.
+
+Each call of :meth:`OperatorLoss.term_losses` is one optimisation step: it draws the next batch of
+``function_batch`` training functions (epochs of a seeded permutation, as DeepXDE's batch sampler) and
+evaluates Σ_terms λ_term · mean_{functions × points}(residual²), the residuals computed by the Cartesian
+derivative engine (:mod:`pinnit.cartesian_fields`, ZCS or autograd). Same interface as
+:class:`~pinnit.training.loss.PinnLoss` (``term_losses``, ``total``, ``resample``, ``state``,
+``load_state``), so the trainer, checkpoints and resume work unchanged.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..cartesian_fields import CartesianFields
+from ..context import RunContext
+from ..errors import ConfigError
+from ..problems.base import Problem, Term
+from ..sampling import sample_region
+from .functions import FunctionInput
+
+#: salts of the seeded streams (functions drawn once; batches drawn step by step)
+FUNCTION_SALT, BATCH_SALT = 101, 102
+
+
+def seeded_rng(seed: int, salt: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(seed), salt]))
+
+
+def the_function(problem: Problem) -> FunctionInput:
+    """The problem's one function input (the branch reads it at its sensors)."""
+    functions = list(getattr(problem, "functions", {}).values())
+    if len(functions) != 1:
+        raise ConfigError("problem.functions", f"operator learning needs exactly one function input, "
+                                               f"got {len(functions)}")
+    return functions[0]
+
+
+class OperatorModel(nn.Module):
+    """A DeepONet plus the problem's output transform (hard constraints): ``model(F, X)`` → B × N × fields."""
+
+    def __init__(self, net: nn.Module, problem: Problem):
+        super().__init__()
+        self.net = net
+        self.problem = problem
+        self._compiled: dict[tuple, object] = {}  # transform derivatives, compiled once
+
+    def forward(self, F: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        y = self.net(F, X)
+        if not self.problem.hard_constraints:
+            return y
+        if X.dim() == 3:  # per-function points: the transform works on flat columns
+            b, n, d = X.shape
+            return self.problem.output_transform(X.reshape(b * n, d), y.reshape(b * n, -1)).view(b, n, -1)
+        return self.problem.output_transform(X, y)
+
+    def jet(self, F: torch.Tensor, X: torch.Tensor):
+        """``d(field, key)`` → ∂^key of the (transformed) output (B × N), key sorted input indices (≤ 2)."""
+        raw = self.net.jet(F, X)  # (output index, key) → B × N
+        inputs, outputs = self.problem.inputs, self.problem.outputs
+
+        def raw_d(field: str, key: tuple[int, ...]) -> torch.Tensor:
+            return raw(outputs.index(field), key)
+
+        if not self.problem.hard_constraints:
+            return raw_d
+        env = _RawJet(X, inputs, raw_d)
+
+        def transformed(field: str, key: tuple[int, ...]) -> torch.Tensor:
+            if (field, key) not in self._compiled:
+                self._compiled[(field, key)] = self.problem.transform_derivative(field, tuple(inputs[i] for i in key))
+            return self._compiled[(field, key)](env)
+
+        return transformed
+
+
+class _RawJet:
+    """The expression environment of the raw network jet (for the output transform's derivatives)."""
+
+    def __init__(self, x: torch.Tensor, inputs: Sequence[str], raw_d):
+        self.x, self.inputs, self._d = x, tuple(inputs), raw_d
+
+    def coord(self, name: str) -> torch.Tensor:
+        return self.x[:, self.inputs.index(name)]
+
+    def value(self, field: str) -> torch.Tensor:
+        return self._d(field, ())
+
+    def d(self, field: str, *wrt: str) -> torch.Tensor:
+        return self._d(field, tuple(sorted(self.inputs.index(v) for v in wrt)))
+
+
+class OperatorLoss:
+    """Training functions, each term's points, and the weighted loss of one function batch."""
+
+    def __init__(self, problem: Problem, model: nn.Module, ctx: RunContext, *, sampler: str = "sobol",
+                 points: Mapping[str, int] | None = None, weights: Mapping[str, float] | None = None,
+                 refine: Sequence[tuple[dict, float]] = (), function_batch: int = 50, derivatives: str = "zcs"):
+        self.problem, self.model, self.ctx = problem, model, ctx
+        self.function = the_function(problem)
+        self.train_functions, self.test_functions = self.function.sample(seeded_rng(ctx.seed, FUNCTION_SALT))
+        self.train_tensor = ctx.tensor(self.train_functions)
+        self.batch_size = min(function_batch, len(self.train_functions))
+        self.derivatives = derivatives
+        self.terms: list[Term] = problem.loss_terms()
+        self.sampler = sampler
+        self.counts = {t.name: (points or {}).get(t.name, t.points) for t in self.terms}
+        weights = weights or {}
+        self.weights = {t.name: float(weights.get(t.name, weights.get(t.kind, 1.0))) for t in self.terms}
+        self.refine = list(refine)
+        self.points: dict[str, torch.Tensor] = {}
+        self.batch_rng = seeded_rng(ctx.seed, BATCH_SALT)
+        self.order = np.zeros(0, dtype=np.int64)  # the current epoch's permutation, consumed from the front
+        self.batch: np.ndarray | None = None  # indices of the last batch drawn
+        self._interp: dict[str, torch.Tensor] = {}
+        self.resample()
+
+    # --- points and function batches ---------------------------------------------------------------
+    def resample(self) -> None:
+        """Draw fresh points for every term from the run's generator. Equations on the same region with the
+        same count share one set of points (and so one batch of derivatives, as in DeepXDE)."""
+        drawn: list[tuple[Term, torch.Tensor]] = []
+        for term in self.terms:
+            same = next((x for t, x in drawn if term.kind == t.kind == "physics" and t.region == term.region
+                         and self.counts[t.name] == self.counts[term.name]), None)
+            if same is None:
+                refine = self.refine if term.kind == "physics" else ()
+                same = self.ctx.tensor(sample_region(term.region, self.problem.inputs, self.counts[term.name],
+                                                     self.sampler, self.ctx.rng, refine))
+            self.points[term.name] = same
+            drawn.append((term, same))
+        self._interp.clear()
+
+    def next_batch(self) -> np.ndarray:
+        """Indices of the next ``batch_size`` training functions (a new permutation at each epoch's end)."""
+        if len(self.order) < self.batch_size:
+            self.order = np.concatenate([self.order, self.batch_rng.permutation(len(self.train_functions))])
+        self.batch, self.order = self.order[: self.batch_size], self.order[self.batch_size:]
+        return self.batch
+
+    def function_values(self, F: torch.Tensor) -> callable:
+        """(name, points) → f at the points' argument for every function of ``F`` (B × N), cubic from sensors."""
+        fn = self.function
+        column = self.problem.inputs.index(fn.argument)
+
+        def values(name: str, x: torch.Tensor) -> torch.Tensor:
+            key = next((k for k, p in self.points.items() if p.data_ptr() == x.data_ptr() and p.shape == x.shape),
+                       None)  # a term's own points: interpolation matrix cached until they are resampled
+            if key is None:
+                return F @ fn.interpolator(x[:, column]).T
+            if key not in self._interp:
+                self._interp[key] = fn.interpolator(x[:, column])
+            return F @ self._interp[key].T
+
+        return values
+
+    def state(self) -> dict:
+        return {"points": {k: v.cpu().numpy() for k, v in self.points.items()},
+                "rng": self.ctx.rng.bit_generator.state,
+                "batch_rng": self.batch_rng.bit_generator.state, "order": self.order.copy()}
+
+    def load_state(self, state: dict) -> None:
+        shared: dict[bytes, torch.Tensor] = {}
+        for k, v in state["points"].items():  # shared point sets stay shared
+            v = np.ascontiguousarray(v)
+            self.points[k] = shared.setdefault(v.tobytes(), self.ctx.tensor(v))
+        self.ctx.rng.bit_generator.state = state["rng"]
+        self.batch_rng.bit_generator.state = state["batch_rng"]
+        self.order = np.asarray(state["order"], dtype=np.int64)
+        self._interp.clear()
+
+    # --- the loss -------------------------------------------------------------------------------------
+    def fields(self, term: Term, F: torch.Tensor) -> CartesianFields:
+        x = self.points[term.name]
+        evaluate = (lambda X: self.model.jet(F, X)) if self.derivatives == "jet" else (lambda X: self.model(F, X))
+        return CartesianFields.create(self.derivatives, x, self.problem.inputs, self.problem.outputs,
+                                      evaluate, self.function_values(F), batch=len(F))
+
+    def losses_for(self, F: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each term's mean over functions × points of residual² for the sensor values ``F`` (B × m)."""
+        out, envs = {}, {}
+        for term in self.terms:
+            key = self.points[term.name].data_ptr()
+            f = envs[key] = envs.get(key) or self.fields(term, F)
+            r = term.residual(f)
+            parts = r if isinstance(r, (tuple, list)) else (r,)
+            shape = (len(F), len(f.x))
+            out[term.name] = sum(torch.mean(torch.broadcast_to(p, shape) ** 2) for p in parts)
+        return out
+
+    def term_losses(self) -> dict[str, torch.Tensor]:
+        """One step: the next batch of training functions, and each term's loss on it."""
+        idx = torch.as_tensor(self.next_batch(), device=self.train_tensor.device)
+        return self.losses_for(self.train_tensor[idx])
+
+    def total(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return sum(self.weights[k] * v for k, v in losses.items())
