@@ -6,7 +6,7 @@ import torch
 
 from pinnit.config.schema import NetworkConfig
 from pinnit.nn.deeponet import build_deeponet, deeponet_parameter_count
-from pinnit.nn.jets import mlp_jet
+from pinnit.derivatives.hessian_jets import mlp_jet
 
 
 def _build(**kw):

@@ -54,8 +54,9 @@ class DeepONet(nn.Module):
 
     def jet(self, F: torch.Tensor, X: torch.Tensor):
         """``d(j, key)`` → ∂^key (sorted input indices, ≤ 2) of output j at F × X (B × N), on demand and
-        cached: only the trunk depends on X, so ∂^α G(F)(x)_b = Σ_k b_bk ∂^α t_k(x) (:mod:`pinnit.nn.jets`)."""
-        from .jets import mlp_jet
+        cached: only the trunk depends on X, so ∂^α G(F)(x)_b = Σ_k b_bk ∂^α t_k(x) 
+        (:mod:`pinnit.derivatives.hessian_jets`)."""
+        from ..derivatives.hessian_jets import mlp_jet
 
         trunks = [mlp_jet(net, X, act) for net, act in zip(self.trunks, self.trunk_activations)]
         parts = [(t[0], t[1].unbind(1), [row.unbind(1) for row in t[2].unbind(1)]) for t in trunks]

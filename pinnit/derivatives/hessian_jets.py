@@ -12,23 +12,8 @@ from __future__ import annotations
 
 import torch
 
-from .activations.standard import Tanh
-from .mlp import MLP
-
-
-def activation_derivatives(act: torch.nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """φ(z), φ'(z), φ''(z) elementwise: closed form for a·tanh(b·z), else by autograd (differentiable)."""
-    if isinstance(act, Tanh):
-        a, b = act.a, act.b
-        t = torch.tanh(b * z)
-        s = 1 - t * t
-        return a * t, (a * b) * s, (-2 * a * b * b) * t * s
-    with torch.enable_grad():
-        zz = z if z.requires_grad else z.detach().requires_grad_(True)
-        y = act(zz)
-        (d1,) = torch.autograd.grad(y.sum(), zz, create_graph=True, materialize_grads=True)
-        (d2,) = torch.autograd.grad(d1.sum(), zz, create_graph=True, materialize_grads=True)
-    return y, d1, d2
+from .jets import activation_derivatives  # closed forms for odd sigmoids, sine; else autograd
+from ..nn.mlp import MLP
 
 
 Jet = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]  # value, gradient, Hessian (None: zero)
