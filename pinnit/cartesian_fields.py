@@ -34,6 +34,7 @@ class CartesianFields:
     """Outputs of a functions × points batch with cached partial derivatives (see the module docstring)."""
 
     parse = Fields.parse
+    __getitem__ = Fields.__getitem__  # inputs, fields and derivatives by name, e.g. f["u_xx"]
 
     def __init__(self, x: torch.Tensor, inputs: Sequence[str], outputs: Sequence[str], evaluate: Evaluate,
                  functions: FunctionValues | None = None):
@@ -71,18 +72,6 @@ class CartesianFields:
         for v in wrt:
             if v not in self.inputs:
                 raise PinnitError(f"cannot differentiate '{field}' by '{v}'; inputs: {', '.join(self.inputs)}")
-
-    def __getitem__(self, name: str) -> torch.Tensor:
-        if name in self.inputs:
-            return self.coord(name)
-        try:
-            field, wrt = self.parse(name)
-        except KeyError:
-            raise PinnitError(
-                f"unknown quantity '{name}': use an input ({', '.join(self.inputs)}), a field "
-                f"({', '.join(self.outputs)}) or a derivative like {self.outputs[0]}_{self.inputs[0]}"
-            ) from None
-        return self.d(field, *wrt)
 
     def at(self, **coords: float) -> "CartesianFields":
         """The same points with some inputs replaced by constants (e.g. ``f.at(x=1.0)``)."""

@@ -20,6 +20,7 @@ from ..context import RunContext
 from ..errors import ConfigError
 from ..problems.base import Problem, Term
 from ..sampling import sample_region
+from ..training.loss import term_counts_and_weights
 from .functions import FunctionInput
 
 #: salts of the seeded streams (functions drawn once; batches drawn step by step)
@@ -107,9 +108,7 @@ class OperatorLoss:
         self.derivatives = derivatives
         self.terms: list[Term] = problem.loss_terms()
         self.sampler = sampler
-        self.counts = {t.name: (points or {}).get(t.name, t.points) for t in self.terms}
-        weights = weights or {}
-        self.weights = {t.name: float(weights.get(t.name, weights.get(t.kind, 1.0))) for t in self.terms}
+        self.counts, self.weights = term_counts_and_weights(self.terms, points, weights)
         self.refine = list(refine)
         self.points: dict[str, torch.Tensor] = {}
         self.batch_rng = seeded_rng(ctx.seed, BATCH_SALT)

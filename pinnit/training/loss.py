@@ -27,6 +27,14 @@ class PinnModel(nn.Module):
         return self.problem.output_transform(x, y) if self.problem.hard_constraints else y
 
 
+def term_counts_and_weights(terms: Sequence[Term], points: Mapping[str, int] | None,
+                            weights: Mapping[str, float] | None) -> tuple[dict[str, int], dict[str, float]]:
+    """Points per term (configured, else the term's default) and λ per term (its name's, else its kind's, else 1)."""
+    points, weights = points or {}, weights or {}
+    counts = {t.name: points.get(t.name, t.points) for t in terms}
+    return counts, {t.name: float(weights.get(t.name, weights.get(t.kind, 1.0))) for t in terms}
+
+
 class PinnLoss:
     """Holds the sampled points of every loss term and evaluates the weighted loss."""
 
@@ -36,9 +44,7 @@ class PinnLoss:
         self.problem, self.model, self.ctx = problem, model, ctx
         self.terms: list[Term] = problem.loss_terms()
         self.sampler = sampler
-        self.counts = {t.name: (points or {}).get(t.name, t.points) for t in self.terms}
-        weights = weights or {}
-        self.weights = {t.name: float(weights.get(t.name, weights.get(t.kind, 1.0))) for t in self.terms}
+        self.counts, self.weights = term_counts_and_weights(self.terms, points, weights)
         self.refine = list(refine)
         self.points: dict[str, torch.Tensor] = {}
         self.resample()
