@@ -12,7 +12,7 @@ STUDIES = sorted((Path(__file__).resolve().parents[1] / "configs" / "studies").g
 
 def test_both_variants_of_each_study_are_shipped():
     names = {p.stem for p in STUDIES}
-    for study in ("burgers_scale", "black_scholes_scale", "burgers_activations"):
+    for study in ("burgers_scale", "black_scholes_scale", "burgers_activations", "stokes_kgi"):
         assert {f"{study}_cpu", f"{study}_full"} <= names
 
 
@@ -35,6 +35,15 @@ def test_shipped_study_expands_and_validates(path):
             a = c["network"]["activation"]["a"]
             assert c["training"]["adam"]["lr"] == pytest.approx(5e-4 / a, rel=1e-12)
             assert 1e-5 / a <= c["training"]["adam"]["lr"] <= 1e-3 / a
+    elif path.stem.startswith("stokes_kgi"):  # seed 001: Xavier vs KGI per net, 10 seeds in the full study
+        assert len(runs) == (20 if path.stem.endswith("_full") else 6)
+        for r in runs:
+            nets = (r.config["network"]["branch"]["initializer"], r.config["network"]["trunk"]["initializer"])
+            if r.method == "xavier":
+                assert all(n["name"] == "xavier_normal" for n in nets)
+            else:
+                assert [n["bounds"][0] for n in nets] == [[-1.5, 1.5], [-0.6, 0.6]]
+                assert all(n["name"] == "kgi" and n["alpha"] == 0.2 for n in nets)
     else:
         names = [c["network"]["activation"] if isinstance(c["network"]["activation"], str)
                  else c["network"]["activation"]["name"] for c in cfgs]
