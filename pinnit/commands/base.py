@@ -1,6 +1,8 @@
 """The command registry: a command is a class with ``add_parser(subparsers)`` and ``execute(args)``."""
 from __future__ import annotations
 
+import argparse
+
 from ..registry import Registry
 
 COMMANDS: Registry[type] = Registry("command")
@@ -8,3 +10,14 @@ COMMANDS: Registry[type] = Registry("command")
 
 def register_command(name: str):
     return COMMANDS.register(name)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1 (argparse turns the error into one usage line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .base import register_command
+from .base import positive_int, register_command
 
 EXAMPLES = """examples:
   pinnit diagnose configs/burgers.yaml
@@ -16,16 +16,6 @@ EXAMPLES = """examples:
 outputs (default outputs/<run-name>/diagnose/): diagnostics.json, layers.csv, activation_range.png,
 last_layer_hist.png, grad_norms.png, chi1.png
 """
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 @register_command("diagnose")
@@ -41,15 +31,15 @@ class DiagnoseCommand:
                        help="override a config key (repeatable), validated like the file")
         p.add_argument("--compare", nargs="+", metavar="INIT",
                        help="initializers to compare (names or YAML mappings); default: the configured one")
-        p.add_argument("--depth", type=_positive, help="number of hidden layers (overrides the config)")
-        p.add_argument("--width", type=_positive, help="hidden width (overrides the config)")
-        p.add_argument("--samples", type=_positive, default=2048,
+        p.add_argument("--depth", type=positive_int, help="number of hidden layers (overrides the config)")
+        p.add_argument("--width", type=positive_int, help="hidden width (overrides the config)")
+        p.add_argument("--samples", type=positive_int, default=2048,
                        help="collocation points pushed through (strided subset; default 2048)")
-        p.add_argument("--random", type=_positive, metavar="N", help="use N uniform random points in the domain instead")
-        p.add_argument("--grad-max-depth", type=_positive, default=1000,
+        p.add_argument("--random", type=positive_int, metavar="N", help="use N uniform random points in the domain instead")
+        p.add_argument("--grad-max-depth", type=positive_int, default=1000,
                        help="skip gradient norms above this depth (default 1000)")
         p.add_argument("--out", metavar="DIR", help="output folder (default outputs/<run-name>/diagnose/)")
-        p.add_argument("--threads", type=_positive, default=None,
+        p.add_argument("--threads", type=positive_int, default=None,
                        help="torch CPU threads while diagnosing (default: pinnit's policy, as for `pinnit run`: "
                             "the idle cores available to the process, or OMP_NUM_THREADS)")
         p.add_argument("--no-plots", action="store_true", help="write diagnostics.json and layers.csv only")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .base import register_command
+from .base import positive_int, register_command
 
 EXAMPLES = """examples:
   pinnit study configs/studies/burgers_scale_cpu.yaml --dry-run
@@ -14,16 +14,6 @@ EXAMPLES = """examples:
 Re-running a study skips finished runs (completed or diverged), resumes interrupted ones from their
 checkpoint and redoes failed ones. Ctrl-C: running runs checkpoint their current step, exit 130.
 """
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _fraction(text: str) -> float:
@@ -50,8 +40,8 @@ class StudyCommand:
         p.add_argument("--dir", metavar="STUDY_DIR", help="study directory (default outputs/studies/<name>/)")
         p.add_argument("--dry-run", action="store_true", help="print the expanded plan, one line per run; train nothing")
         p.add_argument("--executor", choices=list(EXECUTORS), default="local", help="how runs are executed (default local)")
-        p.add_argument("--workers", type=_positive_int, help="runs at once (local; default: cores, or GPU slots)")
-        p.add_argument("--threads", type=_positive_int, help="torch threads per run (default: cores // workers)")
+        p.add_argument("--workers", type=positive_int, help="runs at once (local; default: cores, or GPU slots)")
+        p.add_argument("--threads", type=positive_int, help="torch threads per run (default: cores // workers)")
         p.add_argument("--gpus-per-run", type=_fraction, metavar="G",
                        help="GPUs per run, e.g. 0.5 puts two runs on each GPU (default 1 when GPUs exist, 0 otherwise)")
         p.add_argument("--address", help="Ray cluster address (ray executor; default: start a local Ray)")
