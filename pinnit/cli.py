@@ -17,6 +17,8 @@ EPILOG = """examples:
   pinnit run configs/burgers.yaml
   pinnit run configs/burgers.yaml --set training.adam.iterations=500 --set network.width=32
   pinnit run --resume outputs/burgers/s0-1a2b3c4d
+  pinnit study configs/studies/burgers_scale_cpu.yaml      (ends with pinnit report)
+  pinnit run configs/stokes_deeponet_cpu.yaml && pinnit predict RUN_DIR --lid lid.npy --reference
   pinnit list
 """
 
