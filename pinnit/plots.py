@@ -76,7 +76,8 @@ def loss_figure(history: Sequence[Mapping[str, Any]]):
         handles.append(ax.axvline(boundary, color="grey", ls=":", lw=1.0, label=f"Adam → L-BFGS (step {boundary})"))
     ax.set_xlabel("step")
     ax.set_ylabel("loss (mean squared residual)")
-    error_keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k.startswith("rel_l2_")]
+    error_keys = [k for k in dict.fromkeys(k for r in rows for k in r)  # errors, not their spreads (*_std)
+                  if k.startswith("rel_l2_") and not k.endswith("_std")]
     if error_keys:
         ax2 = ax.twinx()
         markers = "os^dv<>"
