@@ -2,16 +2,21 @@
 
 Torch's default (one OpenMP thread per core, threads that spin while they wait) is a trap on a shared
 machine: beside one busy single-threaded process on 2 cores, the README's Burgers run was ~40× slower,
-because a spinning thread of the pool holds the core its siblings and the neighbour need. pinnit therefore
+because a spinning thread of the pool holds the core its siblings and the neighbour need. Passive waits
+fix that but cost idle speed: measured on this 2-core machine (Adam steps/s of configs/burgers.yaml),
+2 spinning threads 43.6 idle / 5.1 beside a busy neighbour, 2 passive threads 18.6 / 17.0, 1 thread
+29.2 / 28.4. pinnit therefore
 
-1. asks OpenMP to *sleep* instead of spin while waiting (``OMP_WAIT_POLICY=PASSIVE``; read once, when torch
-   loads its OpenMP runtime, so :func:`configure_openmp` must run before ``import torch`` — the CLI does it
-   first thing; library users who import torch themselves may set the variable in their environment), and
-2. picks the intra-op thread count from the cores this process may use (``os.sched_getaffinity``) minus
-   those other processes are busy on right now (``procs_running`` in ``/proc/stat``, a few samples),
-   unless the user chose one (``training.threads``, ``--threads``, or ``OMP_NUM_THREADS``).
+1. picks the intra-op thread count from the cores this process may use (``os.sched_getaffinity``) minus
+   those other processes are busy on right now (runnable tasks in ``/proc/stat`` less this process's own),
+   unless the user chose one (``training.threads``, ``--threads``, or ``OMP_NUM_THREADS``);
+2. keeps OpenMP's spinning waits when that count is ≥ 2 (idle speed), passive ones otherwise
+   (``OMP_WAIT_POLICY``, read once when torch loads, so :func:`configure_openmp` runs before ``import
+   torch`` — the CLI does it first thing; a policy the user set is kept);
+3. while training, :class:`ThreadGovernor` re-counts the busy cores every few seconds and lowers the
+   thread count when a neighbour appeared (a lowered count stops the spinning: idle pool threads sleep).
 
-``benchmarks/shared_machine.py`` measures both choices against torch's default, idle and beside a busy
+``benchmarks/shared_machine.py`` measures the policy against torch's default, idle and beside a busy
 neighbour.
 """
 from __future__ import annotations
@@ -26,8 +31,10 @@ WAIT_POLICY = "PASSIVE"
 
 
 def configure_openmp() -> None:
-    """Passive OpenMP waiting, unless the user set a policy; effective only before torch is imported."""
-    os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
+    """Passive OpenMP waits when pinnit will run one thread (a busy machine), spinning ones otherwise (idle
+    speed); a policy the user set is kept. Effective only before torch is imported."""
+    if "OMP_WAIT_POLICY" not in os.environ and default_threads()[0] <= 1:
+        os.environ["OMP_WAIT_POLICY"] = WAIT_POLICY
 
 
 def available_cores() -> int:
@@ -49,6 +56,22 @@ def _procs_running() -> int | None:
     return None
 
 
+def _own_running() -> int:
+    """Threads of this process that are runnable now (state R in /proc/self/task/*/stat); 1 off Linux."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    running = 0
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as fh:
+                running += fh.read().rsplit(")", 1)[1].split()[0] == "R"
+        except (OSError, IndexError):
+            continue
+    return max(1, running)
+
+
 def busy_cores(samples: int = 5, interval: float = 0.01) -> float:
     """Cores other processes keep busy now: the median count of runnable tasks, less this one, scaled to the
     share of the machine this process may use. Falls back to the 1-minute load average off Linux."""
@@ -57,11 +80,11 @@ def busy_cores(samples: int = 5, interval: float = 0.01) -> float:
         n = _procs_running()
         if n is None:
             break
-        counts.append(n)
+        counts.append(n - _own_running())  # this process's own threads are not neighbours
         if i + 1 < samples:
             time.sleep(interval)
     if counts:
-        others = max(0.0, statistics.median(counts) - 1)  # this process is running while it reads
+        others = max(0.0, statistics.median(counts))
     else:
         try:
             others = os.getloadavg()[0]
@@ -100,3 +123,28 @@ def torch_threads(requested: int | None) -> Iterator[int]:
         yield n
     finally:
         torch.set_num_threads(before)
+
+
+class ThreadGovernor:
+    """Lowers torch's thread count during training when other processes start using the cores (checked every
+    ``interval`` seconds; never raises it, and does nothing when the user configured the count)."""
+
+    def __init__(self, configured: bool, interval: float = 5.0):
+        self.configured = configured or os.environ.get("OMP_NUM_THREADS", "").strip().isdigit()
+        self.interval = interval
+        self._next = time.monotonic() + interval
+        self.lowered: list[tuple[int, int]] = []  # (from, to) each time the count was lowered
+
+    def poll(self) -> None:
+        if self.configured or time.monotonic() < self._next:
+            return
+        import torch
+
+        self._next = time.monotonic() + self.interval
+        current = torch.get_num_threads()
+        if current <= 1:
+            return
+        target = max(1, min(current, available_cores() - round(busy_cores())))
+        if target < current:
+            torch.set_num_threads(target)
+            self.lowered.append((current, target))

@@ -30,6 +30,7 @@ def test_threads_from_idle_cores(monkeypatch, running, cores, expected):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     samples = iter(running)
     monkeypatch.setattr(threads, "_procs_running", lambda: next(samples))
+    monkeypatch.setattr(threads, "_own_running", lambda: 1)
     monkeypatch.setattr(threads, "available_cores", lambda: cores)
     monkeypatch.setattr(threads.os, "cpu_count", lambda: cores)
     monkeypatch.setattr(threads.time, "sleep", lambda s: None)
@@ -39,6 +40,7 @@ def test_threads_from_idle_cores(monkeypatch, running, cores, expected):
 
 def test_busy_cores_are_scaled_to_this_process_share(monkeypatch):
     monkeypatch.setattr(threads, "_procs_running", lambda: 33)  # 32 others busy on a 64-core host …
+    monkeypatch.setattr(threads, "_own_running", lambda: 1)
     monkeypatch.setattr(threads, "available_cores", lambda: 4)  # … of which this process may use 4
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 64)
     monkeypatch.setattr(threads.time, "sleep", lambda s: None)
@@ -79,3 +81,42 @@ def test_a_users_wait_policy_is_kept(monkeypatch):
     import os
 
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_own_threads_are_not_counted_as_neighbours(monkeypatch):
+    monkeypatch.setattr(threads, "_procs_running", lambda: 3)  # two of ours spinning + one neighbour
+    monkeypatch.setattr(threads, "_own_running", lambda: 2)
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(threads.time, "sleep", lambda s: None)
+    assert threads.busy_cores() == pytest.approx(1.0)
+    assert threads._own_running() >= 1  # the real count: at least the thread reading it
+
+
+@pytest.mark.parametrize("default, policy", [(2, None), (1, "PASSIVE")])
+def test_wait_policy_spins_only_with_several_threads(monkeypatch, default, policy):
+    import os
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.setattr(threads, "default_threads", lambda: (default, "test"))
+    threads.configure_openmp()
+    assert os.environ.get("OMP_WAIT_POLICY") == policy
+
+
+def test_governor_lowers_threads_when_a_neighbour_appears(monkeypatch):
+    import torch
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    monkeypatch.setattr(threads, "busy_cores", lambda: 1.0)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        user = threads.ThreadGovernor(configured=True, interval=0.0)
+        user.poll()
+        assert torch.get_num_threads() == 2 and not user.lowered  # a configured count is the user's
+        auto = threads.ThreadGovernor(configured=False, interval=0.0)
+        auto.poll()
+        assert torch.get_num_threads() == 1 and auto.lowered == [(2, 1)]
+    finally:
+        torch.set_num_threads(before)

@@ -25,6 +25,7 @@ from .loss import PinnLoss
 from .progress import Progress
 from .schedule import scheduled_lr
 from .signals import StopRequest
+from ..threads import ThreadGovernor
 
 
 class Diverged(Exception):
@@ -65,6 +66,7 @@ class Trainer:
         self.evaluate = evaluate
         self.eval_every, self.resample_every, self.log_every = eval_every, resample_every, log_every
         self.state = TrainState()
+        self.governor = ThreadGovernor(configured=bool(cfg.threads))
         #: the weights (model state_dict, cloned) of the lowest total loss seen so far; None before any evaluation
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.progress = Progress({"adam": cfg.adam.iterations, "lbfgs": cfg.lbfgs.iterations}, enabled=progress)
@@ -251,6 +253,7 @@ class Trainer:
                         self.state.status = "completed"
                         self.progress.finish(self.state.lbfgs_stop)
                         break
+                    self.governor.poll()  # fewer threads when a neighbour starts using the cores
                     try:
                         step0 = self.state.step
                         self._adam_step() if self.state.stage == "adam" else self._lbfgs_chunk()
