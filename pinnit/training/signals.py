@@ -5,21 +5,17 @@ import signal
 import threading
 
 
-class StopRequest:
-    """Context manager that turns SIGINT/SIGTERM into a flag (a second SIGINT interrupts at once)."""
+class SignalTrap:
+    """Context manager that routes SIGINT/SIGTERM to ``self._handle`` (main thread only) and restores the
+    previous handlers on exit."""
 
     def __init__(self) -> None:
-        self.requested = False
-        self.signal_name = ""
         self._old: dict[int, object] = {}
 
     def _handle(self, signum, frame) -> None:
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-        self.signal_name = signal.Signals(signum).name
+        raise NotImplementedError
 
-    def __enter__(self) -> "StopRequest":
+    def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handle)
@@ -28,3 +24,18 @@ class StopRequest:
     def __exit__(self, *exc) -> None:
         for sig, handler in self._old.items():
             signal.signal(sig, handler)
+
+
+class StopRequest(SignalTrap):
+    """Turns SIGINT/SIGTERM into a flag (a second SIGINT interrupts at once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested = False
+        self.signal_name = ""
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 from ...errors import PinnitError
 from ...registry import Registry
+from ...training.signals import SignalTrap
 
 EXECUTORS: Registry[type["Executor"]] = Registry("executor")
 
@@ -33,14 +33,14 @@ class ExecutorOptions:
     log_dir: str | None = None        # where the local executor writes each run's output
 
 
-class StudyStop:
+class StudyStop(SignalTrap):
     """SIGINT/SIGTERM to the study become a flag (counted, so a second Ctrl-C can be forwarded too)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.count = 0
         self.signal_name = ""
         self.signum = signal.SIGINT
-        self._old: dict[int, Any] = {}
 
     @property
     def requested(self) -> bool:
@@ -53,16 +53,6 @@ class StudyStop:
 
     def _handle(self, signum, frame) -> None:
         self.request(signum)
-
-    def __enter__(self) -> "StudyStop":
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
 
 
 Done = Callable[[dict[str, Any]], None]
