@@ -15,7 +15,7 @@ from typing import Any
 
 from ...errors import PinnitError
 from ...registry import Registry
-from ...training.signals import SignalTrap
+from ...signal_trap import SignalTrap
 
 EXECUTORS: Registry[type["Executor"]] = Registry("executor")
 
