@@ -8,7 +8,7 @@ import torch
 
 from .errors import ConfigError
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -40,7 +40,7 @@ class RunContext:
 
     @classmethod
     def create(cls, device: str = "auto", dtype: str = "float32", seed: int = 0) -> "RunContext":
-        return cls(resolve_device(device), _DTYPES[dtype], int(seed))
+        return cls(resolve_device(device), DTYPES[dtype], int(seed))
 
     def tensor(self, array, requires_grad: bool = False) -> torch.Tensor:
         t = torch.as_tensor(np.asarray(array), dtype=self.dtype, device=self.device)

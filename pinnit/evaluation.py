@@ -30,8 +30,9 @@ class Evaluator:
         self.batch = batch
 
     def predict(self, model: nn.Module) -> dict[str, np.ndarray]:
+        dtype = next(model.parameters()).dtype  # a float64 stage may follow a float32 one
         with torch.no_grad():
-            y = torch.cat([model(chunk) for chunk in torch.split(self.x, self.batch)])
+            y = torch.cat([model(chunk.to(dtype)) for chunk in torch.split(self.x, self.batch)])
         y = y.detach().cpu().double().numpy()
         return {name: y[:, j].reshape(self.shape) for j, name in enumerate(self.problem.outputs)}
 

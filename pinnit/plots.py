@@ -56,8 +56,8 @@ def _error_label(key: str) -> str:
 
 
 def loss_figure(history: Sequence[Mapping[str, Any]]):
-    """Loss terms (log scale) against step; one dashed line per relative-L2 metric on a second axis; the
-    Adam → L-BFGS boundary marked and labelled. None without loss rows."""
+    """Loss terms (log scale) against step; one dashed line per relative-L2 metric on a second axis;
+    every stage change (e.g. Adam → SSBroyden) marked and labelled. None without loss rows."""
     plt = _figure()
     rows = [r for r in history if "loss_total" in r]
     if not rows:
@@ -69,11 +69,9 @@ def loss_figure(history: Sequence[Mapping[str, Any]]):
         ax.semilogy(steps, [r.get(key, np.nan) for r in rows], label=f"loss: {key[5:]}",
                     lw=1.6 if key == "loss_total" else 0.9, color="k" if key == "loss_total" else None)
     handles = ax.get_lines()[:]
-    lbfgs = [r["step"] for r in rows if r.get("stage") == "lbfgs"]
-    adam = [r["step"] for r in rows if r.get("stage") == "adam"]
-    if lbfgs and adam:
-        boundary = max(adam)
-        handles.append(ax.axvline(boundary, color="grey", ls=":", lw=1.0, label=f"Adam → L-BFGS (step {boundary})"))
+    for i, (boundary, before, after) in enumerate(_stage_changes(rows)):
+        handles.append(ax.axvline(boundary, color="grey", ls=(0, (1, 1 + i)), lw=1.0,
+                                  label=f"{_stage_label(before)} → {_stage_label(after)} (step {boundary})"))
     ax.set_xlabel("step")
     ax.set_ylabel("loss (mean squared residual)")
     error_keys = [k for k in dict.fromkeys(k for r in rows for k in r)  # errors, not their spreads (*_std)
@@ -92,6 +90,22 @@ def loss_figure(history: Sequence[Mapping[str, Any]]):
               bbox_to_anchor=(0.5, -0.14), ncol=3)
     ax.set_title("training losses and errors")
     return fig
+
+
+_STAGE_LABELS = {"adam": "Adam", "lbfgs": "L-BFGS", "bfgs": "BFGS", "ssbfgs": "SSBFGS", "ssbroyden": "SSBroyden"}
+
+
+def _stage_label(name: str) -> str:
+    return _STAGE_LABELS.get(name, name)
+
+
+def _stage_changes(rows: list[dict]) -> list[tuple[int, str, str]]:
+    """(last step of a stage, its name, the next stage's name) at every change of the ``stage`` column."""
+    out = []
+    for prev, row in zip(rows, rows[1:]):
+        if row.get("stage") and prev.get("stage") and row["stage"] != prev["stage"]:
+            out.append((prev["step"], prev["stage"], row["stage"]))
+    return out
 
 
 def plot_losses(history: Sequence[Mapping[str, Any]], path: Path) -> None:

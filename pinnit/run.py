@@ -35,6 +35,7 @@ from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for,
                      write_json, write_text)
 from .training.memory import is_out_of_memory, out_of_memory
 from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
+from .training.stages import resolve_stages, stage_summary
 
 
 FINGERPRINT_FILE = "problem.sha256"
@@ -147,14 +148,15 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path,
         "errors_final": chosen["errors_final"],
         "errors_best": chosen["errors_best"],
         "iterations": state.iterations,
-        "lbfgs_stop_reason": state.lbfgs_stop,
-        "lbfgs_restarts": state.lbfgs_restarts,
+        "stop_reason": state.stop_reason,
+        "restarts": sum(state.restarts.values()),
+        "stages": stage_summary(resolve_stages(a.cfg), state),
         "diverged": state.diverged,
         "rollbacks": state.rollbacks,
         "wall_time_s": round(state.elapsed, 3),
         "device": str(a.ctx.device),
         "threads": torch.get_num_threads(),
-        "dtype": t.dtype,
+        "dtype": str(next(a.model.parameters()).dtype).replace("torch.", ""),
         "seed": t.seed,
         "parameters": sum(p.numel() for p in a.model.parameters()),
         "versions": _versions(),
@@ -182,8 +184,7 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
         return {k: v for k, v in a.evaluator.errors(a.evaluator.predict(a.model)).items() if k.startswith("rel_l2")}
 
     trainer = Trainer(a.loss, cfg.training, checkpointer=ckpt, evaluate=evaluate if a.evaluator.reference else None,
-                      eval_every=cfg.evaluation.every, resample_every=cfg.sampling.resample_every,
-                      progress=cfg.output.progress)
+                      eval_every=cfg.evaluation.every, stages=resolve_stages(cfg), progress=cfg.output.progress)
     try:
         if resume:
             trainer.restore(ckpt.load())

@@ -28,23 +28,31 @@ def test_version_and_help(capsys):
 def test_list_shows_every_registry():
     proc = _cli("list")
     assert proc.returncode == 0
-    for word in ["problems:", "burgers", "black_scholes", "activations:", "tanh", "initializers:", "xavier_normal"]:
+    for word in ["problems:", "burgers", "black_scholes", "activations:", "tanh", "initializers:", "xavier_normal",
+                 "optimizers:", "ssbroyden"]:
         assert word in proc.stdout
 
 
 def test_shipped_burgers_config_runs_shortened(tmp_path):
     proc = _cli("run", str(REPO / "configs" / "burgers.yaml"), "--quiet",
-                "--set", "training.adam.iterations=30", "--set", "training.lbfgs.iterations=5",
+                "--set", "training.stages.adam.iterations=30", "--set", "training.stages.ssbroyden.iterations=5",
                 "--set", "sampling.points.pde=256", "--set", f"output.dir={tmp_path}",
                 "--set", "evaluation.every=0", "--set", "output.plots=false")
     assert proc.returncode == 0, proc.stderr
     assert "run directory:" in proc.stdout
     run_dir = Path(proc.stdout.split("run directory:")[1].split()[0])
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["status"] == "completed" and metrics["iterations"] == {"adam": 30, "lbfgs": 5} or \
-        metrics["iterations"]["lbfgs"] < 5
+    assert metrics["status"] == "completed" and metrics["iterations"] == {"adam": 30, "ssbroyden": 5}
+    assert metrics["dtype"] == "float64" and metrics["stages"]["adam"]["dtype"] == "float32"
     resolved = yaml.safe_load((run_dir / "config.yaml").read_text())
-    assert resolved["training"]["adam"]["iterations"] == 30 and resolved["network"]["depth"] == 8
+    assert resolved["training"]["stages"]["adam"]["iterations"] == 30 and resolved["network"]["depth"] == 4
+
+
+def test_older_adam_keys_on_a_staged_config_say_how_to_migrate(tmp_path):
+    proc = _cli("run", str(REPO / "configs" / "burgers.yaml"), "--set", "training.adam.iterations=30")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("pinnit: error: training.adam.iterations: this config trains with training.stages") \
+        and "training.stages.<name>.iterations; stages here: adam, ssbroyden" in proc.stderr
 
 
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys):

@@ -54,8 +54,8 @@ def test_installed_pinnit_runs_a_shipped_config_by_name_from_an_empty_directory(
                            cwd=tmp_path, capture_output=True, text=True, env=_env())
     assert where.stdout.strip().startswith(str(venv)), where  # the installed copy, not a checkout
     start = time.perf_counter()
-    out = _pinnit(venv, tmp_path, "run", "burgers.yaml", "--set", "training.adam.iterations=5",
-                  "--set", "training.lbfgs.iterations=0", "--set", "sampling.points.pde=256",
+    out = _pinnit(venv, tmp_path, "run", "burgers.yaml", "--set", "training.stages.adam.iterations=5",
+                  "--set", "training.stages.ssbroyden.iterations=0", "--set", "sampling.points.pde=256",
                   "--set", "evaluation.resolution=[32, 10]", "--set", "training.threads=1", "--quiet")
     assert out.returncode == 0, out.stderr[-3000:]
     assert "using the shipped config" in out.stderr and "pinnit/_data/configs/burgers.yaml" in out.stderr

@@ -20,7 +20,7 @@ def _read(path, name):
 def test_improving_early_stops_restart_up_to_the_limit(burgers_cfg, tmp_path):
     res = run(parse_config(burgers_cfg, STALLING + ["training.lbfgs.restarts=3"]), run_dir=tmp_path / "three")
     m = res.metrics
-    assert m["lbfgs_restarts"] == 3 and "after 3 restarts" in m["lbfgs_stop_reason"]
+    assert m["restarts"] == 3 and "after 3 restarts" in m["stop_reason"]
     assert m["iterations"]["lbfgs"] < 200  # stopped by the limit, not by the iteration budget
     history = _read(res.path, "history.csv")
     events = _read(res.path, "events.csv")
@@ -32,6 +32,6 @@ def test_improving_early_stops_restart_up_to_the_limit(burgers_cfg, tmp_path):
         assert before[-1] < before[-2], e["event"]
     # without restarts the stage ends where the first restart happened (same trajectory up to there)
     m0 = run(parse_config(burgers_cfg, STALLING + ["training.lbfgs.restarts=0"]), run_dir=tmp_path / "none").metrics
-    assert m0["lbfgs_restarts"] == 0 and "after 0 restarts" in m0["lbfgs_stop_reason"]
+    assert m0["restarts"] == 0 and "after 0 restarts" in m0["stop_reason"]
     first_restart_step = int(events[0]["step"])
     assert m0["iterations"]["lbfgs"] == first_restart_step - 30 < m["iterations"]["lbfgs"]

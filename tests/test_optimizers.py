@@ -55,8 +55,8 @@ def quadratic(n: int, seed: int = 0):
 
 
 # --- registry ---------------------------------------------------------------------------------------
-def test_registry_lists_the_five_optimizers_with_descriptions():
-    assert list(OPTIMIZERS) == ["adam", "bfgs", "lbfgs", "ssbfgs", "ssbroyden"]
+def test_registry_lists_the_optimizers_with_descriptions():
+    assert list(OPTIMIZERS) == ["adam", "bfgs", "lbfgs", "sgd", "ssbfgs", "ssbroyden"]
     assert all(OPTIMIZERS.describe().values())
 
 

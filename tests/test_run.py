@@ -25,7 +25,7 @@ def test_run_writes_a_complete_run_directory(burgers_cfg):
     assert d.parent.name == "burgers" and d.name.startswith("s0-")
     m = json.loads((d / "metrics.json").read_text())
     assert m["status"] == "completed" and m["iterations"]["adam"] == 60
-    assert 0 < m["iterations"]["lbfgs"] <= 20 and m["lbfgs_stop_reason"]
+    assert 0 < m["iterations"]["lbfgs"] <= 20 and m["stop_reason"]
     assert m["dtype"] == "float64" and m["seed"] == 0 and m["device"] == "cpu"
     assert set(m["final_loss"]) == {"pde", "initial", "boundary", "total"}
     assert {"torch", "numpy", "pinnit"} <= set(m["versions"])

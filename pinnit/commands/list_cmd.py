@@ -1,19 +1,19 @@
-"""``pinnit list``: the registered problems, activations and initializers, and the shipped configs, with
+"""``pinnit list``: the registered problems, activations, initializers and optimizers, and the shipped configs, with
 one-line descriptions."""
 from __future__ import annotations
 
 from .base import register_command
 
-KINDS = ("problems", "activations", "initializers", "configs")
+KINDS = ("problems", "activations", "initializers", "optimizers", "configs")
 
 
 @register_command("list")
 class ListCommand:
-    """List registered problems, activations and initializers, and the shipped configs."""
+    """List registered problems, activations, initializers and optimizers, and the shipped configs."""
 
     @staticmethod
     def add_parser(sub) -> None:
-        p = sub.add_parser("list", help="list problems, activations, initializers, configs", description=ListCommand.__doc__)
+        p = sub.add_parser("list", help="list problems, activations, initializers, optimizers, configs", description=ListCommand.__doc__)
         p.add_argument("what", nargs="?", choices=KINDS, help="one registry only")
 
     @staticmethod
@@ -22,8 +22,10 @@ class ListCommand:
         from ..nn.initializers import INITIALIZERS
         from ..problems import PROBLEMS
         from ..shipped import describe, shipped, shipped_root
+        from ..training.optimizers import OPTIMIZERS
 
-        registries = {"problems": PROBLEMS, "activations": ACTIVATIONS, "initializers": INITIALIZERS}
+        registries = {"problems": PROBLEMS, "activations": ACTIVATIONS, "initializers": INITIALIZERS,
+                      "optimizers": OPTIMIZERS}
         for kind in [args.what] if args.what else KINDS:
             if kind == "configs":
                 print(f"configs (shipped in {shipped_root() / 'configs'}; `pinnit run NAME.yaml`, "

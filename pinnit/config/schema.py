@@ -112,7 +112,36 @@ class LBFGSConfig(_Strict):
                         "continue, at most this many times (float32 line searches stall spuriously)")
 
 
+class StageConfig(BaseModel):
+    """One stage of the training pipeline (pinnit/training/stages.py). Keys other than those below are the
+    optimizer's own options (``lr``, ``betas``, ``history_size``, ``c1``, ``c2``, …), checked against its
+    registry entry."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    optimizer: str | None = Field(None, description="registered optimizer (adam, lbfgs, bfgs, ssbfgs, ssbroyden, "
+                                                    "…); default: the stage's name")
+    iterations: NonNegativeInt = Field(description="iterations of this stage (quasi-Newton: accepted steps)")
+    dtype: Literal["float32", "float64"] | None = Field(
+        None, description="parameters, points and loss in this dtype from this stage on (default: training.dtype)")
+    loss_form: Literal["mse", "sqrt", "log"] = Field(
+        "mse", description="train on the weighted mean-squared loss L, √L or log L (Urbán et al. 2024)")
+    resample_every: NonNegativeInt | None = Field(
+        None, description="fresh collocation points (sampling.adaptive decides how) every k iterations of this "
+                          "stage; 0: never; default: sampling.resample_every")
+    chunk: PositiveInt = Field(50, le=10**9, description="closure optimizers: iterations per optimizer.step call "
+                                                         "(progress, checkpoints, evaluation granularity)")
+    restarts: NonNegativeInt = Field(
+        10, description="closure optimizers: when a chunk stops early (line search or tolerance) after lowering "
+                        "the loss, clear the curvature memory and go on, at most this many times")
+    schedule: Schedule = Field(default_factory=Schedule, description="first-order optimizers: lr schedule")
+    lr_per_omega: PositiveFloat | None = Field(
+        None, description="first-order optimizers: lr = lr_per_omega·ω of the activation (as training.adam's)")
+
+
 class TrainingConfig(_Strict):
+    stages: dict[str, StageConfig] | None = Field(
+        None, description="the training pipeline, in order: stage name → optimizer, iterations, dtype, loss form, "
+                          "resampling and the optimizer's options. Without it, training.adam then training.lbfgs")
     adam: AdamConfig = Field(default_factory=AdamConfig)
     lbfgs: LBFGSConfig = Field(default_factory=LBFGSConfig)
     weights: dict[str, NonNegativeFloat] = Field(

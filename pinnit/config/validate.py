@@ -51,8 +51,9 @@ def validate_registries(cfg: RunConfig) -> None:
         raise ConfigError("sampling.refine", "the fractions add up to 1 or more; the rest of the domain needs points")
     if cfg.evaluation.resolution is not None:
         problem.evaluation_axes(cfg.evaluation.resolution)
-    if cfg.training.adam.iterations + cfg.training.lbfgs.iterations == 0:
-        raise ConfigError("training", "adam.iterations and lbfgs.iterations are both 0; nothing to train")
+    from ..training.stages import resolve_stages
+
+    resolve_stages(cfg)  # optimizer options, the older adam/lbfgs keys mixed with stages, nothing to train
     resolve_device(cfg.training.device)
 
 

@@ -57,6 +57,11 @@ class PinnLoss:
                                 self.ctx.rng, refine)
             self.points[term.name] = self.ctx.tensor(pts)
 
+    def set_dtype(self, dtype: torch.dtype) -> None:
+        """Points (and later draws, through the context) in ``dtype``: a stage switching float32 → float64."""
+        self.ctx.dtype = dtype
+        self.points = {k: v.to(dtype) for k, v in self.points.items()}
+
     def state(self) -> dict:
         return {"points": {k: v.cpu().numpy() for k, v in self.points.items()},
                 "rng": self.ctx.rng.bit_generator.state}

@@ -14,8 +14,10 @@ LABELS = {"adam": "Adam", "lbfgs": "L-BFGS"}
 
 
 class Progress:
-    def __init__(self, totals: Mapping[str, int], enabled: bool = True, refresh_every: int = 25):
+    def __init__(self, totals: Mapping[str, int], enabled: bool = True, refresh_every: int = 25,
+                 labels: Mapping[str, str] | None = None):
         self.totals = dict(totals)
+        self.labels = {**LABELS, **(labels or {})}
         self.enabled = enabled
         self.refresh_every = refresh_every
         self.bar = None
@@ -28,17 +30,17 @@ class Progress:
         self.close()
         self.stage, self._offset = stage, self._last - stage_step
         if self.enabled:
-            self.bar = tqdm(total=self.totals.get(stage, 0), initial=stage_step, desc=LABELS.get(stage, stage),
+            self.bar = tqdm(total=self.totals.get(stage, 0), initial=stage_step, desc=self.labels.get(stage, stage),
                             dynamic_ncols=True, file=sys.stderr, mininterval=0.5, unit="it")
 
     def update(self, step: int, values: dict[str, float], stage: str) -> None:
         if stage != self.stage:  # a new stage: the previous bar is complete
             self._open(stage, 0)
-        self._last = step
+        previous, self._last = self._last, step
         if self.bar is None:
             return
         self.bar.update(step - self._offset - self.bar.n)
-        if step % self.refresh_every == 0 or stage == "lbfgs":
+        if step % self.refresh_every == 0 or step - previous > 1:  # every k steps, or every chunk
             self.bar.set_postfix({k: f"{v:.2e}" for k, v in values.items()}, refresh=False)
 
     def start_at(self, step: int, stage: str, stage_step: int) -> None:

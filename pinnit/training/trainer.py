@@ -1,30 +1,40 @@
-"""The training loop: Adam (with a learning-rate schedule), then L-BFGS with strong-Wolfe line search.
+"""The training loop: a pipeline of optimizer stages (pinnit/training/stages.py), e.g. Adam in float32, then
+SSBroyden in float64 on the log of the loss with fresh collocation points every 500 iterations.
 
-Resumable and safe: every ``checkpoint_every`` steps (and on SIGINT/SIGTERM) the full state — weights,
-optimizer, sampled points, RNG, history — is written atomically, so a resumed run continues exactly. A
-non-finite loss term stops the run (keeping the last good checkpoint) or rolls back and lowers the
-learning rate, as configured.
+Per stage: its dtype (parameters, points and the loss switch dtype when a stage begins), its loss form
+(the optimizer minimises g(L), g ∈ {identity, √, log}; the recorded losses are always L), its resampling
+period, and its optimizer — first-order ones take one step per iteration (with the lr schedule), closure
+ones (L-BFGS, BFGS, SSBFGS, SSBroyden) run ``chunk`` iterations per call. A closure chunk that stops early
+after lowering the loss restarts the optimizer with an empty curvature memory, at most ``restarts`` times.
 
-Best weights: every evaluated loss (each Adam step's, each L-BFGS closure call's, and the completed run's final
-weights) is compared with the lowest so far; on improvement the weights that produced it are copied (on the
-device, no extra host sync). They travel in the checkpoint, so a resumed run keeps them exactly.
+Resumable and safe: every ``checkpoint_every`` steps (and on SIGINT/SIGTERM) the full state — weights in the
+stage's dtype, optimizer (the dense inverse Hessian included), sampled points, RNG, history — is written
+atomically, so a resumed run continues exactly. A non-finite loss term stops the run (keeping the last good
+checkpoint) or rolls back and lowers the learning rate, as configured.
+
+Best weights: every evaluated loss (each first-order step's, each closure call's, and the completed run's final
+weights) is compared with the lowest so far; on improvement the weights that produced it are copied. They
+travel in the checkpoint, so a resumed run keeps them exactly.
 """
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
 
 from ..config.schema import TrainingConfig
+from ..context import DTYPES
 from .checkpoint import Checkpointer
 from .loss import PinnLoss
+from .optimizers import loss_form
 from .progress import Progress
 from .schedule import scheduled_lr
 from .signals import StopRequest
+from .stages import Stage, legacy_stages
 from ..threads import ThreadGovernor
 
 
@@ -38,52 +48,89 @@ class Diverged(Exception):
 class TrainState:
     """Everything needed to continue a run exactly (saved in the checkpoint)."""
 
-    stage: str = "adam"
+    stage: str = ""
+    stage_index: int = 0
     stage_step: int = 0
     step: int = 0
+    next_resample: int = 0
     lr_scale: float = 1.0
     best_loss: float = math.inf
     best_step: int = 0
     rollbacks: int = 0
     elapsed: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
-    iterations: dict[str, int] = field(default_factory=lambda: {"adam": 0, "lbfgs": 0})
-    lbfgs_stop: str | None = None
-    lbfgs_restarts: int = 0
+    iterations: dict[str, int] = field(default_factory=dict)
+    stop_reasons: dict[str, str | None] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
     status: str = "running"
     diverged: dict[str, Any] | None = None
     last_losses: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the last stage that ran ended (None: it ran all its iterations)."""
+        return self.stop_reasons.get(self.stage)
+
+
+LABELS = {"adam": "Adam", "lbfgs": "L-BFGS", "bfgs": "BFGS", "ssbfgs": "SSBFGS", "ssbroyden": "SSBroyden"}
+
 
 class Trainer:
-    """Runs the optimizer schedule on a :class:`PinnLoss`; ``evaluate()`` returns error metrics."""
+    """Runs the stages on a :class:`PinnLoss`; ``evaluate()`` returns error metrics."""
 
     def __init__(self, loss: PinnLoss, cfg: TrainingConfig, *, checkpointer: Checkpointer,
                  evaluate: Callable[[], dict[str, float]] | None = None, eval_every: int = 0,
-                 resample_every: int = 0, progress: bool = True, log_every: int = 10):
+                 resample_every: int = 0, progress: bool = True, log_every: int = 10,
+                 stages: list[Stage] | None = None):
         self.loss, self.cfg, self.ckpt = loss, cfg, checkpointer
         self.model = loss.model
         self.evaluate = evaluate
-        self.eval_every, self.resample_every, self.log_every = eval_every, resample_every, log_every
-        self.state = TrainState()
+        self.eval_every, self.log_every = eval_every, log_every
+        self.stages = stages if stages is not None else legacy_stages(cfg, resample_every)
         self.governor = ThreadGovernor(configured=bool(cfg.threads))
         #: the weights (model state_dict, cloned) of the lowest total loss seen so far; None before any evaluation
         self.best_weights: dict[str, torch.Tensor] | None = None
-        self.progress = Progress({"adam": cfg.adam.iterations, "lbfgs": cfg.lbfgs.iterations}, enabled=progress)
-        self.optimizer = self._make_optimizer("adam" if cfg.adam.iterations else "lbfgs")
-        if not cfg.adam.iterations:
-            self.state.stage = "lbfgs"
+        self.progress = Progress({s.name: s.iterations for s in self.stages},
+                                 labels={s.name: self._label(s) for s in self.stages}, enabled=progress)
+        self.state = TrainState(iterations={s.name: 0 for s in self.stages},
+                                stop_reasons={s.name: None for s in self.stages},
+                                restarts={s.name: 0 for s in self.stages})
+        self._enter(self._next_stage(-1))
 
-    # --- optimizers -----------------------------------------------------------------------------
-    def _make_optimizer(self, stage: str) -> torch.optim.Optimizer:
-        params = list(self.model.parameters())
-        if stage == "adam":
-            return torch.optim.Adam(params, lr=self.cfg.adam.lr, betas=self.cfg.adam.betas)
-        c = self.cfg.lbfgs
-        return torch.optim.LBFGS(params, lr=c.lr * self.state.lr_scale, max_iter=c.chunk, max_eval=c.chunk * 5,
-                                 history_size=c.history_size, tolerance_grad=c.tolerance_grad,
-                                 tolerance_change=c.tolerance_change,
-                                 line_search_fn=None if c.line_search == "none" else "strong_wolfe")
+    @staticmethod
+    def _label(stage: Stage) -> str:
+        label = LABELS.get(stage.optimizer, stage.optimizer)
+        return label if stage.name == stage.optimizer else f"{stage.name} ({label})"
+
+    # --- stages -----------------------------------------------------------------------------------
+    @property
+    def stage(self) -> Stage:
+        return self.stages[self.state.stage_index]
+
+    def _next_stage(self, index: int) -> int:
+        """The index of the next stage with iterations after ``index`` (len(stages) when none is left)."""
+        index += 1
+        while index < len(self.stages) and self.stages[index].iterations == 0:
+            index += 1
+        return index
+
+    def _set_dtype(self, name: str) -> None:
+        """Parameters, points and the run context in ``name`` (a no-op when they already are)."""
+        dtype = DTYPES[name]
+        if next(self.model.parameters()).dtype != dtype:
+            self.model.to(dtype)
+        if self.loss.ctx.dtype != dtype:  # operator runs keep one dtype (validated), so never get here
+            self.loss.set_dtype(dtype)
+
+    def _enter(self, index: int) -> None:
+        """Begin stage ``index``: its dtype and a fresh optimizer."""
+        s = self.state
+        s.stage_index, s.stage_step = index, 0
+        s.stage = self.stage.name
+        s.next_resample = self.stage.resample_every
+        self._set_dtype(self.stage.dtype)
+        self.optimizer = self.stage.build(self.model.parameters(), s.lr_scale)
+        self._form = loss_form(self.stage.loss_form)
 
     # --- checkpoints ----------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -91,25 +138,30 @@ class Trainer:
                 "train": self.state.__dict__.copy(), "loss": self.loss.state(), "best_weights": self.best_weights}
 
     def restore(self, snap: dict[str, Any]) -> None:
-        self.model.load_state_dict(snap["model"])
-        self.state = TrainState(**snap["train"])
+        known = {f.name for f in fields(TrainState)}
+        self.state = TrainState(**{k: v for k, v in snap["train"].items() if k in known})
         self.state.history = list(self.state.history)
-        self.optimizer = self._make_optimizer(self.state.stage)
+        self._set_dtype(self.stage.dtype)  # before loading: load_state_dict would cast into the old dtype
+        self.model.load_state_dict(snap["model"])
+        self.optimizer = self.stage.build(self.model.parameters(), self.state.lr_scale)
         self.optimizer.load_state_dict(snap["optimizer"])
+        self._form = loss_form(self.stage.loss_form)
         self.loss.load_state(snap["loss"])
         self.best_weights = snap.get("best_weights")
 
     def save_checkpoint(self) -> None:
         self.ckpt.save(self.snapshot())
 
-    # --- one step ---------------------------------------------------------------------------------
+    # --- losses ---------------------------------------------------------------------------------------
     def _losses(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         terms = self.loss.term_losses()
         return self.loss.total(terms), terms
 
     def _check(self, total: torch.Tensor, terms: dict[str, torch.Tensor]) -> dict[str, float]:
-        values = {k: float(v.detach()) for k, v in terms.items()}
-        values["total"] = float(total.detach())
+        """The recorded values (one host transfer for all terms); Diverged on the first non-finite one."""
+        names = [*terms, "total"]
+        numbers = torch.stack([*(v.detach() for v in terms.values()), total.detach()]).tolist()
+        values = dict(zip(names, numbers))
         for k, v in values.items():
             if not math.isfinite(v):
                 raise Diverged(self.state.step, k, v)
@@ -142,87 +194,109 @@ class Trainer:
             s.history.append(row)
         self.progress.update(s.step, values, s.stage)
 
-    def _adam_step(self) -> None:
-        s, c = self.state, self.cfg.adam
-        if self.resample_every and s.stage_step and s.stage_step % self.resample_every == 0:
+    def _maybe_resample(self) -> None:
+        s, k = self.state, self.stage.resample_every
+        if k and s.stage_step >= s.next_resample:
             self.loss.resample()
-        lr = scheduled_lr(c.lr, c.schedule, s.stage_step, c.iterations) * s.lr_scale
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            s.next_resample = s.stage_step + k
+
+    def _advance(self, done: int) -> None:
+        s = self.state
+        s.stage_step += done
+        s.step += done
+        s.iterations[s.stage] += done
+
+    # --- one iteration / one chunk --------------------------------------------------------------------
+    def _adam_step(self) -> None:
+        """One iteration of a first-order stage (Adam or another ``step()`` optimizer)."""
+        s, stage = self.state, self.stage
+        self._maybe_resample()
+        lr = scheduled_lr(stage.lr, stage.schedule, s.stage_step, stage.iterations) * s.lr_scale
+        if "lr" in stage.options:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)
         total, terms = self._losses()
         values = self._check(total, terms)
         self._consider(values["total"], s.step)  # the loss of the weights before this step's update
-        total.backward()
+        self._form(total).backward()
         self.optimizer.step()
         self._check_parameters()
-        s.stage_step += 1
-        s.step += 1
-        s.iterations["adam"] += 1
-        self._record(values, lr, s.step - 1, final=s.stage_step == c.iterations)
+        self._advance(1)
+        self._record(values, lr, s.step - 1, final=s.stage_step == stage.iterations)
 
-    def _lbfgs_chunk(self) -> None:
-        s, c = self.state, self.cfg.lbfgs
-        n = min(c.chunk, c.iterations - s.stage_step)
-        for group in self.optimizer.param_groups:
-            group["max_iter"] = n
-        last: dict[str, Any] = {}
-
-        state = self.optimizer.state[self.optimizer.param_groups[0]["params"][0]]
+    def _closure_chunk(self) -> None:
+        """Up to ``chunk`` iterations of a closure stage (L-BFGS, BFGS, SSBFGS, SSBroyden)."""
+        s, stage = self.state, self.stage
+        self._maybe_resample()
+        n = min(stage.chunk, stage.iterations - s.stage_step)
+        if stage.resample_every:
+            n = min(n, s.next_resample - s.stage_step)
+        group = self.optimizer.param_groups[0]
+        group["max_iter"] = n
+        if "max_eval" in group:  # torch's L-BFGS: evaluations per call
+            group["max_eval"] = n * 5
+        state = self.optimizer.state[group["params"][0]]
         before = state.get("n_iter", 0)
+        last: dict[str, Any] = {}
 
         def closure() -> torch.Tensor:
             self.optimizer.zero_grad(set_to_none=True)
             total, terms = self._losses()
             value = float(total.detach())  # the one host sync per evaluation (finite check, best tracking)
+            trained = self._form(total)
             if math.isfinite(value):
-                total.backward()
+                trained.backward()
                 self._consider(value, s.step + state.get("n_iter", 0) - before)  # weights = the evaluated point
             last["total"], last["terms"] = total, terms
-            return total
+            return trained
 
         self.optimizer.step(closure)
-        done = state.get("n_iter", 0) - before
-        values = self._check(last["total"].detach(), {k: v.detach() for k, v in last["terms"].items()})
+        done = max(state.get("n_iter", 0) - before, 0)
+        # torch's L-BFGS ends on its last evaluation; the dense methods may end after a rejected trial point
+        lbfgs = isinstance(self.optimizer, torch.optim.LBFGS)
+        total, terms = (last["total"], last["terms"]) if lbfgs else self._losses()
+        values = self._check(total.detach(), {k: v.detach() for k, v in terms.items()})
         self._check_parameters()
         improved = values["total"] < s.last_losses.get("total", math.inf)
         step0 = s.step
-        s.stage_step += max(done, 0)
-        s.step += max(done, 0)
-        s.iterations["lbfgs"] += max(done, 0)
+        self._advance(done)
         stopped_early = done < n
         restart = False
+        tolerance_grad = stage.options.get("tolerance_grad", 0.0)
         if stopped_early:
             grad = torch.cat([p.grad.reshape(-1) for p in self.model.parameters() if p.grad is not None])
-            if grad.abs().max() <= c.tolerance_grad:
-                s.lbfgs_stop = f"gradient below tolerance_grad={c.tolerance_grad}"
+            if grad.numel() and float(grad.abs().max()) <= tolerance_grad:
+                s.stop_reasons[s.stage] = f"gradient below tolerance_grad={tolerance_grad}"
             else:
-                restart = improved and s.lbfgs_restarts < c.restarts
-                s.lbfgs_stop = (f"loss or step change below tolerance_change={c.tolerance_change}"
-                                f" (after {s.lbfgs_restarts} restarts)")
-        elif s.stage_step >= c.iterations:
-            s.lbfgs_stop = f"reached lbfgs.iterations={c.iterations}"
-        self._record(values, c.lr * s.lr_scale, step0, log=True,
-                     final=(stopped_early and not restart) or s.stage_step >= c.iterations)
+                restart = improved and s.restarts[s.stage] < stage.restarts
+                why = state.get("stop_reason") or (f"loss or step change below tolerance_change="
+                                                   f"{stage.options.get('tolerance_change')}")
+                s.stop_reasons[s.stage] = f"{why} (after {s.restarts[s.stage]} restarts)"
+        self._record(values, stage.lr * s.lr_scale, step0, log=True,
+                     final=(stopped_early and not restart) or s.stage_step >= stage.iterations)
         if restart:  # clear the curvature memory and go on
-            s.lbfgs_restarts += 1
-            s.history.append({"step": s.step, "stage": s.stage, "event": f"L-BFGS restart {s.lbfgs_restarts}"})
-            self.optimizer = self._make_optimizer("lbfgs")
+            s.restarts[s.stage] += 1
+            s.history.append({"step": s.step, "stage": s.stage,
+                              "event": f"{self._label(stage)} restart {s.restarts[s.stage]}"})
+            self.optimizer = stage.build(self.model.parameters(), s.lr_scale)
         elif stopped_early:
-            s.stage_step = c.iterations  # converged: the stage is over
+            s.stage_step = stage.iterations  # converged: the stage is over
 
     # --- the loop ---------------------------------------------------------------------------------
     def _stage_done(self) -> bool:
-        s = self.state
-        return s.stage_step >= (self.cfg.adam.iterations if s.stage == "adam" else self.cfg.lbfgs.iterations)
+        return self.state.stage_step >= self.stage.iterations
 
     def _advance_stage(self) -> bool:
         """Move to the next stage; False when training is finished."""
-        if self.state.stage == "adam" and self.cfg.lbfgs.iterations:
-            self.state.stage, self.state.stage_step = "lbfgs", 0
-            self.optimizer = self._make_optimizer("lbfgs")
-            return True
-        return False
+        s = self.state
+        if s.stop_reasons.get(s.stage) is None:
+            s.stop_reasons[s.stage] = f"reached {s.stage}.iterations={self.stage.iterations}"
+        index = self._next_stage(self.state.stage_index)
+        if index >= len(self.stages):
+            return False
+        self._enter(index)
+        return True
 
     def _rollback(self, err: Diverged) -> bool:
         s = self.state
@@ -234,8 +308,8 @@ class Trainer:
         self.state.lr_scale = lr_scale * self.cfg.rollback_lr_factor  # compounds over repeated rollbacks
         self.state.history = history[: len(self.state.history)] + [
             {"step": err.step, "stage": s.stage, "event": f"rollback: {err}; lr ×{self.cfg.rollback_lr_factor}"}]
-        if self.state.stage == "lbfgs":
-            self.optimizer = self._make_optimizer("lbfgs")
+        if self.stage.closure:
+            self.optimizer = self.stage.build(self.model.parameters(), self.state.lr_scale)
         self.progress.note(f"{err}; rolled back to step {self.state.step} with lr ×{self.state.lr_scale:g}")
         return True
 
@@ -251,12 +325,12 @@ class Trainer:
                 while True:
                     if self._stage_done() and not self._advance_stage():
                         self.state.status = "completed"
-                        self.progress.finish(self.state.lbfgs_stop)
+                        self.progress.finish(self.state.stop_reason)
                         break
                     self.governor.poll()  # fewer threads when a neighbour starts using the cores
                     try:
                         step0 = self.state.step
-                        self._adam_step() if self.state.stage == "adam" else self._lbfgs_chunk()
+                        self._closure_chunk() if self.stage.closure else self._adam_step()
                     except Diverged as err:
                         if self._rollback(err):
                             continue

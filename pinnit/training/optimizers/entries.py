@@ -1,5 +1,7 @@
-"""The registered optimizers: ``adam`` and ``lbfgs`` (torch's), ``bfgs``, ``ssbfgs`` and ``ssbroyden``
-(:class:`.dense.DenseQuasiNewton`). Each entry's keyword arguments are its config options."""
+"""The registered optimizers: ``adam``, ``sgd`` and ``lbfgs`` (torch's), ``bfgs``, ``ssbfgs`` and ``ssbroyden``
+(:class:`.dense.DenseQuasiNewton`). Each entry's keyword arguments are its config options; an entry whose
+optimizer's ``step`` needs a closure (it evaluates the loss itself) sets ``needs_closure = True``, and the
+trainer then runs it in chunks of ``max_iter`` iterations."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -24,6 +26,13 @@ def adam(params, *, lr: Positive = 1e-3, betas: tuple[Beta, Beta] = (0.9, 0.999)
     return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps)
 
 
+@register_optimizer("sgd")
+def sgd(params, *, lr: Positive = 1e-3, momentum: Annotated[float, Field(ge=0, lt=1)] = 0.0,
+        nesterov: bool = False) -> torch.optim.Optimizer:
+    """Stochastic gradient descent (with optional heavy-ball or Nesterov momentum), torch's implementation."""
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov)
+
+
 @register_optimizer("lbfgs")
 def lbfgs(params, *, lr: Positive = 1.0, max_iter: Count = 50, history_size: Count = 50,
           tolerance_grad: NonNegative = 1e-7, tolerance_change: NonNegative = 1e-9,
@@ -32,6 +41,9 @@ def lbfgs(params, *, lr: Positive = 1.0, max_iter: Count = 50, history_size: Cou
     return torch.optim.LBFGS(params, lr=lr, max_iter=max_iter, max_eval=max_iter * 5, history_size=history_size,
                              tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
                              line_search_fn=None if line_search == "none" else "strong_wolfe")
+
+
+lbfgs.needs_closure = True  # type: ignore[attr-defined]
 
 
 def _dense(update: str, doc: str):
@@ -43,6 +55,7 @@ def _dense(update: str, doc: str):
                                 max_params=max_params)
 
     entry.__name__, entry.__doc__ = update, doc
+    entry.needs_closure = True  # type: ignore[attr-defined]
     return entry
 
 

@@ -1,0 +1,136 @@
+"""The training pipeline: an ordered list of optimizer stages, resolved and checked from the config.
+
+``training.stages`` maps a stage name to its optimizer (default: the name), iteration count, dtype, loss form
+(mse | sqrt | log), resampling period and the optimizer's own options::
+
+    training:
+      stages:
+        adam: {iterations: 2000, lr: 5.0e-3, dtype: float32}
+        ssbroyden: {iterations: 10000, dtype: float64, loss_form: log, resample_every: 500}
+
+The older form — ``training.adam`` then ``training.lbfgs`` — is the two-stage pipeline ``adam``, ``lbfgs``
+and keeps working; mixing the two forms is refused with a line that says how to migrate. A stage with 0
+iterations is skipped (it still appears, with 0, in metrics.json). Optimizers whose ``step`` takes a closure (L-BFGS and the dense quasi-Newton family)
+run in chunks of ``chunk`` iterations; first-order ones (Adam) take one step per iteration with the lr
+``schedule``.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..config.schema import RunConfig, Schedule, StageConfig, TrainingConfig
+from ..errors import ConfigError, PinnitError
+from ..params import bind_params
+from .optimizers import OPTIMIZERS
+
+#: options the trainer sets itself for closure optimizers (per chunk)
+_MANAGED = ("max_iter",)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One resolved stage; ``options`` are the optimizer entry's validated keyword arguments."""
+
+    name: str
+    optimizer: str
+    iterations: int
+    dtype: str
+    loss_form: str = "mse"
+    resample_every: int = 0
+    chunk: int = 50
+    restarts: int = 10
+    schedule: Schedule = field(default_factory=Schedule)
+    options: dict[str, Any] = field(default_factory=dict)
+    closure: bool = False
+
+    @property
+    def lr(self) -> float:
+        return float(self.options.get("lr", 0.0))
+
+    def build(self, params: Iterable[torch.nn.Parameter], lr_scale: float = 1.0) -> torch.optim.Optimizer:
+        """A fresh optimizer for ``params`` (its learning rate, if it has one, times ``lr_scale``)."""
+        options = dict(self.options)
+        if "lr" in options:
+            options["lr"] = options["lr"] * lr_scale
+        if self.closure:
+            options["max_iter"] = self.chunk
+        return OPTIMIZERS.get(self.optimizer)(list(params), **options)
+
+
+def legacy_stages(t: TrainingConfig, resample_every: int = 0) -> list[Stage]:
+    """``training.adam`` then ``training.lbfgs`` as the stages ``adam`` and ``lbfgs``."""
+    a, b = t.adam, t.lbfgs
+    return [
+        Stage("adam", "adam", a.iterations, t.dtype, resample_every=resample_every, schedule=a.schedule,
+              options={"lr": a.lr, "betas": tuple(a.betas), "eps": 1e-8}),
+        Stage("lbfgs", "lbfgs", b.iterations, t.dtype, chunk=b.chunk, restarts=b.restarts, closure=True,
+              options={"lr": b.lr, "history_size": b.history_size, "tolerance_grad": b.tolerance_grad,
+                       "tolerance_change": b.tolerance_change, "line_search": b.line_search}),
+    ]
+
+
+def _non_default(section: Any) -> list[str]:
+    defaults = type(section)()
+    return [k for k in type(section).model_fields if getattr(section, k) != getattr(defaults, k)]
+
+
+def _stage(name: str, s: StageConfig, t: TrainingConfig, resample_every: int) -> Stage:
+    path = f"training.stages.{name}"
+    optimizer = s.optimizer or name
+    factory = OPTIMIZERS.get(optimizer, f"{path}.optimizer" if s.optimizer else f"{path} (its optimizer)")
+    closure = bool(getattr(factory, "needs_closure", False))
+    options = dict(s.model_extra or {})
+    for key in _MANAGED:
+        if closure and key in options:
+            raise ConfigError(f"{path}.{key}", f"set by the trainer from the stage's chunk ({s.chunk}); "
+                                               f"set {path}.chunk instead")
+    if not closure and s.schedule != Schedule() and "lr" not in _param_names(factory):
+        raise ConfigError(f"{path}.schedule", f"optimizer '{optimizer}' has no learning rate to schedule")
+    options = bind_params(factory, options, path, skip=1, internal=_MANAGED if closure else ())
+    if not closure:
+        options.pop("max_iter", None)
+    try:  # relations between options (e.g. 0 < c1 < c2 < 1) are checked by the optimizer itself
+        factory([torch.nn.Parameter(torch.zeros(1))], **options)
+    except PinnitError as err:
+        raise ConfigError(path, str(err)) from None
+    return Stage(name, optimizer, s.iterations, s.dtype or t.dtype, s.loss_form,
+                 resample_every if s.resample_every is None else s.resample_every, s.chunk, s.restarts,
+                 s.schedule, options, closure)
+
+
+def _param_names(factory: Any) -> list[str]:
+    from ..params import parameter_names
+
+    return parameter_names(factory, skip=1)
+
+
+def resolve_stages(cfg: RunConfig) -> list[Stage]:
+    """The stages, in order (the trainer skips those with 0 iterations); one-line ConfigErrors for bad ones."""
+    t = cfg.training
+    if t.stages is None:
+        stages = legacy_stages(t, cfg.sampling.resample_every)
+    else:
+        for key in ("adam", "lbfgs"):
+            changed = _non_default(getattr(t, key))
+            if changed:
+                raise ConfigError(
+                    f"training.{key}.{changed[0]}",
+                    f"this config trains with training.stages, so training.{key} is not used; set the stage's "
+                    f"key instead (e.g. training.stages.<name>.{changed[0]}; stages here: {', '.join(t.stages)})")
+        stages = [_stage(name, s, t, cfg.sampling.resample_every) for name, s in t.stages.items()]
+    if not any(s.iterations for s in stages):
+        where = "training.stages" if t.stages is not None else "training"
+        raise ConfigError(where, "every stage has 0 iterations; nothing to train")
+    return stages
+
+
+def stage_summary(stages: list[Stage], state: Any) -> dict[str, dict[str, Any]]:
+    """Per stage, for metrics.json: optimizer, dtype, loss form, iterations done, restarts, why it stopped."""
+    return {s.name: {"optimizer": s.optimizer, "dtype": s.dtype, "loss_form": s.loss_form,
+                     "iterations": state.iterations.get(s.name, 0), "planned": s.iterations,
+                     "restarts": state.restarts.get(s.name, 0), "stop_reason": state.stop_reasons.get(s.name)}
+            for s in stages}
