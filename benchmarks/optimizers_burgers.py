@@ -38,12 +38,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--width", type=int, default=20)
-    p.add_argument("--pde-points", type=int, default=4096)
-    p.add_argument("--chunk", type=int, default=20, help="iterations per optimizer.step call")
+    p.add_argument("--pde-points", type=int, default=12000)
+    p.add_argument("--chunk", type=int, default=50, help="iterations per optimizer.step call")
     p.add_argument("--eval-every", type=float, default=5.0, help="seconds of training time between evaluations")
-    p.add_argument("--resample-every", type=int, default=0,
+    p.add_argument("--resample-every", type=int, default=500,
                    help="fresh collocation points every k quasi-Newton iterations (rounded to --chunk; 0: never)")
-    p.add_argument("--loss-form", default="mse", choices=["mse", "sqrt", "log"])
+    p.add_argument("--loss-form", default="log", choices=["mse", "sqrt", "log"])
     p.add_argument("--optimizers", nargs="+", default=list(LABELS))
     p.add_argument("--set", action="append", default=[], help="extra config overrides KEY.PATH=VALUE")
     p.add_argument("--out", default=str(REPO / "outputs" / "bench_optimizers"))

@@ -1,4 +1,4 @@
-"""How fast is the README's main job on a shared machine? Adam steps per second of ``configs/burgers.yaml``,
+"""How fast is the README's main job on a shared machine? Adam steps per second of ``configs/burgers_fast.yaml``,
 idle and beside one busy single-threaded torch process (a matmul loop), with torch's default threads
 (one per core, spinning OpenMP waits: pinnit before issue 12) and with pinnit's policy (pinnit/threads.py:
 passive OpenMP waits, threads from the idle cores available).
@@ -76,7 +76,7 @@ def _measure(mode: str, config: str, seconds: float) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", default=str(REPO / "configs" / "burgers.yaml"))
+    p.add_argument("--config", default=str(REPO / "configs" / "burgers_fast.yaml"))
     p.add_argument("--seconds", type=float, default=15.0, help="timed seconds per measurement")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
