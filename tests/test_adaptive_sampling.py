@@ -9,14 +9,15 @@ import torch
 import yaml
 from torch import nn
 
-from pinnit import parse_config, run
+from pinnit import load_config, parse_config, run
 from pinnit.adaptive_sampling import AdaptiveSampling, density, residual_magnitude
 from pinnit.cli import main
 from pinnit.context import RunContext
+from pinnit.errors import ConfigError
 from pinnit.problems.base import Problem, Region, Term
 from pinnit.training import Checkpointer, PinnLoss
 
-from conftest import small_burgers
+from conftest import REPO, small_burgers
 
 N, POOL = 2000, 40_000
 
@@ -161,3 +162,8 @@ def test_bad_adaptive_keys_are_one_line(tmp_path, capsys, override, path):
     assert main(["run", str(config), "--set", override]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"pinnit: error: {path}"), lines
+
+
+def test_operator_problems_refuse_adaptive_sampling():
+    with pytest.raises(ConfigError, match=r"^sampling\.adaptive\.method: .*operator problems"):
+        load_config(REPO / "configs" / "stokes_deeponet_cpu.yaml", ["sampling.adaptive.method=rad"])
