@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .adaptive_sampling import AdaptiveSampling
 from .config import RunConfig, dump_config, load_config
 from .context import RunContext
 from .errors import PinnitError
@@ -30,6 +31,7 @@ from .nn.mlp import build_mlp
 from .plots import plot_fields, plot_losses, plot_profiles
 from .problems import Problem, build_problem
 from .problems.targets import condition_targets
+from .refine_boxes import refine_regions
 from .threads import choose_threads
 from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for, write_bytes,
                      write_json, write_text)
@@ -75,10 +77,10 @@ def assemble(cfg: RunConfig) -> Assembly:
     box = problem.domain
     lower = [box[k][0] for k in problem.inputs] if cfg.network.normalize_inputs else None
     upper = [box[k][1] for k in problem.inputs] if cfg.network.normalize_inputs else None
-    refine = [(r.box, r.fraction) for r in cfg.sampling.refine]
+    refine = refine_regions(cfg.sampling.refine, problem)  # bounds may be expressions of the parameters
     # points first (so data-driven initializers can see them), then the network
     loss = PinnLoss(problem, torch.nn.Identity(), ctx, sampler=cfg.sampling.sampler, points=cfg.sampling.points,
-                    weights=t.weights, refine=refine)
+                    weights=t.weights, refine=refine, adaptive=AdaptiveSampling.from_config(cfg.sampling.adaptive))
     sample = next(iter(loss.points.values())).detach().cpu().double()
     targets = lambda: condition_targets(problem, loss.points, loss.weights)  # noqa: E731  (only if asked for)
     net = build_mlp(len(problem.inputs), len(problem.outputs), cfg.network.hidden_widths(), cfg.network.activation,

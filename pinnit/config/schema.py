@@ -62,11 +62,35 @@ class NetworkConfig(_Strict):
         return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-class RefineRegion(_Strict):
-    """Extra collocation points in a sub-box: ``{box: {S: [0.4, 0.6], tau: [0, 0.1]}, fraction: 0.3}``."""
+Bound = float | Annotated[str, Field(max_length=200)]
 
-    box: dict[str, tuple[float, float]]
+
+class RefineRegion(_Strict):
+    """Extra collocation points in a sub-box: ``{box: {S: [0.4, 0.6], tau: [0, 0.1]}, fraction: 0.3}``; a bound
+    may be an expression of the problem's numeric parameters, e.g. ``S: ["K - 0.15", "K + 0.15"]``."""
+
+    box: dict[str, tuple[Bound, Bound]] = Field(
+        description="input → [lower, upper]: numbers, or expressions of the problem's numeric parameters "
+                    "(numbers, + - * / **, parentheses, parameter names; pinnit/refine_boxes.py)")
     fraction: float = Field(0.2, gt=0, lt=1)
+
+
+class AdaptiveConfig(_Strict):
+    """Residual-based adaptive collocation points for the physics terms (pinnit/adaptive_sampling.py; Wu et al.
+    2023): at each resample, draw from a candidate pool with p ∝ |r|^k / E[|r|^k] + c."""
+
+    method: Literal["none", "rad", "rar_d"] = Field(
+        "none", description="none: plain resampling; rad: replace the points by draws ∝ p; rar_d: keep them and "
+                            "add `add` draws ∝ p")
+    k: NonNegativeFloat | None = Field(None, le=20, description="exponent of the residual (default: rad 1, rar_d 2)")
+    c: NonNegativeFloat | None = Field(None, le=1e12, description="uniform share added to the normalised residual "
+                                                                  "(default: rad 1, rar_d 0)")
+    candidates: PositiveInt | None = Field(
+        None, le=50_000_000, description="candidate pool per physics term and resample (default: 10 × the term's "
+                                         "points for rad, 10 × add for rar_d, at least 1000)")
+    add: PositiveInt | None = Field(None, le=50_000_000, description="rar_d: points added per resample (required)")
+    max_points: PositiveInt | None = Field(
+        None, le=50_000_000, description="rar_d: stop adding when a term holds this many points (default: no cap)")
 
 
 class SamplingConfig(_Strict):
@@ -79,6 +103,8 @@ class SamplingConfig(_Strict):
     function_batch: PositiveInt = Field(50, le=10_000_000, description="operator problems: training functions "
                                                                        "drawn for each Adam step")
     refine: list[RefineRegion] = Field(default_factory=list)
+    adaptive: AdaptiveConfig = Field(default_factory=AdaptiveConfig,
+                                     description="residual-based adaptive points (RAD / RAR-D) at each resample")
 
 
 class Schedule(_Strict):

@@ -5,6 +5,7 @@ import math
 
 from ..context import resolve_device
 from ..errors import ConfigError, did_you_mean
+from ..refine_boxes import refine_regions
 from .schema import RunConfig
 
 MAX_PARAMETERS = 50_000_000
@@ -37,24 +38,40 @@ def validate_registries(cfg: RunConfig) -> None:
             valid = list(dict.fromkeys([*KINDS, *names]))
             raise ConfigError(f"training.weights.{key}", f"not a loss kind or term{did_you_mean(key, valid)}; "
                               f"valid: {', '.join(valid)}")
-    for i, region in enumerate(cfg.sampling.refine):
-        for key, (lo, hi) in region.box.items():
-            path = f"sampling.refine[{i}].box.{key}"
-            if key not in problem.inputs:
-                raise ConfigError(path, f"not an input{did_you_mean(key, problem.inputs)}; inputs: {', '.join(problem.inputs)}")
-            if not lo < hi:
-                raise ConfigError(path, f"empty interval [{lo}, {hi}]; need lower < upper")
-            d_lo, d_hi = problem.domain[key]
-            if not (max(lo, d_lo) < min(hi, d_hi)):
-                raise ConfigError(path, f"[{lo}, {hi}] does not overlap the domain [{d_lo}, {d_hi}]")
-    if sum(r.fraction for r in cfg.sampling.refine) >= 1:
-        raise ConfigError("sampling.refine", "the fractions add up to 1 or more; the rest of the domain needs points")
+    refine_regions(cfg.sampling.refine, problem)  # expression bounds, inputs, overlap with the domain
+    _validate_adaptive(cfg, problem)
     if cfg.evaluation.resolution is not None:
         problem.evaluation_axes(cfg.evaluation.resolution)
     from ..training.stages import resolve_stages
 
     resolve_stages(cfg)  # optimizer options, the older adam/lbfgs keys mixed with stages, nothing to train
     resolve_device(cfg.training.device)
+
+
+def _validate_adaptive(cfg: RunConfig, problem) -> None:
+    """``sampling.adaptive``: keys that fit the method, a pool large enough for one draw, MLP problems only."""
+    a, path = cfg.sampling.adaptive, "sampling.adaptive"
+    if a.method == "none":
+        for key in ("k", "c", "candidates", "add", "max_points"):
+            if getattr(a, key) is not None:
+                raise ConfigError(f"{path}.{key}", "only used when sampling.adaptive.method is rad or rar_d")
+        return
+    if getattr(problem, "functions", None):
+        raise ConfigError(f"{path}.method", "adaptive sampling is not supported for operator problems "
+                                            "(function inputs); use none")
+    for key in ("add", "max_points"):
+        if a.method != "rar_d" and getattr(a, key) is not None:
+            raise ConfigError(f"{path}.{key}", "only used by method rar_d")
+    if a.method == "rar_d" and a.add is None:
+        raise ConfigError(f"{path}.add", "rar_d needs the number of points added per resample, e.g. add: 500")
+    if a.candidates is not None:
+        counts = {t.name: cfg.sampling.points.get(t.name, t.points) for t in problem.loss_terms()
+                  if t.kind == "physics" and t.region.points is None}
+        need = a.add if a.method == "rar_d" else max(counts.values(), default=0)
+        if a.candidates < need:
+            what = "add" if a.method == "rar_d" else "the largest physics term's points"
+            raise ConfigError(f"{path}.candidates", f"{a.candidates} candidates cannot supply {need} points "
+                                                    f"({what}) per resample; use at least {need}")
 
 
 def _validate_mlp(cfg: RunConfig, problem) -> None:

@@ -9,6 +9,7 @@ from ..config import RunConfig
 from ..context import RunContext
 from ..nn.deeponet import build_deeponet
 from ..problems.base import Problem
+from ..refine_boxes import refine_regions
 from .evaluation import OperatorEvaluator
 from .loss import OperatorLoss, OperatorModel
 
@@ -20,7 +21,7 @@ def build_operator(cfg: RunConfig, ctx: RunContext, problem: Problem
                    ) -> tuple[OperatorModel, OperatorLoss, OperatorEvaluator]:
     """Functions and points (seeded), the DeepONet (initialised from the seed), the evaluator and references."""
     t, s = cfg.training, cfg.sampling
-    refine = [(r.box, r.fraction) for r in s.refine]
+    refine = refine_regions(s.refine, problem)  # bounds may be expressions of the problem's parameters
     loss = OperatorLoss(problem, torch.nn.Identity(), ctx, sampler=s.sampler, points=s.points, weights=t.weights,
                         refine=refine, function_batch=s.function_batch, derivatives=t.derivatives)
     box = problem.domain

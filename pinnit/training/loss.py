@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..adaptive_sampling import AdaptiveSampling
 from ..context import RunContext
 from ..fields import Fields
 from ..problems.base import Problem, Term
@@ -40,21 +41,28 @@ class PinnLoss:
 
     def __init__(self, problem: Problem, model: nn.Module, ctx: RunContext, *, sampler: str = "sobol",
                  points: Mapping[str, int] | None = None, weights: Mapping[str, float] | None = None,
-                 refine: Sequence[tuple[dict, float]] = ()):
+                 refine: Sequence[tuple[dict, float]] = (), adaptive: AdaptiveSampling | None = None):
         self.problem, self.model, self.ctx = problem, model, ctx
         self.terms: list[Term] = problem.loss_terms()
         self.sampler = sampler
         self.counts, self.weights = term_counts_and_weights(self.terms, points, weights)
         self.refine = list(refine)
+        self.adaptive = adaptive
         self.points: dict[str, torch.Tensor] = {}
         self.resample()
 
     def resample(self) -> None:
-        """Draw fresh points for every term from the run's generator."""
+        """Draw fresh points for every term from the run's generator; with ``adaptive`` (RAD / RAR-D,
+        pinnit/adaptive_sampling.py) the physics terms' points after the first draw follow the residual."""
         for term in self.terms:
             refine = self.refine if term.kind == "physics" else ()
-            pts = sample_region(term.region, self.problem.inputs, self.counts[term.name], self.sampler,
-                                self.ctx.rng, refine)
+            current = self.points.get(term.name)
+            if self.adaptive and term.kind == "physics" and current is not None and term.region.points is None:
+                pts = self.adaptive.resample(term, self.problem, self.model, current, self.counts[term.name],
+                                             self.sampler, self.ctx.rng, refine)
+            else:
+                pts = sample_region(term.region, self.problem.inputs, self.counts[term.name], self.sampler,
+                                    self.ctx.rng, refine)
             self.points[term.name] = self.ctx.tensor(pts)
 
     def set_dtype(self, dtype: torch.dtype) -> None:
