@@ -35,6 +35,7 @@ from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for,
                      write_json, write_text)
 from .training.memory import is_out_of_memory, out_of_memory
 from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
+from .training.engine import resolve_engine
 
 
 FINGERPRINT_FILE = "problem.sha256"
@@ -77,7 +78,8 @@ def assemble(cfg: RunConfig) -> Assembly:
     refine = [(r.box, r.fraction) for r in cfg.sampling.refine]
     # points first (so data-driven initializers can see them), then the network
     loss = PinnLoss(problem, torch.nn.Identity(), ctx, sampler=cfg.sampling.sampler, points=cfg.sampling.points,
-                    weights=t.weights, refine=refine)
+                    weights=t.weights, refine=refine,
+                    engine=resolve_engine(t.engine, t.adam.iterations + t.lbfgs.iterations))
     sample = next(iter(loss.points.values())).detach().cpu().double()
     targets = lambda: condition_targets(problem, loss.points, loss.weights)  # noqa: E731  (only if asked for)
     net = build_mlp(len(problem.inputs), len(problem.outputs), cfg.network.hidden_widths(), cfg.network.activation,
