@@ -69,8 +69,9 @@ class PinnLoss:
 
     @property
     def engine(self) -> LossEngine:
-        """The derivative engine of the current model (rebuilt when ``model`` is replaced)."""
-        if self._engine is None or self._engine.model is not self.model:
+        """The derivative engine of the current model (rebuilt when ``model`` or ``engine_name`` change)."""
+        e = self._engine
+        if e is None or e.model is not self.model or e.requested != self.engine_name:
             self._engine = LossEngine(self.problem, self.terms, self.model, self.engine_name)
         return self._engine
 
