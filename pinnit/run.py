@@ -78,8 +78,7 @@ def assemble(cfg: RunConfig) -> Assembly:
     refine = [(r.box, r.fraction) for r in cfg.sampling.refine]
     # points first (so data-driven initializers can see them), then the network
     loss = PinnLoss(problem, torch.nn.Identity(), ctx, sampler=cfg.sampling.sampler, points=cfg.sampling.points,
-                    weights=t.weights, refine=refine,
-                    engine=resolve_engine(t.engine, t.adam.iterations + t.lbfgs.iterations))
+                    weights=t.weights, refine=refine)
     sample = next(iter(loss.points.values())).detach().cpu().double()
     targets = lambda: condition_targets(problem, loss.points, loss.weights)  # noqa: E731  (only if asked for)
     net = build_mlp(len(problem.inputs), len(problem.outputs), cfg.network.hidden_widths(), cfg.network.activation,
@@ -200,8 +199,14 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
 
 
 def _assemble(cfg: RunConfig) -> Assembly:
+    """``assemble`` for training (run, resume): the loss gets ``training.engine`` (one-off evaluations of an
+    assembly, e.g. ``pinnit diagnose``, keep autograd: compiling would cost more than it saves)."""
     try:
-        return assemble(cfg)
+        a = assemble(cfg)
+        if isinstance(a.loss, PinnLoss):
+            t = cfg.training
+            a.loss.engine_name = resolve_engine(t.engine, t.adam.iterations + t.lbfgs.iterations)
+        return a
     except (MemoryError, RuntimeError) as exc:  # e.g. sampling.points beyond the machine's memory
         if is_out_of_memory(exc):
             raise out_of_memory(exc, cfg, None, None, None) from None

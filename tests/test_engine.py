@@ -140,3 +140,12 @@ def test_resume_with_the_jets_engine_is_exact(burgers_cfg, monkeypatch, tmp_path
     resumed = resume(tmp_path / "cut").metrics
     assert resumed["final_loss"] == reference["final_loss"] and resumed["best_loss"] == reference["best_loss"]
     assert resumed["rel_l2_u"] == reference["rel_l2_u"]
+
+
+def test_training_gets_the_configured_engine_and_one_off_assemblies_keep_autograd(burgers_cfg):
+    from pinnit.run import _assemble
+
+    cfg = parse_config(burgers_cfg, ["training.engine=jets"])
+    assert _assemble(cfg).loss.engine_name == "jets"  # run and resume
+    assert assemble(cfg).loss.engine_name == "autograd"  # e.g. pinnit diagnose: one evaluation, nothing to compile
+    assert _assemble(parse_config(burgers_cfg)).loss.engine_name == "autograd"  # auto, 80 steps: not worth compiling

@@ -27,11 +27,13 @@ def time_quasi_newton(*, max_iter: int = 10, repeats: int = 3, threads: int = 1,
                       optimizers=OPTIMIZERS, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     from ..config import parse_config
     from ..run import assemble
+    from ..training.engine import resolve_engine
     from ..training.optimizers import build_optimizer
 
     case = BenchCase("3", "quasi-newton", "(3) float64 quasi-Newton step, 4×20 tanh", 4, 20)
     cfg = case.pinnit_config("float64", threads=threads, engine=engine)
     a = assemble(parse_config(cfg))
+    a.loss.engine_name = resolve_engine(engine, 10**9)  # a training run's engine (assemble alone keeps autograd)
     torch.set_num_threads(threads)
     start = {k: v.detach().clone() for k, v in a.model.state_dict().items()}
     rows = []
