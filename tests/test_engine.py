@@ -56,6 +56,22 @@ def test_jets_engine_equals_autograd(name):
     assert a.loss.engine.keys  # discovered per term
 
 
+def test_compiled_jets_of_one_term_equal_autograd():
+    """The quick check of ``compiled`` (one small term; the whole Burgers loss is the slow test below)."""
+    a = _assembly(PROBLEMS["burgers"])
+    pde = [t for t in a.loss.terms if t.name == "pde"]
+    points = {"pde": a.loss.points["pde"][:64]}
+    ref = LossEngine(a.problem, pde, a.model, "autograd")(points)["pde"]
+    eng = LossEngine(a.problem, pde, a.model, "compiled", note=lambda m: None)
+    got = eng(points)["pde"]
+    assert eng.active == "compiled"
+    torch.testing.assert_close(got, ref, rtol=1e-10, atol=0)
+    params = list(a.model.parameters())
+    for g, r in zip(torch.autograd.grad(got, params), torch.autograd.grad(ref, params)):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-10 * float(r.abs().max()))
+
+
+@pytest.mark.slow
 def test_compiled_engine_equals_autograd_and_compiles_once():
     pytest.importorskip("torch._dynamo")
     a = _assembly(PROBLEMS["burgers"])
