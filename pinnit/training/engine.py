@@ -8,7 +8,10 @@
 - ``compiled_autograd``: the nested-autograd loss under ``torch.compile``; it needs the private dynamo flag
   ``trace_autograd_ops`` (applied only when present, guarded like every compile);
 - ``auto``: ``compiled_autograd`` where the flag exists, else ``compiled``, for runs of ≥ ``AUTO_MIN_STEPS``
-  steps (compiling costs seconds), else ``autograd``.
+  steps (compiling costs seconds) on one torch thread, else ``autograd``. With 2 threads per process on a busy
+  2-core machine the compiled kernels' OpenMP regions collapsed (measured 0.19× DeepXDE's it/s, against
+  1.20× on 1 thread, same invocation settings), so ``auto`` does not compile multi-threaded runs; name an
+  engine to do so.
 
 The first call is a discovery pass with autograd that records the derivative keys each residual asks
 for; it also gives the reference losses the chosen engine's first losses must match (relative 1e-8 in
@@ -38,11 +41,12 @@ AUTO_MIN_STEPS = 1000
 Losses = dict[str, torch.Tensor]
 
 
-def resolve_engine(name: str, steps: int) -> str:
-    """The engine ``auto`` stands for in a run of ``steps`` optimizer steps (others unchanged)."""
+def resolve_engine(name: str, steps: int, threads: int | None = None) -> str:
+    """The engine ``auto`` stands for in a run of ``steps`` optimizer steps on ``threads`` torch threads
+    (default: the current count); other names unchanged."""
     if name != "auto":
         return name
-    if steps < AUTO_MIN_STEPS:
+    if steps < AUTO_MIN_STEPS or (threads or torch.get_num_threads()) > 1:
         return "autograd"
     return "compiled_autograd" if _trace_flag_available() else "compiled"
 
