@@ -38,6 +38,7 @@ from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for,
 from .training.memory import is_out_of_memory, out_of_memory
 from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
 from .training.stages import resolve_stages, stage_summary
+from .training.engine import resolve_engine
 
 
 FINGERPRINT_FILE = "problem.sha256"
@@ -201,8 +202,14 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
 
 
 def _assemble(cfg: RunConfig) -> Assembly:
+    """``assemble`` for training (run, resume): the loss gets ``training.engine`` (one-off evaluations of an
+    assembly, e.g. ``pinnit diagnose``, keep autograd: compiling would cost more than it saves)."""
     try:
-        return assemble(cfg)
+        a = assemble(cfg)
+        if isinstance(a.loss, PinnLoss):
+            t = cfg.training
+            a.loss.engine_name = resolve_engine(t.engine, sum(s.iterations for s in resolve_stages(cfg)))
+        return a
     except (MemoryError, RuntimeError) as exc:  # e.g. sampling.points beyond the machine's memory
         if is_out_of_memory(exc):
             raise out_of_memory(exc, cfg, None, None, None) from None

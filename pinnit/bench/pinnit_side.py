@@ -19,13 +19,15 @@ class PinnitStepper:
 
     name = "pinnit"
 
-    def __init__(self, case: BenchCase, data: dict[str, np.ndarray], dtype: str, threads: int):
+    def __init__(self, case: BenchCase, data: dict[str, np.ndarray], dtype: str, threads: int, engine: str = "auto"):
         from ..config import parse_config
         from ..run import assemble
         from ..training import Checkpointer, Trainer
+        from ..training.engine import resolve_engine
 
-        cfg = parse_config(case.pinnit_config(dtype, threads=threads))
+        cfg = parse_config(case.pinnit_config(dtype, threads=threads, engine=engine))
         a = assemble(cfg)
+        a.loss.engine_name = resolve_engine(engine, cfg.training.adam.iterations)
         a.loss.points = {k: a.ctx.tensor(data[k]) for k in ("pde", "initial", "boundary")}
         with torch.no_grad():
             for layer, (w, b) in zip(a.model.net.layers, layer_arrays(data), strict=True):
@@ -35,6 +37,11 @@ class PinnitStepper:
         self._tmp = tempfile.TemporaryDirectory(prefix="pinnit-bench-")
         self.trainer = Trainer(a.loss, cfg.training, checkpointer=Checkpointer(Path(self._tmp.name) / "c.pt"),
                                progress=False)
+
+    @property
+    def engine(self) -> str | None:
+        """The derivative engine in use (after the first step; pinnit/training/engine.py)."""
+        return self.assembly.loss.engine.active
 
     def step(self) -> None:
         self.trainer._adam_step()

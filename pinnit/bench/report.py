@@ -47,8 +47,9 @@ def markdown(result: dict[str, Any]) -> str:
         "sides alternating. Ratio = pinnit it/s ÷ DeepXDE it/s (> 1: pinnit faster).",
         f"Memory: {s['memory_method']}.", "",
         "| case | steps | pinnit it/s | DeepXDE it/s | ratio | pinnit ms/it | DeepXDE ms/it "
-        "| pinnit peak RSS MiB (+steps) | DeepXDE peak RSS MiB (+steps) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| pinnit peak RSS MiB (+steps) | DeepXDE peak RSS MiB (+steps) | pinnit engine | first step s "
+        "(pinnit / DeepXDE) | compiled graphs (warm-up → end) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     if not result["cases"]:
         lines = lines[:-2]
@@ -56,7 +57,9 @@ def markdown(result: dict[str, Any]) -> str:
         p, d = c["pinnit"], c.get("deepxde")
         lines.append(f"| {c['case']['title']} | {p['steps_per_repeat']} | {_fmt(p['it_per_s'])} "
                      f"| {_fmt(d and d['it_per_s'])} | {_fmt(c['ratio'])} | {_fmt(p['ms_per_it'], 1)} "
-                     f"| {_fmt(d and d['ms_per_it'], 1)} | {_mem(p)} | {_mem(d)} |")
+                     f"| {_fmt(d and d['ms_per_it'], 1)} | {_mem(p)} | {_mem(d)} | {p.get('engine') or '—'} "
+                     f"| {_fmt(p.get('first_step_s'), 1)} / {_fmt(d and d.get('first_step_s'), 1)} "
+                     f"| {p.get('graphs_after_warmup')} → {p.get('graphs_at_end')} |")
     t = result.get("trajectory")
     if t:
         verdict = "PASSED" if t["passed"] else "FAILED"
@@ -65,6 +68,21 @@ def markdown(result: dict[str, Any]) -> str:
                       f"{t['max_rel_diff']:.2e} (at step 0: {t['initial_rel_diff']:.2e}, at the end: "
                       f"{t['final_rel_diff']:.2e}; tolerance {t['tolerance']:.0e}); total loss "
                       f"{t['pinnit_total'][0]:.6g} → {t['pinnit_total'][-1]:.6g}."]
+    if result.get("quasi_newton"):
+        lines += ["", "Set-up (3): one float64 quasi-Newton step (`optimizer.step(closure)`), Burgers, 4×20 tanh, "
+                      "pinnit only:", "",
+                  "| optimizer | max_iter | ms/step | evaluations/step | ms/evaluation | engine | first step s |",
+                  "|---|---:|---:|---:|---:|---|---:|"]
+        for r in result["quasi_newton"]:
+            lines.append(f"| {r['optimizer']} | {r['max_iter']} | {r['ms_per_step']:.0f} | {r['evals_per_step']:.0f} "
+                         f"| {r['ms_per_eval']:.1f} | {r['engine']} | {r['first_step_s']:.1f} |")
+    if result.get("operator"):
+        lines += ["", "Set-up (4): one Adam step of the Stokes PI-DeepONet (configs/stokes_deeponet_cpu.yaml) per "
+                      "`training.derivatives`:", "",
+                  "| derivatives | ms/step | × vs autograd | first step s |", "|---|---:|---:|---:|"]
+        for r in result["operator"]:
+            lines.append(f"| {r['derivatives']} | {r['ms_per_step']:.0f} | {_fmt(r['speedup_vs_autograd'])} "
+                         f"| {r['first_step_s']:.1f} |")
     if result.get("engines"):
         lines += ["", "Derivative engines, one float32 Adam step of the Burgers PDE term (mean r², backward, Adam), "
                       "pinnit only:", "",
@@ -85,4 +103,7 @@ def write_reports(result: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "bench.json", result)
     write_text(out / "bench.md", markdown(result))
+    from .scaling_plot import write_scaling
+
+    write_scaling(result, out)  # bench_scaling.png/.json when the result has scaling cases
     return out / "bench.json", out / "bench.md"

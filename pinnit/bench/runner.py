@@ -32,10 +32,11 @@ TRAJECTORY_TOL = 1e-6
 class Worker:
     """A running :mod:`.worker` subprocess for one side of one case."""
 
-    def __init__(self, side: str, case: BenchCase, data: Path, dtype: str, threads: int, warmup: int, tmp: Path):
+    def __init__(self, side: str, case: BenchCase, data: Path, dtype: str, threads: int, warmup: int, tmp: Path,
+                 engine: str = "auto"):
         self.side = side
         spec = {"side": side, "case": case.as_dict(), "data": str(data), "dtype": dtype, "threads": threads,
-                "warmup": warmup}
+                "warmup": warmup, "engine": engine}
         stem = f"{case.key}-{side}-{dtype}"
         spec_path = tmp / f"{stem}.json"
         spec_path.write_text(json.dumps(spec))
@@ -83,17 +84,19 @@ def _side_result(ready: dict, repeats: list[dict], final: dict) -> dict[str, Any
     med = statistics.median(rates)
     return {"it_per_s": med, "ms_per_it": 1000 / med, "repeats_it_per_s": rates, "steps_per_repeat": repeats[0]["steps"],
             "setup_rss_mib": ready["setup_rss_mib"], "peak_rss_mib": final["peak_rss_mib"],
-            "threads": final["threads"], "versions": final["versions"]}
+            "threads": final["threads"], "versions": final["versions"], "first_step_s": ready.get("first_step_s"),
+            "engine": ready.get("engine"), "graphs_after_warmup": ready.get("graphs_after_warmup"),
+            "graphs_at_end": final.get("graphs_at_end")}
 
 
 def time_case(case: BenchCase, data: Path, *, repeats: int, threads: int, warmup: int, tmp: Path,
-              with_deepxde: bool, log: Callable[[str], None]) -> dict[str, Any]:
+              with_deepxde: bool, log: Callable[[str], None], engine: str = "auto") -> dict[str, Any]:
     """Median iterations/s and peak RSS of each side on ``case`` (float32)."""
     sides = ["pinnit"] + (["deepxde"] if with_deepxde and case.deepxde else [])
     workers: dict[str, Worker] = {}
     try:
         for side in sides:
-            workers[side] = Worker(side, case, data, "float32", threads, warmup, tmp)
+            workers[side] = Worker(side, case, data, "float32", threads, max(warmup, 1), tmp, engine)
         timings: dict[str, list[dict]] = {s: [] for s in sides}
         for r in range(repeats):
             for side in (sides if r % 2 == 0 else sides[::-1]):
@@ -107,14 +110,15 @@ def time_case(case: BenchCase, data: Path, *, repeats: int, threads: int, warmup
     for side in sides:
         out[side] = _side_result(workers[side].ready, timings[side], finals[side])
     out["ratio"] = out["pinnit"]["it_per_s"] / out["deepxde"]["it_per_s"] if "deepxde" in out else None
-    line = f"  {case.title}: pinnit {out['pinnit']['it_per_s']:.2f} it/s"
+    line = f"  {case.title}: pinnit ({out['pinnit']['engine']}) {out['pinnit']['it_per_s']:.2f} it/s"
     if "deepxde" in out:
         line += f", DeepXDE {out['deepxde']['it_per_s']:.2f} it/s, ratio {out['ratio']:.2f}"
     log(line)
     return out
 
 
-def trajectory_check(data: Path, case: BenchCase, *, steps: int, threads: int, tmp: Path) -> dict[str, Any]:
+def trajectory_check(data: Path, case: BenchCase, *, steps: int, threads: int, tmp: Path,
+                     engine: str = "auto") -> dict[str, Any]:
     """Both tools from the same float64 weights and points: the loss before each of ``steps`` Adam steps.
 
     The curves must agree to ``TRAJECTORY_TOL`` (relative, per step); the first point compares the two
@@ -122,7 +126,7 @@ def trajectory_check(data: Path, case: BenchCase, *, steps: int, threads: int, t
     """
     curves = {}
     for side in ("pinnit", "deepxde"):
-        w = Worker(side, case, data, "float64", threads, 0, tmp)
+        w = Worker(side, case, data, "float64", threads, 0, tmp, engine)
         try:
             curves[side] = w.ask(f"trajectory {steps}")["losses"]
             w.close()
@@ -144,19 +148,20 @@ def deepxde_available() -> bool:
 
 
 def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | None = None, threads: int = 1,
-              warmup: int = 3, check_steps: int = 100, with_deepxde: bool = True,
-              log: Callable[[str], None] = print) -> dict[str, Any]:
+              warmup: int = 3, check_steps: int = 100, with_deepxde: bool = True, engine: str = "auto",
+              qn_iter: int = 10, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the cases of ``setups`` and (with DeepXDE and set-up 1) the trajectory check; return the results."""
     from .report import machine_info
 
     cases = cases_for(setups, steps)
-    if repeats < 1 or threads < 1 or warmup < 0 or check_steps < 0:
-        raise PinnitError("bench: --repeats and --threads must be ≥ 1, --warmup and --check-steps ≥ 0")
+    if repeats < 1 or threads < 1 or warmup < 0 or check_steps < 0 or qn_iter < 1:
+        raise PinnitError("bench: --repeats, --threads and --qn-iter must be ≥ 1, --warmup and --check-steps ≥ 0")
     if with_deepxde and any(c.deepxde for c in cases) and not deepxde_available():
         raise PinnitError("bench: DeepXDE is not installed; install the extra (pip install 'pinnit[bench]') "
                           "or pass --pinnit-only")
     result: dict[str, Any] = {"meta": machine_info(threads), "settings": {
         "setups": setups, "repeats": repeats, "warmup": warmup, "threads": threads, "dtype": "float32",
+        "engine": engine,
         "memory_method": "peak RSS per worker process, resource.getrusage(RUSAGE_SELF).ru_maxrss "
                          "(includes interpreter and libraries); +steps = growth during the timed steps"}}
     result["cases"] = []
@@ -167,14 +172,27 @@ def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | Non
             data = tmp / f"{case.key}.npz"
             write_case_data(case, data)
             result["cases"].append(time_case(case, data, repeats=repeats, threads=threads, warmup=warmup, tmp=tmp,
-                                             with_deepxde=with_deepxde, log=log))
+                                             with_deepxde=with_deepxde, log=log, engine=engine))
         check_case = next((c for c in cases if c.key == "1"), None)
         if with_deepxde and check_case is not None and check_steps:
             data = tmp / "check.npz"
             write_case_data(check_case, data)
             log(f"  loss-trajectory check: {check_steps} Adam steps in float64 …")
-            result["trajectory"] = trajectory_check(data, check_case, steps=check_steps, threads=threads, tmp=tmp)
-    if "engines" in [s.strip() for s in setups.split(",")]:
+            result["trajectory"] = trajectory_check(data, check_case, steps=check_steps, threads=threads, tmp=tmp,
+                                                    engine=engine)
+    names = [s.strip() for s in setups.split(",")]
+    if "3" in names:
+        from .quasi_newton import time_quasi_newton
+
+        log(f"  (3) float64 quasi-Newton steps, max_iter {qn_iter} …")
+        result["quasi_newton"] = time_quasi_newton(max_iter=qn_iter, repeats=repeats, threads=threads, engine=engine,
+                                                   log=log)
+    if "4" in names:
+        from .operator_step import time_operator_step
+
+        log("  (4) Stokes DeepONet Adam step per derivative mode …")
+        result["operator"] = time_operator_step(steps=steps or 5, repeats=repeats, threads=threads, log=log)
+    if "engines" in names:
         from .engines import compare_engines
 
         log("  derivative engines, Burgers PDE term, 8192 points …")

@@ -43,7 +43,7 @@ def build(spec: dict):
         return DeepXDEStepper(case, data, spec["dtype"], spec["threads"])
     from .pinnit_side import PinnitStepper
 
-    return PinnitStepper(case, data, spec["dtype"], spec["threads"])
+    return PinnitStepper(case, data, spec["dtype"], spec["threads"], spec.get("engine", "auto"))
 
 
 def versions(side: str) -> dict[str, str]:
@@ -57,6 +57,15 @@ def versions(side: str) -> dict[str, str]:
     return out
 
 
+def compiled_graphs() -> int | None:
+    """Graphs torch.compile has built in this process (dynamo's counter; None if unavailable)."""
+    try:
+        from torch._dynamo.utils import counters
+    except Exception:  # noqa: BLE001 (private API)
+        return None
+    return int(counters["stats"]["unique_graphs"])
+
+
 def main(argv: list[str]) -> int:
     with open(argv[0]) as fh:
         spec = json.load(fh)
@@ -64,9 +73,15 @@ def main(argv: list[str]) -> int:
 
     torch.set_num_threads(spec["threads"])
     stepper = build(spec)
-    for _ in range(spec.get("warmup", 0)):
+    first = None
+    for i in range(spec.get("warmup", 0)):
+        t0 = time.perf_counter()
         stepper.step()
-    _reply({"ready": True, "setup_rss_mib": rss_mib(), "threads": torch.get_num_threads()})
+        if i == 0:  # discovery and compilation happen here: reported apart from the steady state
+            first = time.perf_counter() - t0
+    graphs = compiled_graphs()
+    _reply({"ready": True, "setup_rss_mib": rss_mib(), "threads": torch.get_num_threads(), "first_step_s": first,
+            "engine": getattr(stepper, "engine", None), "graphs_after_warmup": graphs})
     for line in sys.stdin:
         cmd, *arg = line.split()
         if cmd == "time":
@@ -84,7 +99,7 @@ def main(argv: list[str]) -> int:
             _reply({"losses": losses})
         elif cmd == "quit":
             _reply({"peak_rss_mib": rss_mib(), "threads": torch.get_num_threads(),
-                    "versions": versions(spec["side"])})
+                    "versions": versions(spec["side"]), "graphs_at_end": compiled_graphs()})
             return 0
     return 1
 

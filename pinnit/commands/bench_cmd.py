@@ -13,9 +13,15 @@ class BenchCommand:
     def add_parser(sub) -> None:
         p = sub.add_parser("bench", help="benchmark pinnit against DeepXDE", description=BenchCommand.__doc__)
         p.add_argument("--setups", default="1,2,scaling",
-                       help="comma list of: 1 (DeepXDE's Burgers example), 2 (depth 50 × width 64), scaling "
-                            "(points 1k/10k/100k, depth 3…50), engines (pinnit's derivative engines: autograd, jets, "
-                            "torch.compile, torch.func); default %(default)s")
+                       help="comma list of: 1 (DeepXDE's Burgers example), 2 (depth 50 × width 64), 3 (float64 "
+                            "quasi-Newton step per optimizer, pinnit only), 4 (Stokes DeepONet step per derivative "
+                            "mode zcs/autograd/jet), scaling (points 1k/10k/100k, depth 3…50; bench_scaling.png), "
+                            "engines (pinnit's derivative engines: autograd, jets, torch.compile, torch.func); "
+                            "default %(default)s")
+        p.add_argument("--engine", default="auto", choices=("auto", "autograd", "jets", "compiled", "compiled_autograd"),
+                       help="pinnit's training.engine in set-ups 1, 2, 3 and scaling; default %(default)s")
+        p.add_argument("--qn-iter", type=int, default=10, help="set-up 3: max_iter of each quasi-Newton step; "
+                                                               "default %(default)s")
         p.add_argument("--repeats", type=int, default=3, help="timed repeats per case (median); default 3")
         p.add_argument("--steps", type=int, default=None, help="Adam steps per repeat (default: per case)")
         p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing; default 3")
@@ -37,7 +43,8 @@ class BenchCommand:
             raise PinnitError(f"--steps: got {args.steps}; a positive number of steps is required")
         print(f"pinnit bench: set-ups {args.setups}, {args.repeats} repeat(s), {args.threads} thread(s) per side")
         result = run_bench(args.setups, repeats=args.repeats, steps=args.steps, threads=args.threads,
-                           warmup=args.warmup, check_steps=args.check_steps, with_deepxde=not args.pinnit_only)
+                           warmup=args.warmup, check_steps=args.check_steps, with_deepxde=not args.pinnit_only,
+                           engine=args.engine, qn_iter=args.qn_iter)
         json_path, md_path = write_reports(result, args.out)
         print()
         print(markdown(result))

@@ -186,6 +186,11 @@ class TrainingConfig(_Strict):
     on_divergence: Literal["stop", "rollback"] = "stop"
     rollback_lr_factor: float = Field(0.1, gt=0, lt=1)
     max_rollbacks: NonNegativeInt = 3
+    engine: Literal["auto", "autograd", "jets", "compiled", "compiled_autograd"] = Field(
+        "auto", description="PINN problems: how residual derivatives are computed (pinnit/training/engine.py): nested "
+                            "autograd, forward jets through the MLP, the jets' whole loss under torch.compile, nested "
+                            "autograd under torch.compile; auto: compiled for runs of ≥ 1000 steps on 1 thread, else autograd; "
+                            "whatever does not apply falls back to autograd with one line on stderr")
     derivatives: Literal["zcs", "autograd", "jet"] = Field(
         "zcs", description="operator problems: derivatives over functions × points by zero-coordinate shift "
                            "(a few scalar backward passes), plain autograd (every point of every function) or "

@@ -93,6 +93,15 @@ def activation_derivatives(act: Activation, z: torch.Tensor) -> tuple[torch.Tens
     return _autograd_derivatives(act, z)
 
 
+def has_closed_form(act: nn.Module) -> bool:
+    """Whether :func:`activation_derivatives` gives φ', φ'' of ``act`` in closed form (no autograd inside)."""
+    if isinstance(act, SumOddSigmoid):
+        return all(has_closed_form(f) for f in act.terms)
+    if isinstance(act, OddSigmoid):
+        return isinstance(act, (Tanh, Arctan, Erf)) or (isinstance(act, Softsign) and act.k == 2.0)
+    return isinstance(act, Sine)
+
+
 def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2, mixed: Sequence[tuple[int, int]] = (),
              pure: Sequence[int] | None = None) -> Jets:
     """Value and input derivatives of ``mlp`` at ``x`` (N, d) by forward jets (see the module docstring).
@@ -150,4 +159,4 @@ def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2, mixed: Sequence[tuple[in
     return Jets(y, dy, d2y, mixed_out)
 
 
-__all__ = ["Jets", "activation_derivatives", "mlp_jets"]
+__all__ = ["Jets", "activation_derivatives", "has_closed_form", "mlp_jets"]

@@ -10,9 +10,9 @@ from torch import nn
 
 from ..adaptive_sampling import AdaptiveSampling
 from ..context import RunContext
-from ..fields import Fields
 from ..problems.base import Problem, Term
 from ..sampling import sample_region
+from .engine import LossEngine
 
 
 class PinnModel(nn.Module):
@@ -41,8 +41,11 @@ class PinnLoss:
 
     def __init__(self, problem: Problem, model: nn.Module, ctx: RunContext, *, sampler: str = "sobol",
                  points: Mapping[str, int] | None = None, weights: Mapping[str, float] | None = None,
-                 refine: Sequence[tuple[dict, float]] = (), adaptive: AdaptiveSampling | None = None):
+                 refine: Sequence[tuple[dict, float]] = (), adaptive: AdaptiveSampling | None = None,
+                 engine: str = "autograd"):
         self.problem, self.model, self.ctx = problem, model, ctx
+        self.engine_name = engine  # training.engine (pinnit/training/engine.py); built on the first call
+        self._engine: LossEngine | None = None
         self.terms: list[Term] = problem.loss_terms()
         self.sampler = sampler
         self.counts, self.weights = term_counts_and_weights(self.terms, points, weights)
@@ -78,14 +81,17 @@ class PinnLoss:
         self.points = {k: self.ctx.tensor(np.asarray(v)) for k, v in state["points"].items()}
         self.ctx.rng.bit_generator.state = state["rng"]
 
+    @property
+    def engine(self) -> LossEngine:
+        """The derivative engine of the current model (rebuilt when ``model`` or ``engine_name`` change)."""
+        e = self._engine
+        if e is None or e.model is not self.model or e.requested != self.engine_name:
+            self._engine = LossEngine(self.problem, self.terms, self.model, self.engine_name)
+        return self._engine
+
     def term_losses(self) -> dict[str, torch.Tensor]:
-        out = {}
-        for term in self.terms:
-            f = Fields(self.points[term.name], self.problem.inputs, self.problem.outputs, self.model)
-            r = term.residual(f)
-            parts = r if isinstance(r, (tuple, list)) else (r,)
-            out[term.name] = sum(torch.mean(p**2) for p in parts)
-        return out
+        """``{term: mean(residual²)}`` at the current points (derivatives by ``training.engine``)."""
+        return self.engine(self.points)
 
     def total(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return sum(self.weights[k] * v for k, v in losses.items())

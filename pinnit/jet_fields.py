@@ -1,0 +1,131 @@
+"""Fields from forward jets: the derivatives a residual asks for, carried through the MLP in one pass.
+
+Same interface as :class:`~pinnit.fields.Fields`, but ``keys`` — the (field, input indices) derivatives the
+residual will ask for, found on a first call by :class:`~pinnit.training.engine.LossEngine` — are computed
+up front by :func:`pinnit.derivatives.mlp_jets` (value, ∇y and exactly the second derivatives needed, stacked
+into one matmul per layer), so the loss needs one ordinary backward and can be ``torch.compile``d.
+
+An output transform g(x, y) (hard constraints) is differentiated through the second-order Taylor polynomial
+of the network at the points x₀ (x₀ detached, δ = x − x₀ zero-valued but carrying the graph):
+
+    ŷ(x) = y + Σ_j ∂_j y δ_j + ½ Σ_j ∂_jj y δ_j² + Σ_{j<k} ∂_jk y δ_j δ_k,
+
+which has the network's value, gradient and the needed second derivatives at x₀ (chain rule of order 2
+only uses those), so nested autograd of g(x, ŷ(x)) — element-wise, no matmuls — gives the exact derivatives
+of the transformed fields. Only ``jets`` (the MLP part, first-order backward) may then be compiled: the
+nested autograd of the transform stays eager (compiled graphs have no double backward).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import torch
+
+from .derivatives import mlp_jets
+from .errors import PinnitError
+from .fields import Fields
+from .nn.mlp import MLP
+
+Key = tuple[str, tuple[int, ...]]  # (field, sorted input indices): ("u", (0, 0)) is u_xx for inputs (x, t)
+Transform = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class MissingDerivative(PinnitError):
+    """A residual asked a JetFields for a derivative that was not discovered (the engine rediscovers)."""
+
+
+def second_order_streams(keys: Iterable[Key]) -> tuple[list[int], list[tuple[int, int]], int]:
+    """(pure indices j of ∂_jj, mixed pairs (j, k), highest order) asked for by ``keys``."""
+    pure, mixed, order = set(), set(), 0
+    for _, idx in keys:
+        order = max(order, len(idx))
+        if len(idx) == 2:
+            (pure.add(idx[0]) if idx[0] == idx[1] else mixed.add(idx))
+    return sorted(pure), sorted(mixed), order
+
+
+class JetFields(Fields):
+    """Outputs of ``net`` (then ``transform``, if any) at ``x`` with the derivatives ``keys`` by forward jets."""
+
+    def __init__(self, x: torch.Tensor, inputs: Sequence[str], outputs: Sequence[str], net: MLP,
+                 transform: Transform | None, keys: Iterable[Key], jets: Callable = mlp_jets):
+        self.inputs, self.outputs = tuple(inputs), tuple(outputs)
+        self.net, self.transform, self.keys, self._jets = net, transform, frozenset(keys), jets
+        pure, mixed, order = second_order_streams(self.keys)
+        if order > 2:
+            raise PinnitError("forward jets give derivatives up to order 2")
+        self._cache: dict[Key, torch.Tensor] = {}
+        if transform is None:
+            self.x = x
+            self._evaluate = lambda p: net(p)
+            self._plain(x, pure, mixed, order)
+        else:
+            self._transformed(x, pure, mixed, order)
+
+    def _plain(self, x: torch.Tensor, pure: list[int], mixed: list[tuple[int, int]], order: int) -> None:
+        if order == 0:
+            self.y = self.net(x)
+            return
+        y, dy, d2y, m = mlp_jets(self.net, x, order=max(order, 1), mixed=mixed, pure=pure)
+        self.y = y
+        for o, name in enumerate(self.outputs):
+            for j in range(len(self.inputs)):
+                self._cache[(name, (j,))] = dy[:, o, j]
+            for q, j in enumerate(pure):
+                self._cache[(name, (j, j))] = d2y[:, o, q]
+            for p, v in m.items():
+                self._cache[(name, p)] = v[:, o]
+
+    def _transformed(self, x: torch.Tensor, pure: list[int], mixed: list[tuple[int, int]], order: int) -> None:
+        x0 = x.detach()  # the jets' points: no path from self.x into the jets
+        self.x = x.detach().requires_grad_(True)
+        self._evaluate = lambda p: self.transform(p, self.net(p))
+        if order == 0:
+            self.y = self.transform(self.x, self.net(self.x))
+            return
+        y, dy, d2y, m = self._jets(self.net, x0, order=max(order, 1), mixed=mixed, pure=pure)
+        delta = (self.x - x0)[:, None, :]  # N × 1 × d, zero, carries ∂/∂x
+        taylor = y + (dy * delta).sum(-1)
+        if order == 2:
+            taylor = taylor + 0.5 * (d2y * delta[..., pure] ** 2).sum(-1)
+            for (j, k), v in m.items():
+                taylor = taylor + v * delta[..., j] * delta[..., k]
+        self.y = self.transform(self.x, taylor)
+
+    def d(self, field: str, *wrt: str) -> torch.Tensor:
+        if self.transform is not None or not wrt:
+            return super().d(field, *wrt)
+        for v in wrt:
+            if v not in self.inputs:
+                raise PinnitError(f"cannot differentiate '{field}' by '{v}'; inputs: {', '.join(self.inputs)}")
+        key = (field, tuple(sorted(self.inputs.index(v) for v in wrt)))
+        if key not in self._cache:
+            if field not in self.outputs:
+                raise PinnitError(f"unknown field '{field}'; fields: {', '.join(self.outputs)}")
+            raise MissingDerivative(f"derivative {key} was not prepared")
+        return self._cache[key]
+
+    def at(self, **coords: float) -> "JetFields":
+        x = self.x.detach().clone()
+        for name, value in coords.items():
+            x[:, self.inputs.index(name)] = value
+        return JetFields(x, self.inputs, self.outputs, self.net, self.transform, self.keys, self._jets)
+
+
+class RecordingFields(Fields):
+    """Autograd :class:`Fields` that records every derivative key asked for (also on ``at`` copies)."""
+
+    def __init__(self, *args, record: set[Key] | None = None, **kwargs):
+        self.record = set() if record is None else record
+        super().__init__(*args, **kwargs)
+
+    def d(self, field: str, *wrt: str) -> torch.Tensor:
+        if wrt and all(v in self.inputs for v in wrt):
+            self.record.add((field, tuple(sorted(self.inputs.index(v) for v in wrt))))
+        return super().d(field, *wrt)
+
+    def at(self, **coords: float) -> "RecordingFields":
+        x = self.x.detach().clone()
+        for name, value in coords.items():
+            x[:, self.inputs.index(name)] = value
+        return RecordingFields(x, self.inputs, self.outputs, self._evaluate, record=self.record)

@@ -1,0 +1,192 @@
+"""The loss engine: how every term's residual derivatives are computed (``training.engine``).
+
+- ``autograd``: :class:`~pinnit.fields.Fields`, nested reverse mode (one backward per derivative order);
+- ``jets``: :class:`~pinnit.jet_fields.JetFields`, forward jets through the MLP (eager);
+- ``compiled``: the same jets with the whole loss (all terms: jets, residuals, mean of squares) under
+  ``torch.compile(dynamic=False)``, so forward and backward are fused kernels (the jets need only a
+  first-order backward, which AOTAutograd compiles); with an output transform only the jets are compiled;
+- ``compiled_autograd``: the nested-autograd loss under ``torch.compile``; it needs the private dynamo flag
+  ``trace_autograd_ops`` (applied only when present, guarded like every compile);
+- ``auto``: ``compiled_autograd`` where the flag exists, else ``compiled``, for runs of ≥ ``AUTO_MIN_STEPS``
+  steps (compiling costs seconds) on one torch thread, else ``autograd``. With 2 threads per process on a busy
+  2-core machine the compiled kernels' OpenMP regions collapsed (measured 0.19× DeepXDE's it/s, against
+  1.20× on 1 thread, same invocation settings), so ``auto`` does not compile multi-threaded runs; name an
+  engine to do so.
+
+The first call is a discovery pass with autograd that records the derivative keys each residual asks
+for; it also gives the reference losses the chosen engine's first losses must match (relative 1e-8 in
+float64, 1e-3 in float32) before it is trusted. Whatever does not apply — a model that is not an MLP
+(or a :class:`~pinnit.training.loss.PinnModel` around one), an activation without closed-form
+derivatives (for the compiled jets), a derivative above order 2, a compile error, a mismatch — falls back
+to autograd once, with one line on stderr; training never stops for it. The losses returned on the
+first call come from the chosen engine, so a resumed run continues with the same numerics.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from ..derivatives import has_closed_form, mlp_jets
+from ..fields import Fields
+from ..jet_fields import JetFields, Key, RecordingFields, Transform, second_order_streams
+from ..nn.mlp import MLP
+
+ENGINES = ("auto", "autograd", "jets", "compiled", "compiled_autograd")
+#: ``auto`` compiles only runs at least this long (adam + L-BFGS iterations): compiling takes seconds.
+AUTO_MIN_STEPS = 1000
+
+Losses = dict[str, torch.Tensor]
+
+
+def resolve_engine(name: str, steps: int, threads: int | None = None) -> str:
+    """The engine ``auto`` stands for in a run of ``steps`` optimizer steps on ``threads`` torch threads
+    (default: the current count); other names unchanged."""
+    if name != "auto":
+        return name
+    if steps < AUTO_MIN_STEPS or (threads or torch.get_num_threads()) > 1:
+        return "autograd"
+    return "compiled_autograd" if _trace_flag_available() else "compiled"
+
+
+def _trace_flag_available() -> bool:
+    try:
+        import torch._dynamo.config as dyn  # noqa: PLC0415 (private, optional)
+    except Exception:  # noqa: BLE001
+        return False
+    return hasattr(dyn, "trace_autograd_ops")
+
+
+def split_model(model: nn.Module) -> tuple[MLP, Transform | None] | None:
+    """(MLP, output transform or None) of a plain MLP or a PinnModel around one; None for anything else."""
+    if isinstance(model, MLP):
+        return model, None
+    net, problem = getattr(model, "net", None), getattr(model, "problem", None)
+    if isinstance(net, MLP) and problem is not None and type(model).forward.__qualname__ == "PinnModel.forward":
+        return net, (problem.output_transform if problem.hard_constraints else None)
+    return None
+
+
+def _mean_squares(r) -> torch.Tensor:
+    parts = r if isinstance(r, (tuple, list)) else (r,)
+    return sum(torch.mean(p**2) for p in parts)
+
+
+class LossEngine:
+    """Per-term losses ``{name: mean(residual²)}`` of ``terms`` at given points by the configured engine."""
+
+    def __init__(self, problem, terms: Sequence, model: nn.Module, engine: str = "autograd",
+                 note: Callable[[str], None] | None = None):
+        self.problem, self.terms, self.model = problem, list(terms), model
+        self.requested = engine
+        self.active: str | None = None  # set by the first call
+        self.keys: dict[str, frozenset[Key]] = {}
+        self._fn: Callable[[Mapping[str, torch.Tensor]], Losses] | None = None
+        self._note = note or (lambda msg: print(msg, file=sys.stderr))
+        self.notes: list[str] = []
+
+    # --- engines ------------------------------------------------------------------------------------
+    def _autograd(self, points: Mapping[str, torch.Tensor]) -> Losses:
+        p = self.problem
+        return {t.name: _mean_squares(t.residual(Fields(points[t.name], p.inputs, p.outputs, self.model)))
+                for t in self.terms}
+
+    def _jets_fn(self, net: MLP, transform: Transform | None, compiled: bool
+                 ) -> Callable[[Mapping[str, torch.Tensor]], Losses]:
+        p, keys = self.problem, self.keys
+        jets = torch.compile(mlp_jets, dynamic=False) if compiled and transform is not None else mlp_jets
+
+        def losses(points):
+            return {t.name: _mean_squares(t.residual(JetFields(points[t.name], p.inputs, p.outputs, net, transform,
+                                                               keys[t.name], jets)))
+                    for t in self.terms}
+        # with a transform, only the jets are compiled (its nested autograd needs double backward)
+        return torch.compile(losses, dynamic=False) if compiled and transform is None else losses
+
+    def _compiled_autograd_fn(self):
+        import torch._dynamo.config as dyn  # noqa: PLC0415
+
+        compiled = torch.compile(self._autograd, dynamic=False)
+
+        def losses(points):
+            points = {k: v if v.requires_grad else v.detach().requires_grad_(True) for k, v in points.items()}
+            with dyn.patch(trace_autograd_ops=True):
+                return compiled(points)
+        return losses
+
+    # --- selection ------------------------------------------------------------------------------------
+    def _fallback(self, why: str) -> None:
+        msg = f"training.engine: {self.requested} → autograd ({why})"
+        self.notes.append(msg)
+        self._note(msg)
+        self.active, self._fn = "autograd", None
+
+    def _discover(self, points: Mapping[str, torch.Tensor]) -> Losses:
+        p, out = self.problem, {}
+        for t in self.terms:
+            rec = RecordingFields(points[t.name], p.inputs, p.outputs, self.model)
+            out[t.name] = _mean_squares(t.residual(rec))
+            self.keys[t.name] = frozenset(rec.record)
+        return out
+
+    def _choose(self) -> str | None:
+        """The engine to try (None: autograd applies directly) after discovery; notes why not otherwise."""
+        want = self.requested
+        if want in ("autograd", "compiled_autograd"):
+            if want == "compiled_autograd" and not _trace_flag_available():
+                return self._fallback("this torch has no dynamo trace_autograd_ops") or None
+            return None if want == "autograd" else want
+        parts = split_model(self.model)
+        if parts is None:
+            return self._fallback(f"the model ({type(self.model).__name__}) is not an MLP") or None
+        _, _, order = second_order_streams(k for ks in self.keys.values() for k in ks)
+        if order > 2:
+            return self._fallback(f"a residual asks for a derivative of order {order}; jets stop at 2") or None
+        acts = parts[0].activations
+        if any(getattr(a, "family", None) == "normalizing" for a in acts):
+            return self._fallback("the activation is not element-wise") or None
+        if want == "compiled" and not all(has_closed_form(a) for a in acts):
+            return self._fallback(f"no closed-form derivatives for {type(acts[0]).__name__} (compiled jets)") or None
+        return want
+
+    def _build(self, engine: str) -> None:
+        if engine == "compiled_autograd":
+            self._fn = self._compiled_autograd_fn()
+        else:
+            self._fn = self._jets_fn(*split_model(self.model), compiled=engine == "compiled")
+        self.active = engine
+
+    def _first(self, points: Mapping[str, torch.Tensor]) -> Losses:
+        with torch.enable_grad():
+            ref = self._discover(points)
+        engine = self._choose()
+        if engine is None:
+            if self.active is None:
+                self.active = "autograd"
+            return ref if torch.is_grad_enabled() else {k: v.detach() for k, v in ref.items()}
+        try:
+            self._build(engine)
+            out = self._fn(points)
+        except Exception as exc:  # noqa: BLE001 (a compile failure must not stop training)
+            self._fallback(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}")
+            return ref
+        tol = 1e-8 if next(iter(points.values())).dtype == torch.float64 else 1e-3
+        for k, v in ref.items():
+            a, b = float(v.detach()), float(out[k].detach())
+            if not abs(a - b) <= tol * max(abs(a), 1e-30) + 1e-30:
+                self._fallback(f"term '{k}': loss {b:.6g} differs from autograd's {a:.6g}")
+                return ref
+        return out
+
+    def __call__(self, points: Mapping[str, torch.Tensor]) -> Losses:
+        if self.active is None:
+            return self._first(points)
+        if self._fn is None:
+            return self._autograd(points)
+        try:
+            return self._fn(points)
+        except Exception as exc:  # noqa: BLE001 (e.g. a residual asking for an undiscovered derivative)
+            self._fallback(f"{type(exc).__name__} after the first step: {str(exc).strip()[:200]}")
+            return self._autograd(points)

@@ -1,0 +1,168 @@
+"""training.engine: every engine's losses and parameter gradients equal autograd's (float64), the fallbacks,
+and exact resume with a non-default engine."""
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import torch
+
+from pinnit import assemble, parse_config, resume, run
+from pinnit.problems.base import Region, Term
+from pinnit.training import engine as engine_mod
+from pinnit.training import trainer as trainer_mod
+from pinnit.training.engine import LossEngine, resolve_engine
+
+PROBLEMS = {
+    "burgers": {"name": "burgers"},
+    "black_scholes_hard": {"name": "black_scholes", "hard_constraints": True},
+    "declared_heat_hard": {"name": "declared", "file": "problems/heat.yaml", "hard_constraints": True},
+    "declared_advection_periodic": {"name": "declared", "file": "problems/advection.yaml"},
+}
+
+
+def _assembly(problem, engine="autograd"):
+    return assemble(parse_config({
+        "problem": problem, "network": {"width": 12, "depth": 3},
+        "sampling": {"points": {}}, "output": {"plots": False, "progress": False},
+        "training": {"dtype": "float64", "threads": 1, "engine": engine, "adam": {"iterations": 5},
+                     "lbfgs": {"iterations": 0}}}))
+
+
+def _losses_and_grads(loss):
+    terms = loss.term_losses()
+    grads = torch.autograd.grad(loss.total(terms), list(loss.model.parameters()))
+    return {k: v.detach() for k, v in terms.items()}, grads
+
+
+def _compare(a, engine):
+    ref = _losses_and_grads(a.loss)
+    a.loss.engine_name = engine
+    got = _losses_and_grads(a.loss)
+    assert a.loss.engine.active == engine and not a.loss.engine.notes
+    for k, v in ref[0].items():
+        torch.testing.assert_close(got[0][k], v, rtol=1e-10, atol=0, msg=k)
+    for g, r in zip(got[1], ref[1]):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-10 * float(r.abs().max()))
+    return got
+
+
+@pytest.mark.parametrize("name", list(PROBLEMS))
+def test_jets_engine_equals_autograd(name):
+    a = _assembly(PROBLEMS[name])
+    _compare(a, "jets")
+    _compare(a, "jets")  # second call: the prepared plan, no rediscovery
+    assert a.loss.engine.keys  # discovered per term
+
+
+def test_compiled_jets_of_one_term_equal_autograd():
+    """The quick check of ``compiled`` (one small term; the whole Burgers loss is the slow test below)."""
+    a = _assembly(PROBLEMS["burgers"])
+    pde = [t for t in a.loss.terms if t.name == "pde"]
+    points = {"pde": a.loss.points["pde"][:64]}
+    ref = LossEngine(a.problem, pde, a.model, "autograd")(points)["pde"]
+    eng = LossEngine(a.problem, pde, a.model, "compiled", note=lambda m: None)
+    got = eng(points)["pde"]
+    assert eng.active == "compiled"
+    torch.testing.assert_close(got, ref, rtol=1e-10, atol=0)
+    params = list(a.model.parameters())
+    for g, r in zip(torch.autograd.grad(got, params), torch.autograd.grad(ref, params)):
+        torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-10 * float(r.abs().max()))
+
+
+@pytest.mark.slow
+def test_compiled_engine_equals_autograd_and_compiles_once():
+    pytest.importorskip("torch._dynamo")
+    a = _assembly(PROBLEMS["burgers"])
+    _compare(a, "compiled")
+    from torch._dynamo.utils import counters
+
+    graphs = counters["stats"]["unique_graphs"]
+    for _ in range(3):  # fresh points of the same shapes: no recompilation
+        a.loss.resample()
+        _losses_and_grads(a.loss)
+    assert counters["stats"]["unique_graphs"] == graphs
+    assert a.loss.engine.active == "compiled"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["compiled", "compiled_autograd"])
+@pytest.mark.parametrize("name", ["black_scholes_hard", "declared_heat_hard"])
+def test_compiled_engines_equal_autograd_with_hard_constraints(name, engine):
+    _compare(_assembly(PROBLEMS[name]), engine)
+
+
+def test_a_model_that_is_not_an_mlp_falls_back_once_with_a_note():
+    a = _assembly(PROBLEMS["burgers"])
+    ref = _losses_and_grads(a.loss)[0]
+    notes = []
+    eng = LossEngine(a.problem, a.loss.terms, torch.nn.Sequential(a.model), "jets", note=notes.append)
+    out = eng(a.loss.points)
+    assert eng.active == "autograd" and len(notes) == 1 and "not an MLP" in notes[0]
+    for k in ref:
+        torch.testing.assert_close(out[k].detach(), ref[k], rtol=1e-12, atol=0)
+
+
+def test_a_third_derivative_falls_back_to_autograd():
+    a = _assembly(PROBLEMS["burgers"])
+    term = Term("third", "physics", Region(a.problem.domain), lambda f: f.d("u", "x", "x", "x"), points=10)
+    notes = []
+    eng = LossEngine(a.problem, [term], a.model, "jets", note=notes.append)
+    out = eng({"third": a.loss.points["pde"][:10]})
+    assert eng.active == "autograd" and "order 3" in notes[0] and out["third"] > 0
+
+
+def test_a_compile_failure_falls_back_to_autograd(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C compiler")
+
+    monkeypatch.setattr(engine_mod.torch, "compile", broken)
+    a = _assembly(PROBLEMS["burgers"])
+    ref = _losses_and_grads(a.loss)[0]
+    notes = []
+    eng = LossEngine(a.problem, a.loss.terms, a.model, "compiled", note=notes.append)
+    out = eng(a.loss.points)
+    assert eng.active == "autograd" and notes == ["training.engine: compiled → autograd (RuntimeError: no C compiler)"]
+    assert all(torch.equal(out[k].detach(), ref[k]) for k in ref)
+    eng(a.loss.points)
+    assert len(notes) == 1  # noted once
+
+
+def test_auto_compiles_only_long_runs():
+    assert resolve_engine("auto", 50) == "autograd"
+    assert resolve_engine("auto", 5000, threads=1) in ("compiled", "compiled_autograd")
+    assert resolve_engine("auto", 5000, threads=2) == "autograd"  # OpenMP kernels collapse when oversubscribed
+    assert resolve_engine("jets", 5) == "jets"
+
+
+def _interrupt_at(monkeypatch, step: int) -> None:
+    """A real SIGINT right after Adam step ``step`` (as in test_trainer_resume.py)."""
+    real_step = trainer_mod.Trainer._adam_step
+
+    def adam_step(self):
+        real_step(self)
+        if self.state.step == step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(trainer_mod.Trainer, "_adam_step", adam_step)
+
+
+def test_resume_with_the_jets_engine_is_exact(burgers_cfg, monkeypatch, tmp_path):
+    cfg = parse_config(burgers_cfg, ["training.engine=jets", "sampling.resample_every=25",
+                                     "training.adam.iterations=40", "training.lbfgs.iterations=10"])
+    reference = run(cfg, run_dir=tmp_path / "whole").metrics
+    _interrupt_at(monkeypatch, 30)
+    assert run(cfg, run_dir=tmp_path / "cut").metrics["status"] == "interrupted (SIGINT)"
+    resumed = resume(tmp_path / "cut").metrics
+    assert resumed["final_loss"] == reference["final_loss"] and resumed["best_loss"] == reference["best_loss"]
+    assert resumed["rel_l2_u"] == reference["rel_l2_u"]
+
+
+def test_training_gets_the_configured_engine_and_one_off_assemblies_keep_autograd(burgers_cfg):
+    from pinnit.run import _assemble
+
+    cfg = parse_config(burgers_cfg, ["training.engine=jets"])
+    assert _assemble(cfg).loss.engine_name == "jets"  # run and resume
+    assert assemble(cfg).loss.engine_name == "autograd"  # e.g. pinnit diagnose: one evaluation, nothing to compile
+    assert _assemble(parse_config(burgers_cfg)).loss.engine_name == "autograd"  # auto, 80 steps: not worth compiling
