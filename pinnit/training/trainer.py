@@ -164,19 +164,30 @@ class Trainer:
         values = dict(zip(names, numbers))
         for k, v in values.items():
             if not math.isfinite(v):
+                self._check_parameters()  # non-finite weights (from the last update) are named as such
                 raise Diverged(self.state.step, k, v)
         return values
 
     def _consider(self, total: float, step: int) -> None:
-        """Keep a copy of the current weights if their (finite) total loss is the lowest so far."""
+        """Keep a copy of the current weights if their (finite) total loss is the lowest so far (copied into
+        the kept buffers: no allocation per improving step, except when the dtype changed)."""
         if total < self.state.best_loss:
             self.state.best_loss, self.state.best_step = total, step
-            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            current = self.model.state_dict()
+            best = self.best_weights
+            if best is None or any(best[k].dtype != v.dtype for k, v in current.items()):
+                self.best_weights = {k: v.detach().clone() for k, v in current.items()}
+            else:
+                with torch.no_grad():
+                    for k, v in current.items():
+                        best[k].copy_(v)
 
     def _check_parameters(self) -> None:
-        """A finite loss can still give non-finite gradients (e.g. √u at u = 0): never keep NaN weights."""
+        """A finite loss can still give non-finite gradients (e.g. √u at u = 0): never keep NaN weights. Checked
+        before each checkpoint, after each closure chunk and when a loss turns non-finite (NaN weights make the
+        next loss NaN), not after every first-order step: no device sync per step for it."""
         finite = torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()
-        if not finite:  # one device sync per step, not one per tensor
+        if not finite:
             raise Diverged(self.state.step, "parameters", math.nan)
 
     def _record(self, values: dict[str, float], lr: float, step0: int, *, log: bool = False,
@@ -221,7 +232,6 @@ class Trainer:
         self._consider(values["total"], s.step)  # the loss of the weights before this step's update
         self._form(total).backward()
         self.optimizer.step()
-        self._check_parameters()
         self._advance(1)
         self._record(values, lr, s.step - 1, final=s.stage_step == stage.iterations)
 
@@ -331,6 +341,8 @@ class Trainer:
                     try:
                         step0 = self.state.step
                         self._closure_chunk() if self.stage.closure else self._adam_step()
+                        if (every and self.state.step // every > step0 // every) or self._stage_done():
+                            self._check_parameters()  # checkpoints and stage ends never keep non-finite weights
                     except Diverged as err:
                         if self._rollback(err):
                             continue
