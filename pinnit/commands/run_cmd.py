@@ -52,7 +52,7 @@ class RunCommand:
         summary = {k: v for k, v in m.items() if k.startswith(("rel_l2", "max_abs"))}
         print(f"run directory: {result.path}")
         print(f"status: {m['status']}; wall time {m['wall_time_s']:.1f} s; iterations {m['iterations']}; "
-              f"stopped: {m['stop_reason'] or 'all iterations done'}")
+              f"last stage: {m['stop_reason'] if m['status'] == 'completed' else m['status']}")
         if summary:
             print("errors: " + json.dumps({k: float(f'{v:.4g}') for k, v in summary.items()}))
         if m["status"].startswith("interrupted"):
