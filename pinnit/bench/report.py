@@ -69,20 +69,19 @@ def markdown(result: dict[str, Any]) -> str:
                       f"{t['final_rel_diff']:.2e}; tolerance {t['tolerance']:.0e}); total loss "
                       f"{t['pinnit_total'][0]:.6g} → {t['pinnit_total'][-1]:.6g}."]
     if result.get("quasi_newton"):
-        lines += ["", "Set-up (3): one float64 quasi-Newton step (`optimizer.step(closure)`), Burgers, 4×20 tanh, "
-                      "pinnit only:", "",
-                  "| optimizer | max_iter | ms/step | evaluations/step | ms/evaluation | engine | first step s |",
-                  "|---|---:|---:|---:|---:|---|---:|"]
-        for r in result["quasi_newton"]:
-            lines.append(f"| {r['optimizer']} | {r['max_iter']} | {r['ms_per_step']:.0f} | {r['evals_per_step']:.0f} "
-                         f"| {r['ms_per_eval']:.1f} | {r['engine']} | {r['first_step_s']:.1f} |")
+        lines += _table("Set-up (3): one float64 quasi-Newton step (`optimizer.step(closure)`), Burgers, 4×20 tanh, "
+                        "pinnit only:",
+                        "| optimizer | max_iter | ms/step | evaluations/step | ms/evaluation | engine | first step s |",
+                        "|---|---:|---:|---:|---:|---|---:|",
+                        [f"| {r['optimizer']} | {r['max_iter']} | {r['ms_per_step']:.0f} | {r['evals_per_step']:.0f} "
+                         f"| {r['ms_per_eval']:.1f} | {r['engine']} | {r['first_step_s']:.1f} |"
+                         for r in result["quasi_newton"]])
     if result.get("operator"):
-        lines += ["", "Set-up (4): one Adam step of the Stokes PI-DeepONet (configs/stokes_deeponet_cpu.yaml) per "
-                      "`training.derivatives`:", "",
-                  "| derivatives | ms/step | × vs autograd | first step s |", "|---|---:|---:|---:|"]
-        for r in result["operator"]:
-            lines.append(f"| {r['derivatives']} | {r['ms_per_step']:.0f} | {_fmt(r['speedup_vs_autograd'])} "
-                         f"| {r['first_step_s']:.1f} |")
+        lines += _table("Set-up (4): one Adam step of the Stokes PI-DeepONet (configs/stokes_deeponet_cpu.yaml) per "
+                        "`training.derivatives`:",
+                        "| derivatives | ms/step | × vs autograd | first step s |", "|---|---:|---:|---:|",
+                        [f"| {r['derivatives']} | {r['ms_per_step']:.0f} | {_fmt(r['speedup_vs_autograd'])} "
+                         f"| {r['first_step_s']:.1f} |" for r in result["operator"]])
     if result.get("engines"):
         lines += ["", "Derivative engines, one float32 Adam step of the Burgers PDE term (mean r², backward, Adam), "
                       "pinnit only:", "",
@@ -107,3 +106,8 @@ def write_reports(result: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
 
     write_scaling(result, out)  # bench_scaling.png/.json when the result has scaling cases
     return out / "bench.json", out / "bench.md"
+
+
+def _table(intro: str, header: str, align: str, rows: list[str]) -> list[str]:
+    """A Markdown table after a blank line and its one-line introduction."""
+    return ["", intro, "", header, align, *rows]
