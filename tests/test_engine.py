@@ -90,7 +90,16 @@ def test_compiled_engine_equals_autograd_and_compiles_once():
 @pytest.mark.parametrize("engine", ["compiled", "compiled_autograd"])
 @pytest.mark.parametrize("name", ["black_scholes_hard", "declared_heat_hard"])
 def test_compiled_engines_equal_autograd_with_hard_constraints(name, engine):
-    _compare(_assembly(PROBLEMS[name]), engine)
+    a = _assembly(PROBLEMS[name])
+    if engine == "compiled":  # refused up front: inductor failed (invalid shapes) or crashed on these graphs
+        ref = _losses_and_grads(a.loss)
+        a.loss.engine_name = engine
+        got = _losses_and_grads(a.loss)
+        assert a.loss.engine.active == "autograd" and "output transform" in a.loss.engine.notes[0]
+        for k, v in ref[0].items():
+            torch.testing.assert_close(got[0][k], v, rtol=0, atol=0, msg=k)
+        return
+    _compare(a, engine)
 
 
 def test_a_model_that_is_not_an_mlp_falls_back_once_with_a_note():

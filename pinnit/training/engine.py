@@ -48,7 +48,8 @@ def resolve_engine(name: str, steps: int, threads: int | None = None) -> str:
         return name
     if steps < AUTO_MIN_STEPS or (threads or torch.get_num_threads()) > 1:
         return "autograd"
-    return "compiled_autograd" if _trace_flag_available() else "compiled"
+    # the compiled jets are opt-in: with hard constraints they crashed inductor (a fresh cache, torch 2.13 CPU)
+    return "compiled_autograd" if _trace_flag_available() else "autograd"
 
 
 def _trace_flag_available() -> bool:
@@ -147,6 +148,9 @@ class LossEngine:
         acts = parts[0].activations
         if any(getattr(a, "family", None) == "normalizing" for a in acts):
             return self._fallback("the activation is not element-wise") or None
+        if want == "compiled" and parts[1] is not None:  # measured: inductor failed or crashed on these graphs
+            return self._fallback("compiled jets with an output transform (hard constraints) fail in torch.compile "
+                                  "here (torch 2.13 CPU: invalid shapes, one crash); use compiled_autograd") or None
         if want == "compiled" and not all(has_closed_form(a) for a in acts):
             return self._fallback(f"no closed-form derivatives for {type(acts[0]).__name__} (compiled jets)") or None
         return want
@@ -178,7 +182,23 @@ class LossEngine:
             if not abs(a - b) <= tol * max(abs(a), 1e-30) + 1e-30:
                 self._fallback(f"term '{k}': loss {b:.6g} differs from autograd's {a:.6g}")
                 return ref
+        if torch.is_grad_enabled() and not self._backward_works(points):
+            return ref
         return out
+
+    def _backward_works(self, points: Mapping[str, torch.Tensor]) -> bool:
+        """Probe the engine's backward once, on a separate evaluation and without touching ``.grad``: a compiled
+        graph may build its forward and still refuse the backward, e.g. a periodic term's double backward
+        through ``f.at``."""
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        try:
+            total = sum(self._fn(points).values())
+            if params and total.requires_grad:
+                torch.autograd.grad(total, params, allow_unused=True)
+        except Exception as exc:  # noqa: BLE001 (fall back rather than stop training)
+            self._fallback(f"backward: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}")
+            return False
+        return True
 
     def __call__(self, points: Mapping[str, torch.Tensor]) -> Losses:
         if self.active is None:
