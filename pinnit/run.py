@@ -37,7 +37,7 @@ from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for,
                      write_json, write_text)
 from .training.memory import is_out_of_memory, out_of_memory
 from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
-from .training.stages import resolve_stages, stage_summary
+from .training.stages import Stage, resolve_stages, stage_summary
 from .training.engine import resolve_engine
 
 
@@ -127,7 +127,7 @@ def _final_and_best(a: Assembly, best_weights: dict[str, torch.Tensor] | None) -
     return out
 
 
-def _write_outputs(a: Assembly, state: TrainState, path: Path,
+def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stage],
                    best_weights: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
     chosen = _final_and_best(a, best_weights)
     pred = chosen["pred"]
@@ -153,7 +153,7 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path,
         "iterations": state.iterations,
         "stop_reason": state.stop_reason,
         "restarts": sum(state.restarts.values()),
-        "stages": stage_summary(resolve_stages(a.cfg), state),
+        "stages": stage_summary(stages, state),
         "diverged": state.diverged,
         "rollbacks": state.rollbacks,
         "wall_time_s": round(state.elapsed, 3),
@@ -193,7 +193,7 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
             trainer.restore(ckpt.load())
             trainer.progress.start_at(trainer.state.step, trainer.state.stage, trainer.state.stage_step)
         state = trainer.train()
-        metrics = _write_outputs(a, state, path, trainer.best_weights)
+        metrics = _write_outputs(a, state, path, trainer.stages, trainer.best_weights)
     except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
         if is_out_of_memory(exc):
             raise out_of_memory(exc, cfg, a.loss, trainer.state.step, path) from None

@@ -24,16 +24,16 @@ def validate_operator(cfg: RunConfig, problem: Problem, max_parameters: int) -> 
     if cfg.training.lbfgs.iterations:
         raise ConfigError("training.lbfgs.iterations", "operator runs train with Adam on a new function batch "
                                                        "each step; L-BFGS is not supported (set 0)")
-    for name, stage in (cfg.training.stages or {}).items():
+    if cfg.training.stages is not None:
         from ..training.stages import resolve_stages
 
-        resolved = {s.name: s for s in resolve_stages(cfg)}[name]
-        if resolved.closure and resolved.iterations:
-            raise ConfigError(f"training.stages.{name}", f"operator runs train on a new function batch each step; "
-                                                         f"the closure optimizer '{resolved.optimizer}' is not "
-                                                         "supported (use a first-order one such as adam)")
-        if resolved.dtype != cfg.training.dtype:
-            raise ConfigError(f"training.stages.{name}.dtype", "operator runs keep one dtype (training.dtype)")
+        for stage in resolve_stages(cfg):
+            if stage.closure and stage.iterations:
+                raise ConfigError(f"training.stages.{stage.name}", f"operator runs train on a new function batch "
+                                  f"each step; the closure optimizer '{stage.optimizer}' is not supported (use a "
+                                  "first-order one such as adam)")
+            if stage.dtype != cfg.training.dtype:
+                raise ConfigError(f"training.stages.{stage.name}.dtype", "operator runs keep one dtype (training.dtype)")
     check_jet(cfg, problem)
     n_params = deeponet_parameter_count(net, fn.count, len(problem.inputs), len(problem.outputs))
     if n_params > max_parameters:

@@ -24,7 +24,7 @@ import torch
 
 from ..config.schema import RunConfig, Schedule, StageConfig, TrainingConfig
 from ..errors import ConfigError, PinnitError
-from ..params import bind_params
+from ..params import bind_params, parameter_names
 from .optimizers import OPTIMIZERS
 
 #: options the trainer sets itself for closure optimizers (per chunk)
@@ -88,11 +88,9 @@ def _stage(name: str, s: StageConfig, t: TrainingConfig, resample_every: int) ->
         if closure and key in options:
             raise ConfigError(f"{path}.{key}", f"set by the trainer from the stage's chunk ({s.chunk}); "
                                                f"set {path}.chunk instead")
-    if not closure and s.schedule != Schedule() and "lr" not in _param_names(factory):
+    if not closure and s.schedule != Schedule() and "lr" not in parameter_names(factory, skip=1):
         raise ConfigError(f"{path}.schedule", f"optimizer '{optimizer}' has no learning rate to schedule")
     options = bind_params(factory, options, path, skip=1, internal=_MANAGED if closure else ())
-    if not closure:
-        options.pop("max_iter", None)
     try:  # relations between options (e.g. 0 < c1 < c2 < 1) are checked by the optimizer itself
         factory([torch.nn.Parameter(torch.zeros(1))], **options)
     except PinnitError as err:
@@ -100,12 +98,6 @@ def _stage(name: str, s: StageConfig, t: TrainingConfig, resample_every: int) ->
     return Stage(name, optimizer, s.iterations, s.dtype or t.dtype, s.loss_form,
                  resample_every if s.resample_every is None else s.resample_every, s.chunk, s.restarts,
                  s.schedule, options, closure)
-
-
-def _param_names(factory: Any) -> list[str]:
-    from ..params import parameter_names
-
-    return parameter_names(factory, skip=1)
 
 
 def resolve_stages(cfg: RunConfig) -> list[Stage]:
