@@ -8,13 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import small_burgers
+from conftest import small_burgers, wait_for
 from pinnit.errors import PinnitError
 from pinnit.studies import ExecutorOptions, load_plan, run_study
 
@@ -128,13 +127,8 @@ def test_a_changed_study_is_refused_unless_overwrite(tmp_path):
     assert extended.skipped == 1 and extended.count("completed") == 1
 
 
-def _wait_for(predicate, timeout=300.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+def _wait_for(predicate):
+    return wait_for(predicate, timeout=300.0)
 
 
 @pytest.mark.parametrize("executor", ["serial", pytest.param("local", marks=pytest.mark.slow)])

@@ -7,7 +7,6 @@ import math
 import signal
 import subprocess
 import sys
-import time
 
 
 import pytest
@@ -17,6 +16,7 @@ import yaml
 from pinnit import parse_config, resume, run
 from pinnit.training.schedule import lr_factor
 from pinnit.config.schema import Schedule
+from conftest import wait_for
 
 DIVERGING = ["network.activation=linear", "network.depth=4", "training.dtype=float32",
              "training.adam.lr=100", "training.lbfgs.iterations=0"]
@@ -56,13 +56,8 @@ def test_lr_schedules():
     assert lr_factor(Schedule(kind="cosine"), 500, 1000) == pytest.approx(0.5)
 
 
-def _wait_for(predicate, timeout=240.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+def _wait_for(predicate):
+    return wait_for(predicate, timeout=240.0)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
