@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -74,3 +75,17 @@ def wait_for(predicate, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def interrupt_after_step(monkeypatch, step: int) -> None:
+    """A real SIGINT right after first-order step ``step`` (as in test_trainer_resume.py)."""
+    from pinnit.training import trainer as trainer_mod
+
+    real_step = trainer_mod.Trainer._adam_step
+
+    def adam_step(self):
+        real_step(self)
+        if self.state.step == step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(trainer_mod.Trainer, "_adam_step", adam_step)

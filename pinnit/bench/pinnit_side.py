@@ -41,7 +41,7 @@ class PinnitStepper:
     @property
     def engine(self) -> str | None:
         """The derivative engine in use (after the first step; pinnit/training/engine.py)."""
-        return self.assembly.loss.engine.active
+        return self.trainer.engine
 
     def step(self) -> None:
         self.trainer._adam_step()

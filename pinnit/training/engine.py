@@ -4,14 +4,16 @@
 - ``jets``: :class:`~pinnit.jet_fields.JetFields`, forward jets through the MLP (eager);
 - ``compiled``: the same jets with the whole loss (all terms: jets, residuals, mean of squares) under
   ``torch.compile(dynamic=False)``, so forward and backward are fused kernels (the jets need only a
-  first-order backward, which AOTAutograd compiles); with an output transform only the jets are compiled;
+  first-order backward, which AOTAutograd compiles); an Adam stage then runs each iteration — loss, gradient
+  and update — as one compiled graph (pinnit/training/fused_adam.py). Where the jets do not apply (an output
+  transform, i.e. hard constraints; no closed-form activation derivatives; not an MLP) it falls back to
+  ``compiled_autograd``;
 - ``compiled_autograd``: the nested-autograd loss under ``torch.compile``; it needs the private dynamo flag
   ``trace_autograd_ops`` (applied only when present, guarded like every compile);
-- ``auto``: ``compiled_autograd`` where the flag exists, else ``compiled``, for runs of ≥ ``AUTO_MIN_STEPS``
-  steps (compiling costs seconds) on one torch thread, else ``autograd``. With 2 threads per process on a busy
-  2-core machine the compiled kernels' OpenMP regions collapsed (measured 0.19× DeepXDE's it/s, against
-  1.20× on 1 thread, same invocation settings), so ``auto`` does not compile multi-threaded runs; name an
-  engine to do so.
+- ``auto``: ``compiled`` for runs of ≥ ``AUTO_MIN_STEPS`` steps (compiling costs seconds) on one torch thread,
+  else ``autograd``. With 2 threads per process on a busy 2-core machine the compiled kernels' OpenMP regions
+  collapsed (measured 0.19× DeepXDE's it/s, against 1.20× on 1 thread, same invocation settings), so ``auto``
+  does not compile multi-threaded runs; name an engine to do so.
 
 The first call is a discovery pass with autograd that records the derivative keys each residual asks
 for; it also gives the reference losses the chosen engine's first losses must match (relative 1e-8 in
@@ -48,8 +50,7 @@ def resolve_engine(name: str, steps: int, threads: int | None = None) -> str:
         return name
     if steps < AUTO_MIN_STEPS or (threads or torch.get_num_threads()) > 1:
         return "autograd"
-    # the compiled jets are opt-in: with hard constraints they crashed inductor (a fresh cache, torch 2.13 CPU)
-    return "compiled_autograd" if _trace_flag_available() else "autograd"
+    return "compiled"  # falls back to compiled_autograd (e.g. hard constraints), then autograd, where it must
 
 
 def _trace_flag_available() -> bool:
@@ -85,6 +86,7 @@ class LossEngine:
         self.active: str | None = None  # set by the first call
         self.keys: dict[str, frozenset[Key]] = {}
         self._fn: Callable[[Mapping[str, torch.Tensor]], Losses] | None = None
+        self._plan: tuple[str, str | None] | None = None  # (engine, why the requested one does not apply)
         self._note = note or (lambda msg: print(msg, file=sys.stderr))
         self.notes: list[str] = []
 
@@ -118,11 +120,14 @@ class LossEngine:
         return losses
 
     # --- selection ------------------------------------------------------------------------------------
-    def _fallback(self, why: str) -> None:
-        msg = f"training.engine: {self.requested} → autograd ({why})"
+    def note(self, msg: str) -> None:
+        """Say ``msg`` once (stderr by default) and keep it in ``notes``."""
         self.notes.append(msg)
         self._note(msg)
-        self.active, self._fn = "autograd", None
+
+    def _fallback(self, why: str, to: str = "autograd") -> None:
+        self.note(f"training.engine: {self.requested} → {to} ({why})")
+        self.active, self._fn = to, None
 
     def _discover(self, points: Mapping[str, torch.Tensor]) -> Losses:
         p, out = self.problem, {}
@@ -132,28 +137,53 @@ class LossEngine:
             self.keys[t.name] = frozenset(rec.record)
         return out
 
-    def _choose(self) -> str | None:
-        """The engine to try (None: autograd applies directly) after discovery; notes why not otherwise."""
+    def _choice(self) -> tuple[str, str | None]:
+        """(engine to build, why the requested one does not apply, or None) once the keys are discovered.
+        ``compiled`` falls back to ``compiled_autograd`` where torch has the flag, everything else to autograd."""
         want = self.requested
         if want in ("autograd", "compiled_autograd"):
             if want == "compiled_autograd" and not _trace_flag_available():
-                return self._fallback("this torch has no dynamo trace_autograd_ops") or None
-            return None if want == "autograd" else want
+                return "autograd", "this torch has no dynamo trace_autograd_ops"
+            return want, None
+        why = self._jets_obstacle(want)
+        if why is None:
+            return want, None
+        return ("compiled_autograd" if want == "compiled" and _trace_flag_available() else "autograd"), why
+
+    def _jets_obstacle(self, want: str) -> str | None:
         parts = split_model(self.model)
         if parts is None:
-            return self._fallback(f"the model ({type(self.model).__name__}) is not an MLP") or None
+            return f"the model ({type(self.model).__name__}) is not an MLP"
         _, _, order = second_order_streams(k for ks in self.keys.values() for k in ks)
         if order > 2:
-            return self._fallback(f"a residual asks for a derivative of order {order}; jets stop at 2") or None
+            return f"a residual asks for a derivative of order {order}; jets stop at 2"
         acts = parts[0].activations
         if any(getattr(a, "family", None) == "normalizing" for a in acts):
-            return self._fallback("the activation is not element-wise") or None
+            return "the activation is not element-wise"
         if want == "compiled" and parts[1] is not None:  # measured: inductor failed or crashed on these graphs
-            return self._fallback("compiled jets with an output transform (hard constraints) fail in torch.compile "
-                                  "here (torch 2.13 CPU: invalid shapes, one crash); use compiled_autograd") or None
+            return ("hard constraints: the jets of an output transform are not compiled (inductor failed on "
+                    "them, torch 2.13 CPU)")
         if want == "compiled" and not all(has_closed_form(a) for a in acts):
-            return self._fallback(f"no closed-form derivatives for {type(acts[0]).__name__} (compiled jets)") or None
-        return want
+            return f"no closed-form derivatives for {type(acts[0]).__name__} (compiled jets)"
+        return None
+
+    def plan(self, points: Mapping[str, torch.Tensor]) -> str:
+        """The engine the first call builds (a discovery pass at ``points`` on the first call of ``plan``)."""
+        if self._plan is None:
+            with torch.enable_grad():
+                self._discover(points)
+            self._plan = self._choice()
+        return self._plan[0]
+
+    def jets_losses(self) -> Callable[[Mapping[str, torch.Tensor]], Losses]:
+        """The eager jets loss (per-term mean squares), for a caller that compiles a larger graph around it
+        (pinnit/training/fused_adam.py); only after :meth:`plan` chose ``jets`` or ``compiled``."""
+        return self._jets_fn(*split_model(self.model), compiled=False)
+
+    def reference(self, points: Mapping[str, torch.Tensor]) -> Losses:
+        """The per-term losses by nested autograd (the reference every other engine is checked against)."""
+        with torch.enable_grad():
+            return self._autograd(points)
 
     def _build(self, engine: str) -> None:
         if engine == "compiled_autograd":
@@ -165,10 +195,12 @@ class LossEngine:
     def _first(self, points: Mapping[str, torch.Tensor]) -> Losses:
         with torch.enable_grad():
             ref = self._discover(points)
-        engine = self._choose()
-        if engine is None:
-            if self.active is None:
-                self.active = "autograd"
+        engine, why = self._plan if self._plan is not None else self._choice()
+        self._plan = (engine, why)
+        if why is not None:
+            self._fallback(why, engine)
+        if engine == "autograd":
+            self.active = "autograd"
             return ref if torch.is_grad_enabled() else {k: v.detach() for k, v in ref.items()}
         try:
             self._build(engine)

@@ -29,6 +29,7 @@ import torch
 from ..config.schema import TrainingConfig
 from ..context import DTYPES
 from .checkpoint import Checkpointer
+from .fused_adam import FusedAdam, fused_adam_for
 from .loss import PinnLoss
 from .optimizers import loss_form
 from .progress import Progress
@@ -89,13 +90,26 @@ class Trainer:
         self.stages = stages if stages is not None else legacy_stages(cfg, resample_every)
         self.governor = ThreadGovernor(configured=bool(cfg.threads))
         #: the weights (model state_dict, cloned) of the lowest total loss seen so far; None before any evaluation
-        self.best_weights: dict[str, torch.Tensor] | None = None
+        self._best: dict[str, torch.Tensor] | None = None
+        self._pending_best: Callable[[], dict[str, torch.Tensor]] | None = None  # kept by a fused step, not copied yet
+        self._fused: tuple[torch.optim.Optimizer, FusedAdam | None] | None = None  # (for this optimizer, step)
         self.progress = Progress({s.name: s.iterations for s in self.stages},
                                  labels={s.name: self._label(s) for s in self.stages}, enabled=progress)
         self.state = TrainState(iterations={s.name: 0 for s in self.stages},
                                 stop_reasons={s.name: None for s in self.stages},
                                 restarts={s.name: 0 for s in self.stages})
         self._enter(self._next_stage(-1))
+
+    @property
+    def best_weights(self) -> dict[str, torch.Tensor] | None:
+        """The weights (model state_dict, cloned) of the lowest total loss seen so far; None before any evaluation."""
+        if self._pending_best is not None:
+            self._best, self._pending_best = self._pending_best(), None
+        return self._best
+
+    @best_weights.setter
+    def best_weights(self, weights: dict[str, torch.Tensor] | None) -> None:
+        self._best, self._pending_best = weights, None
 
     @staticmethod
     def _label(stage: Stage) -> str:
@@ -159,20 +173,30 @@ class Trainer:
 
     def _check(self, total: torch.Tensor, terms: dict[str, torch.Tensor]) -> dict[str, float]:
         """The recorded values (one host transfer for all terms); Diverged on the first non-finite one."""
+        values = self._values(total, terms)
+        self._raise_if_nonfinite(values)
+        return values
+
+    @staticmethod
+    def _values(total: torch.Tensor, terms: dict[str, torch.Tensor]) -> dict[str, float]:
         names = [*terms, "total"]
-        numbers = torch.stack([*(v.detach() for v in terms.values()), total.detach()]).tolist()
-        values = dict(zip(names, numbers))
+        return dict(zip(names, torch.stack([*(v.detach() for v in terms.values()), total.detach()]).tolist()))
+
+    def _raise_if_nonfinite(self, values: dict[str, float]) -> None:
         for k, v in values.items():
             if not math.isfinite(v):
                 self._check_parameters()  # non-finite weights (from the last update) are named as such
                 raise Diverged(self.state.step, k, v)
-        return values
 
-    def _consider(self, total: float, step: int) -> None:
-        """Keep a copy of the current weights if their (finite) total loss is the lowest so far (copied into
-        the kept buffers: no allocation per improving step, except when the dtype changed)."""
+    def _consider(self, total: float, step: int, fused: FusedAdam | None = None) -> None:
+        """Keep a copy of the current weights (with ``fused``: those before its last update, copied inside it and
+        turned into a state_dict only when asked for) if their (finite) total loss is the lowest so far (copied
+        into the kept buffers: no allocation per improving step, except when the dtype changed)."""
         if total < self.state.best_loss:
             self.state.best_loss, self.state.best_step = total, step
+            if fused is not None:
+                self._pending_best = fused.keep_previous()
+                return
             current = self.model.state_dict()
             best = self.best_weights
             if best is None or any(best[k].dtype != v.dtype for k, v in current.items()):
@@ -219,21 +243,44 @@ class Trainer:
 
     # --- one iteration / one chunk --------------------------------------------------------------------
     def _adam_step(self) -> None:
-        """One iteration of a first-order stage (Adam or another ``step()`` optimizer)."""
+        """One iteration of a first-order stage (Adam or another ``step()`` optimizer); with the ``compiled``
+        engine, Adam's iteration is one compiled graph (pinnit/training/fused_adam.py)."""
         s, stage = self.state, self.stage
         self._maybe_resample()
         lr = scheduled_lr(stage.lr, stage.schedule, s.stage_step, stage.iterations) * s.lr_scale
         if "lr" in stage.options:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-        self.optimizer.zero_grad(set_to_none=True)
-        total, terms = self._losses()
-        values = self._check(total, terms)
-        self._consider(values["total"], s.step)  # the loss of the weights before this step's update
-        self._form(total).backward()
-        self.optimizer.step()
+        fused = self._fused_step()
+        if fused is not None:
+            total, terms = fused(lr)  # the losses of the weights before the update
+            values = self._values(total, terms)
+            if not all(map(math.isfinite, values.values())):
+                fused.undo()  # as eagerly: no update from a non-finite loss
+            self._raise_if_nonfinite(values)
+            self._consider(values["total"], s.step, fused)
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            total, terms = self._losses()
+            values = self._check(total, terms)
+            self._consider(values["total"], s.step)  # the loss of the weights before this step's update
+            self._form(total).backward()
+            self.optimizer.step()
         self._advance(1)
         self._record(values, lr, s.step - 1, final=s.stage_step == stage.iterations)
+
+    def _fused_step(self) -> FusedAdam | None:
+        """The fused Adam step of the current optimizer (built on its first iteration), or None."""
+        if self._fused is None or self._fused[0] is not self.optimizer:
+            self._fused = (self.optimizer, fused_adam_for(self.loss, self.optimizer, self._form))
+        return self._fused[1]
+
+    @property
+    def engine(self) -> str | None:
+        """The derivative engine of the last iteration (``+ fused Adam`` when the step was one graph)."""
+        if self._fused is not None and self._fused[1] is not None and self._fused[0] is self.optimizer:
+            return "compiled (fused Adam step)"
+        return self.loss.engine.active
 
     def _closure_chunk(self) -> None:
         """Up to ``chunk`` iterations of a closure stage (L-BFGS, BFGS, SSBFGS, SSBroyden)."""

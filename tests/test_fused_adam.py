@@ -1,0 +1,123 @@
+"""The fused Adam step (``training.engine: compiled``): the same iterations as eager autograd + torch's Adam to
+1e-10 in float64 (losses, weights, moments, best weights), exact resume, the undo on a non-finite loss, and the
+fallbacks to the eager step."""
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import interrupt_after_step
+
+from pinnit import assemble, parse_config, resume, run
+from pinnit.training import Checkpointer, Trainer
+from pinnit.training import engine as engine_mod
+from pinnit.training.stages import resolve_stages
+from pinnit.training.trainer import Diverged
+
+
+FUSED = "compiled (fused Adam step)"
+
+
+def _trainer(cfg_dict, tmp_path, engine: str, name: str, notes: list | None = None, **stage):
+    cfg = parse_config({**cfg_dict, "training": {
+        **{k: v for k, v in cfg_dict["training"].items() if k not in ("adam", "lbfgs")}, "engine": engine,
+        "stages": {"adam": {"iterations": 12, "lr": 1e-2, **stage}}}})
+    a = assemble(cfg)
+    a.loss.engine_name = engine
+    if notes is not None:
+        a.loss.engine._note = notes.append
+    return Trainer(a.loss, cfg.training, checkpointer=Checkpointer(tmp_path / f"{name}.pt"),
+                   stages=resolve_stages(cfg), progress=False, log_every=1)
+
+
+@pytest.mark.parametrize("form", ["mse", "log"])
+def test_fused_iterations_equal_eager_adam_in_float64(burgers_cfg, tmp_path, form):
+    eager = _trainer(burgers_cfg, tmp_path, "autograd", "eager", loss_form=form)
+    fused = _trainer(burgers_cfg, tmp_path, "compiled", "fused", loss_form=form)
+    for t in (eager, fused):
+        for _ in range(12):
+            t._adam_step()
+    assert fused.engine == FUSED and eager.engine == "autograd"
+    rows = [(e["loss_total"], f["loss_total"]) for e, f in zip(eager.state.history, fused.state.history)]
+    assert len(rows) == 12 and rows[-1][0] < rows[0][0]  # it trains
+    for e, f in rows:
+        assert f == pytest.approx(e, rel=1e-10)
+    for (name, p), q in zip(eager.model.named_parameters(), fused.model.parameters()):
+        torch.testing.assert_close(q, p, rtol=1e-10, atol=1e-12, msg=name)
+    es, fs = eager.optimizer.state_dict()["state"], fused.optimizer.state_dict()["state"]
+    for i in es:
+        assert float(fs[i]["step"]) == float(es[i]["step"]) == 12
+        for key in ("exp_avg", "exp_avg_sq"):
+            torch.testing.assert_close(fs[i][key], es[i][key], rtol=1e-9, atol=1e-15)
+    # the best weights are those *before* the best step's update, as eagerly
+    assert fused.state.best_step == eager.state.best_step and fused.state.best_loss == pytest.approx(
+        eager.state.best_loss, rel=1e-10)
+    for k, v in eager.best_weights.items():
+        torch.testing.assert_close(fused.best_weights[k], v, rtol=1e-10, atol=1e-12, msg=k)
+    fused.model.load_state_dict(fused.best_weights)
+    with torch.enable_grad():
+        best = fused.loss.total(fused.loss.engine.reference(fused.loss.points))
+    assert float(best.detach()) == pytest.approx(fused.state.best_loss, rel=1e-10)
+
+
+def test_the_model_parameters_and_adam_state_are_views_of_the_fused_buffers(burgers_cfg, tmp_path):
+    t = _trainer(burgers_cfg, tmp_path, "compiled", "views")
+    t._adam_step()
+    fused = t._fused_step()
+    before = [p.detach().clone() for p in t.model.parameters()]
+    t._adam_step()  # the update is visible through the model's own parameters and the optimizer's state
+    assert all(not torch.equal(p, b) for p, b in zip(t.model.parameters(), before))
+    first = next(iter(t.model.parameters()))
+    assert first.data_ptr() == fused.flat.data_ptr()
+    assert t.optimizer.state[first]["exp_avg"].data_ptr() == fused.m.data_ptr()
+
+
+def test_a_non_finite_loss_undoes_the_update_and_names_the_term(burgers_cfg, tmp_path):
+    t = _trainer(burgers_cfg, tmp_path, "compiled", "nan")
+    t._adam_step()
+    assert t.engine == FUSED
+    before = {k: v.clone() for k, v in t.model.state_dict().items()}
+    t.loss.points["pde"][0, 0] = float("nan")
+    with pytest.raises(Diverged) as err:
+        t._adam_step()
+    assert err.value.term == "pde"
+    for k, v in t.model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_resume_with_the_fused_step_is_exact(burgers_cfg, monkeypatch, tmp_path):
+    cfg = parse_config(burgers_cfg, ["training.engine=compiled", "sampling.resample_every=25",
+                                     "training.adam.iterations=40", "training.lbfgs.iterations=10"])
+    reference = run(cfg, run_dir=tmp_path / "whole").metrics
+    interrupt_after_step(monkeypatch, 30)
+    assert run(cfg, run_dir=tmp_path / "cut").metrics["status"] == "interrupted (SIGINT)"
+    resumed = resume(tmp_path / "cut").metrics
+    assert resumed["final_loss"] == reference["final_loss"] and resumed["best_loss"] == reference["best_loss"]
+    assert resumed["rel_l2_u"] == reference["rel_l2_u"]
+
+
+def test_rar_d_and_other_optimizers_keep_the_eager_step(burgers_cfg, tmp_path):
+    notes = []
+    rar = dict(burgers_cfg, sampling={**burgers_cfg["sampling"], "adaptive": {"method": "rar_d", "add": 8}})
+    t = _trainer(rar, tmp_path, "compiled", "rar", notes)
+    t._adam_step()
+    assert t.engine != FUSED and any("RAR-D" in n for n in notes)
+    sgd = _trainer(burgers_cfg, tmp_path, "compiled", "sgd", optimizer="sgd")
+    sgd._adam_step()
+    assert sgd._fused_step() is None and sgd.engine == "compiled"
+
+
+def test_a_fused_step_that_disagrees_with_autograd_is_not_used(burgers_cfg, tmp_path, monkeypatch):
+    real = engine_mod.LossEngine.jets_losses
+
+    def doubled(self):
+        losses = real(self)
+        return lambda points: {k: 2 * v for k, v in losses(points).items()}
+
+    monkeypatch.setattr(engine_mod.LossEngine, "jets_losses", doubled)
+    notes = []
+    t = _trainer(burgers_cfg, tmp_path, "compiled", "wrong", notes)
+    eager = _trainer(burgers_cfg, tmp_path, "autograd", "right")
+    for tr in (t, eager):
+        tr._adam_step()
+    assert t._fused_step() is None and any("differs from autograd" in n for n in notes)
+    assert t.state.history[-1]["loss_total"] == pytest.approx(eager.state.history[-1]["loss_total"], rel=1e-10)
