@@ -21,13 +21,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from typing import Any
 
 import torch
 
 from ..config.schema import TrainingConfig
 from ..context import DTYPES
+from .best_weights import BestWeights
 from .checkpoint import Checkpointer
 from .fused_adam import FusedAdam, fused_adam_for
 from .loss import PinnLoss
@@ -36,41 +37,8 @@ from .progress import Progress
 from .schedule import scheduled_lr
 from .signals import StopRequest
 from .stages import Stage, legacy_stages
+from .train_state import Diverged, TrainState
 from ..threads import ThreadGovernor
-
-
-class Diverged(Exception):
-    def __init__(self, step: int, term: str, value: float):
-        self.step, self.term, self.value = step, term, value
-        super().__init__(f"loss term '{term}' became {value} at step {step}")
-
-
-@dataclass
-class TrainState:
-    """Everything needed to continue a run exactly (saved in the checkpoint)."""
-
-    stage: str = ""
-    stage_index: int = 0
-    stage_step: int = 0
-    step: int = 0
-    next_resample: int = 0
-    lr_scale: float = 1.0
-    best_loss: float = math.inf
-    best_step: int = 0
-    rollbacks: int = 0
-    elapsed: float = 0.0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    iterations: dict[str, int] = field(default_factory=dict)
-    stop_reasons: dict[str, str | None] = field(default_factory=dict)
-    restarts: dict[str, int] = field(default_factory=dict)
-    status: str = "running"
-    diverged: dict[str, Any] | None = None
-    last_losses: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def stop_reason(self) -> str | None:
-        """Why the last stage that ran ended (None: it ran all its iterations)."""
-        return self.stop_reasons.get(self.stage)
 
 
 LABELS = {"adam": "Adam", "lbfgs": "L-BFGS", "bfgs": "BFGS", "ssbfgs": "SSBFGS", "ssbroyden": "SSBroyden"}
@@ -90,8 +58,7 @@ class Trainer:
         self.stages = stages if stages is not None else legacy_stages(cfg, resample_every)
         self.governor = ThreadGovernor(configured=bool(cfg.threads))
         #: the weights (model state_dict, cloned) of the lowest total loss seen so far; None before any evaluation
-        self._best: dict[str, torch.Tensor] | None = None
-        self._pending_best: Callable[[], dict[str, torch.Tensor]] | None = None  # kept by a fused step, not copied yet
+        self.best = BestWeights()
         self._fused: tuple[torch.optim.Optimizer, FusedAdam | None] | None = None  # (for this optimizer, step)
         self.progress = Progress({s.name: s.iterations for s in self.stages},
                                  labels={s.name: self._label(s) for s in self.stages}, enabled=progress)
@@ -103,13 +70,11 @@ class Trainer:
     @property
     def best_weights(self) -> dict[str, torch.Tensor] | None:
         """The weights (model state_dict, cloned) of the lowest total loss seen so far; None before any evaluation."""
-        if self._pending_best is not None:
-            self._best, self._pending_best = self._pending_best(), None
-        return self._best
+        return self.best.weights
 
     @best_weights.setter
     def best_weights(self, weights: dict[str, torch.Tensor] | None) -> None:
-        self._best, self._pending_best = weights, None
+        self.best.weights = weights
 
     @staticmethod
     def _label(stage: Stage) -> str:
@@ -189,22 +154,14 @@ class Trainer:
                 raise Diverged(self.state.step, k, v)
 
     def _consider(self, total: float, step: int, fused: FusedAdam | None = None) -> None:
-        """Keep a copy of the current weights (with ``fused``: those before its last update, copied inside it and
-        turned into a state_dict only when asked for) if their (finite) total loss is the lowest so far (copied
-        into the kept buffers: no allocation per improving step, except when the dtype changed)."""
+        """Keep the weights if their (finite) total loss is the lowest so far: the current ones, or with ``fused``
+        those before its last update."""
         if total < self.state.best_loss:
             self.state.best_loss, self.state.best_step = total, step
             if fused is not None:
-                self._pending_best = fused.keep_previous()
-                return
-            current = self.model.state_dict()
-            best = self.best_weights
-            if best is None or any(best[k].dtype != v.dtype for k, v in current.items()):
-                self.best_weights = {k: v.detach().clone() for k, v in current.items()}
+                self.best.keep_later(fused.keep_previous())
             else:
-                with torch.no_grad():
-                    for k, v in current.items():
-                        best[k].copy_(v)
+                self.best.keep(self.model.state_dict())
 
     def _check_parameters(self) -> None:
         """A finite loss can still give non-finite gradients (e.g. √u at u = 0): never keep NaN weights. Checked
