@@ -127,8 +127,17 @@ def _final_and_best(a: Assembly, best_weights: dict[str, torch.Tensor] | None) -
     return out
 
 
+def _engine_record(a: Assembly, trainer: Trainer) -> dict[str, Any] | None:
+    """metrics.json's ``engine``: what training.engine resolved to, what ran last, and the fallback notes."""
+    if not isinstance(a.loss, PinnLoss):
+        return None
+    return {"requested": a.cfg.training.engine, "resolved": a.loss.engine_name, "ran": trainer.engine,
+            "notes": list(a.loss.engine.notes)}
+
+
 def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stage],
-                   best_weights: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+                   best_weights: dict[str, torch.Tensor] | None = None,
+                   engine: dict[str, Any] | None = None) -> dict[str, Any]:
     chosen = _final_and_best(a, best_weights)
     pred = chosen["pred"]
     errors = chosen["errors_best"] if chosen["restored_best"] else chosen["errors_final"]
@@ -156,6 +165,7 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stag
         "stages": stage_summary(stages, state),
         "diverged": state.diverged,
         "rollbacks": state.rollbacks,
+        "engine": engine,
         "wall_time_s": round(state.elapsed, 3),
         "device": str(a.ctx.device),
         "threads": torch.get_num_threads(),
@@ -193,7 +203,7 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
             trainer.restore(ckpt.load())
             trainer.progress.start_at(trainer.state.step, trainer.state.stage, trainer.state.stage_step)
         state = trainer.train()
-        metrics = _write_outputs(a, state, path, trainer.stages, trainer.best_weights)
+        metrics = _write_outputs(a, state, path, trainer.stages, trainer.best_weights, _engine_record(a, trainer))
     except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
         if is_out_of_memory(exc):
             raise out_of_memory(exc, cfg, a.loss, trainer.state.step, path) from None

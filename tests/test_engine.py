@@ -149,10 +149,12 @@ def test_auto_compiles_only_long_runs():
     assert resolve_engine("jets", 5) == "jets"
 
 
-def test_resume_with_the_jets_engine_is_exact(burgers_cfg, monkeypatch, tmp_path):
-    cfg = parse_config(burgers_cfg, ["training.engine=jets", "sampling.resample_every=25",
+@pytest.mark.parametrize("engine", ["jets", "compiled"])  # compiled: the fused Adam step, then compiled jets
+def test_resume_with_a_non_default_engine_is_exact(burgers_cfg, monkeypatch, tmp_path, engine):
+    cfg = parse_config(burgers_cfg, [f"training.engine={engine}", "sampling.resample_every=25",
                                      "training.adam.iterations=40", "training.lbfgs.iterations=10"])
     reference = run(cfg, run_dir=tmp_path / "whole").metrics
+    assert reference["engine"]["ran"] == engine and not reference["engine"]["notes"]  # the last stage: lbfgs
     _interrupt_at(monkeypatch, 30)
     assert run(cfg, run_dir=tmp_path / "cut").metrics["status"] == "interrupted (SIGINT)"
     resumed = resume(tmp_path / "cut").metrics

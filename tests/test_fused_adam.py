@@ -1,13 +1,12 @@
 """The fused Adam step (``training.engine: compiled``): the same iterations as eager autograd + torch's Adam to
-1e-10 in float64 (losses, weights, moments, best weights), exact resume, the undo on a non-finite loss, and the
-fallbacks to the eager step."""
+1e-10 in float64 (losses, weights, moments, best weights), the undo on a non-finite loss, and the
+fallbacks to the eager step (exact resume: tests/test_engine.py)."""
 from __future__ import annotations
 
 import pytest
 import torch
-from conftest import interrupt_after_step
 
-from pinnit import assemble, parse_config, resume, run
+from pinnit import assemble, parse_config
 from pinnit.training import Checkpointer, Trainer
 from pinnit.training import engine as engine_mod
 from pinnit.training.stages import resolve_stages
@@ -82,17 +81,6 @@ def test_a_non_finite_loss_undoes_the_update_and_names_the_term(burgers_cfg, tmp
     assert err.value.term == "pde"
     for k, v in t.model.state_dict().items():
         assert torch.equal(v, before[k]), k
-
-
-def test_resume_with_the_fused_step_is_exact(burgers_cfg, monkeypatch, tmp_path):
-    cfg = parse_config(burgers_cfg, ["training.engine=compiled", "sampling.resample_every=25",
-                                     "training.adam.iterations=40", "training.lbfgs.iterations=10"])
-    reference = run(cfg, run_dir=tmp_path / "whole").metrics
-    interrupt_after_step(monkeypatch, 30)
-    assert run(cfg, run_dir=tmp_path / "cut").metrics["status"] == "interrupted (SIGINT)"
-    resumed = resume(tmp_path / "cut").metrics
-    assert resumed["final_loss"] == reference["final_loss"] and resumed["best_loss"] == reference["best_loss"]
-    assert resumed["rel_l2_u"] == reference["rel_l2_u"]
 
 
 def test_rar_d_and_other_optimizers_keep_the_eager_step(burgers_cfg, tmp_path):
