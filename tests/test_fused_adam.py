@@ -3,6 +3,8 @@
 fallbacks to the eager step (exact resume: tests/test_engine.py)."""
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
 
@@ -109,3 +111,41 @@ def test_a_fused_step_that_disagrees_with_autograd_is_not_used(burgers_cfg, tmp_
         tr._adam_step()
     assert t._fused_step() is None and any("differs from autograd" in n for n in notes)
     assert t.state.history[-1]["loss_total"] == pytest.approx(eager.state.history[-1]["loss_total"], rel=1e-10)
+
+
+def test_without_torch_compile_the_iterations_stay_eager(burgers_cfg, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C compiler")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    notes = []
+    t = _trainer(burgers_cfg, tmp_path, "compiled", "nocc", notes)
+    eager = _trainer(burgers_cfg, tmp_path, "autograd", "cc")
+    for tr in (t, eager):
+        tr._adam_step()
+        tr._adam_step()
+    assert t._fused_step() is None and t.engine == "autograd"
+    assert any("stay eager (RuntimeError: no C compiler)" in n for n in notes)
+    assert t.state.history[-1]["loss_total"] == eager.state.history[-1]["loss_total"]
+
+
+def test_a_checkpoint_of_the_fused_step_resumes_eagerly_to_the_same_iterations(burgers_cfg, tmp_path):
+    fused = _trainer(burgers_cfg, tmp_path, "compiled", "f12")
+    for _ in range(6):
+        fused._adam_step()
+    buffer = io.BytesIO()
+    torch.save(fused.snapshot(), buffer)  # as the checkpoint file holds it (the live state holds views)
+    buffer.seek(0)
+    snap = torch.load(buffer, weights_only=False)
+    steps = [s["step"] for s in snap["optimizer"]["state"].values()]
+    assert len({id(s) for s in steps}) == len(steps) and {float(s) for s in steps} == {6.0}  # one per parameter
+    eager = _trainer(burgers_cfg, tmp_path, "autograd", "e12")
+    eager.restore(snap)
+    for _ in range(6):
+        fused._adam_step()
+        eager._adam_step()
+    assert eager.engine == "autograd" and fused.engine == FUSED
+    for e, f in zip(eager.state.history[-6:], fused.state.history[-6:]):
+        assert e["step"] == f["step"] and e["loss_total"] == pytest.approx(f["loss_total"], rel=1e-10)
+    for p, q in zip(eager.model.parameters(), fused.model.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12)

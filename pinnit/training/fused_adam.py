@@ -106,9 +106,10 @@ class FusedAdam:
                                    options={"cpp_wrapper": layers <= CPP_WRAPPER_MAX_LAYERS})
 
     def _flatten(self) -> None:
-        """Parameters, m and v into flat buffers, the originals re-pointed at views of them."""
+        """Parameters, m and v into flat buffers, the parameters re-pointed at views of them (the optimizer's
+        state follows in :meth:`install`, once the step is known to work)."""
         params, opt = self.params, self.optimizer
-        state = [opt.state[p] for p in params]
+        state = [opt.state.get(p, {}) for p in params]
         fresh = not state[0]
         with torch.no_grad():
             self.flat = torch.cat([p.detach().reshape(-1) for p in params])
@@ -118,14 +119,23 @@ class FusedAdam:
         self.previous = self.flat.clone()
         self.best: torch.Tensor | None = None  # the kept best weights (see keep_previous)
         self.t = 0 if fresh else int(state[0]["step"])
-        self.step_tensor = torch.tensor(float(self.t))  # torch's Adam keeps a float32 step tensor per parameter
+        self._steps: list[torch.Tensor] = []
         offset = 0
-        for p, s in zip(params, state):
+        for p in params:
+            p.data = self.flat[offset:offset + p.numel()].view_as(p)
+            offset += p.numel()
+
+    def install(self) -> None:
+        """Make ``optimizer.state`` views of m and v (one float32 step tensor per parameter, as torch's Adam
+        keeps them), so that state_dict() and checkpoints see the fused step's moments."""
+        offset = 0
+        self._steps = []
+        for p in self.params:
             n = p.numel()
-            p.data = self.flat[offset:offset + n].view_as(p)
-            s["exp_avg"] = self.m[offset:offset + n].view_as(p)
-            s["exp_avg_sq"] = self.v[offset:offset + n].view_as(p)
-            s["step"] = self.step_tensor
+            step = torch.tensor(float(self.t))
+            self.optimizer.state[p] = {"step": step, "exp_avg": self.m[offset:offset + n].view_as(p),
+                                       "exp_avg_sq": self.v[offset:offset + n].view_as(p)}
+            self._steps.append(step)
             offset += n
 
     def keep_previous(self) -> Callable[[], dict[str, torch.Tensor]]:
@@ -180,7 +190,8 @@ class FusedAdam:
 
     def __call__(self, lr: float) -> tuple[torch.Tensor, Losses]:
         self.t += 1
-        self.step_tensor.fill_(self.t)
+        for step in self._steps:
+            step.fill_(self.t)
         with torch.no_grad():
             # outside the graph: copied inside, the saved weights aliased the updated ones (AOT input mutations)
             self.previous.copy_(self.flat)
@@ -203,9 +214,14 @@ def fused_adam_for(loss: PinnLoss, optimizer: torch.optim.Optimizer,
         params = list(optimizer.param_groups[0]["params"])
         grads = torch.autograd.grad(form(total), params, allow_unused=True)
         gradient = torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads)])
-        fused = FusedAdam(loss, optimizer, engine.jets_losses(), form)
-        why = fused.check({k: v.detach() for k, v in reference.items()}, gradient)
-        if why is None:
-            return fused
+        try:
+            fused = FusedAdam(loss, optimizer, engine.jets_losses(), form)
+        except Exception as exc:  # noqa: BLE001 (e.g. torch.compile unavailable: train eagerly)
+            why = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
+        else:
+            why = fused.check({k: v.detach() for k, v in reference.items()}, gradient)
+            if why is None:
+                fused.install()
+                return fused
     engine.note(f"training.engine: compiled: the Adam iterations stay eager ({why})")
     return None
