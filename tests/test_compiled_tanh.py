@@ -42,3 +42,18 @@ def test_tanh_is_torch_tanh_eagerly_and_the_exp_form_while_compiling():
     compiled = torch.compile(compiled_tanh.tanh, backend=record, dynamic=False, fullgraph=True)
     torch.testing.assert_close(compiled(u), torch.tanh(u), rtol=0, atol=1e-15)
     assert len(graphs) == 1 and "exp" in graphs[0] and "tanh(" not in graphs[0].replace("exp_tanh", "")
+
+
+def test_the_activation_module_keeps_torch_tanh_while_compiling():
+    """Only the jets use the exp form: nested autograd through it under compiled_autograd was wrong (see module)."""
+    from pinnit.nn.activations import build_activation
+
+    act = build_activation("tanh", "network.activation")
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(gm.code)
+        return gm.forward
+
+    torch.compile(act, backend=record, dynamic=False, fullgraph=True)(torch.randn(8, dtype=torch.float64))
+    assert len(graphs) == 1 and "tanh" in graphs[0] and "exp" not in graphs[0]

@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from pydantic import PositiveFloat
 from torch import nn
 
-from . import compiled_tanh
 from .base import Activation, register_activation
 from .odd_sigmoid import OddSigmoid
 
@@ -40,7 +39,7 @@ class Tanh(OddSigmoid):
     """a·tanh(b·x), odd sigmoid with f'(0) = 1, ω = 1/(a·b) (seed 000 Table 1; seed 002 'tanh function')."""
 
     def base(self, x: torch.Tensor) -> torch.Tensor:
-        return compiled_tanh.tanh(x)  # torch.tanh, or its exp form inside torch.compile (faster there)
+        return torch.tanh(x)
 
 
 @register_activation("linear")
