@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import torch
 
-from .derivatives import mlp_jets
+from .derivatives.jets import mlp_jets, mlp_values
 from .errors import PinnitError
 from .fields import Fields
 from .nn.mlp import MLP
@@ -64,7 +64,7 @@ class JetFields(Fields):
 
     def _plain(self, x: torch.Tensor, pure: list[int], mixed: list[tuple[int, int]], order: int) -> None:
         if order == 0:
-            self.y = self.net(x)
+            self.y = mlp_values(self.net, x)
             return
         y, dy, d2y, m = mlp_jets(self.net, x, order=max(order, 1), mixed=mixed, pure=pure)
         self.y = y

@@ -102,6 +102,17 @@ def has_closed_form(act: nn.Module) -> bool:
     return isinstance(act, Sine)
 
 
+def mlp_values(mlp: MLP, x: torch.Tensor) -> torch.Tensor:
+    """``mlp(x)``; inside ``torch.compile`` its tanh layers take the exp form the jets use there (faster)."""
+    if not torch.compiler.is_compiling():
+        return mlp(x)
+    h = (x - mlp.shift) * mlp.scale
+    for layer, act in zip(mlp.layers[:-1], mlp.activations):
+        z = layer(h)
+        h = act.a * compiled_tanh.tanh(act.b * z) if isinstance(act, Tanh) else act(z)
+    return mlp.layers[-1](h)
+
+
 def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2, mixed: Sequence[tuple[int, int]] = (),
              pure: Sequence[int] | None = None) -> Jets:
     """Value and input derivatives of ``mlp`` at ``x`` (N, d) by forward jets (see the module docstring).
@@ -161,4 +172,4 @@ def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2, mixed: Sequence[tuple[in
     return Jets(y, dy, d2y, mixed_out)
 
 
-__all__ = ["Jets", "activation_derivatives", "has_closed_form", "mlp_jets"]
+__all__ = ["Jets", "activation_derivatives", "has_closed_form", "mlp_jets", "mlp_values"]
