@@ -163,7 +163,8 @@ class FusedAdam:
     def _scalars(self, lr: float, t: int) -> torch.Tensor:
         # torch's Adam: step_size = lr / (1 − β₁ᵗ), denominator √v / √(1 − β₂ᵗ) + ε (host arithmetic in float64)
         beta1, beta2 = self.optimizer.param_groups[0]["betas"]
-        return torch.tensor([lr / (1 - beta1 ** t), math.sqrt(1 - beta2 ** t)], dtype=self.flat.dtype)
+        return torch.tensor([lr / (1 - beta1 ** t), math.sqrt(1 - beta2 ** t)], dtype=self.flat.dtype,
+                            device=self.flat.device)
 
     def check(self, reference: Losses, gradient: torch.Tensor) -> str | None:
         """Compile, then run the step once on copies of the buffers (the run's state is untouched) and compare
