@@ -3,7 +3,8 @@
 Every equation r(x, u, ∂u, …) = 0 becomes a physics term mean(r²) on the interior of the box;
 every condition a term on faces of the box (Dirichlet q − g, Neumann ∂u/∂n − g with n the outward
 normal, periodic u(lo) − u(hi), initial, or pointwise data u(xᵢ) − uᵢ). The schema is in
-:mod:`pinnit.problems.declared_io`, the expression language in :mod:`pinnit.problems.expressions`.
+:mod:`pinnit.problems.declared_io`, the expression language in :mod:`pinnit.problems.expressions`,
+the output transform (hard constraints) in :mod:`pinnit.problems.declared_transform`.
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import torch
 
 from ..errors import ConfigError, did_you_mean
 from ..fields import Fields
-from ..sampling import sample_region
 from .base import Box, Problem, Region, Term, register_problem
 from .declared_functions import function_inputs, solver_spec
+from .declared_transform import apply_transform, parse_output_transform
 from .declared_io import PATH, ConditionSpec, Declaration, Table, load_declaration, read_table, resolve
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class DeclaredProblem(Problem):
                 raise ConfigError(f"{PATH}.conditions[{i - n_eq}].name",
                                   f"term name '{t.name}' is used twice; give each condition its own name")
             names.add(t.name)
-        self._transform = self._output_transform(s)
+        self._transform, self.hard_terms = parse_output_transform(self, s)
         self._exact, self._table = self._reference(s)
         self._eval_box = {**self._domain, **self._box(s.evaluation.box, f"{PATH}.evaluation.box")}
         res = s.evaluation.resolution
@@ -304,61 +305,6 @@ class DeclaredProblem(Problem):
         region = Region(self._domain, points=table.points)
         return Term(name, "data", region, residual, points=len(table.points))
 
-    def _output_transform(self, s: Declaration) -> list[Compiled] | None:
-        path = f"{PATH}.output_transform"
-        if s.output_transform is None:
-            if s.satisfies:
-                raise ConfigError(f"{PATH}.satisfies", "needs an output_transform that satisfies these conditions")
-            self.hard_terms = ()
-            return None
-        spec = s.output_transform
-        if not isinstance(spec, dict):
-            if len(self.outputs) > 1:
-                keys = ", ".join(f"{u}: ..." for u in self.outputs)
-                raise ConfigError(path, f"give one expression per field: {{{keys}}}")
-            spec = {self.outputs[0]: spec}
-        if set(spec) != set(self.outputs):
-            bad = next(iter(set(spec) ^ set(self.outputs)))
-            raise ConfigError(f"{path}.{bad}", f"keys must be the fields {', '.join(self.outputs)}"
-                                               f"{did_you_mean(bad, self.outputs)}")
-        per_field = isinstance(s.output_transform, dict)
-        transform = [self._parse(spec[u], f"{path}.{u}" if per_field else path, "transform") for u in self.outputs]
-        names = [t.name for t in self._terms if t.kind != "physics"]
-        if not s.satisfies:
-            raise ConfigError(f"{PATH}.satisfies", f"list the conditions the output transform satisfies exactly "
-                                                   f"(of: {', '.join(names)})")
-        for j, name in enumerate(s.satisfies):
-            if name not in names:
-                raise ConfigError(f"{PATH}.satisfies[{j}]", f"no condition '{name}'{did_you_mean(name, names)}; "
-                                                            f"conditions: {', '.join(names)}")
-        self.hard_terms = tuple(s.satisfies)
-        self._check_transform(transform)
-        return transform
-
-    def _check_transform(self, transform: list[Compiled]) -> None:
-        """Each condition in ``satisfies`` must hold to rounding for *any* network: check with a random one."""
-        g = torch.Generator().manual_seed(0)
-        w = torch.randn(len(self.inputs), 16, generator=g, dtype=torch.float64)
-        b, v = torch.randn(16, generator=g, dtype=torch.float64), torch.randn(16, len(self.outputs), generator=g,
-                                                                               dtype=torch.float64)
-        scale = torch.tensor([max(abs(lo), abs(hi), 1e-3) for lo, hi in self._domain.values()], dtype=torch.float64)
-        net = lambda x: torch.tanh((x / scale) @ w + b) @ v  # noqa: E731
-        rng = np.random.default_rng(0)
-        for term in (t for t in self._terms if t.name in self.hard_terms):
-            pts = torch.as_tensor(sample_region(term.region, self.inputs, 64, "uniform", rng), dtype=torch.float64)
-            f = Fields(pts, self.inputs, self.outputs, lambda x: self._apply(x, net(x), transform))
-            r = term.residual(f)
-            worst = max(float(p.detach().abs().max()) for p in (r if isinstance(r, tuple) else (r,)))
-            size = 1.0 + float(f.y.detach().abs().max())
-            if not worst <= 1e-9 * size:
-                raise ConfigError(f"{PATH}.satisfies[{list(self.hard_terms).index(term.name)}]",
-                                  f"the output_transform does not satisfy condition '{term.name}' "
-                                  f"(residual up to {worst:.3g} for a random network)")
-
-    def _apply(self, x: torch.Tensor, y: torch.Tensor, transform: list[Compiled]) -> torch.Tensor:
-        env = _ex().Columns(x, self.inputs, y, self.outputs)
-        return torch.stack(torch.broadcast_tensors(*(c(env) for c in transform)), dim=-1)  # (N | B × N) × fields
-
     def _reference(self, s: Declaration) -> tuple[dict[str, Compiled] | None, Table | None]:
         if s.exact is not None and s.exact_file is not None:
             raise ConfigError(f"{PATH}.exact_file", "give either 'exact' (expressions) or 'exact_file', not both")
@@ -391,7 +337,7 @@ class DeclaredProblem(Problem):
         return list(self._terms)
 
     def output_transform(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self._apply(x, y, self._transform) if self._transform is not None else y
+        return apply_transform(self, x, y, self._transform) if self._transform is not None else y
 
     def transform_derivative(self, field: str, wrt: tuple[str, ...]) -> Compiled | None:
         """∂^wrt of the output transform of ``field``, compiled over the raw network's values and derivatives

@@ -1,0 +1,86 @@
+"""The output transform of a declared problem (hard constraints): per-field expressions of the inputs and the raw
+network outputs, and the numerical check that it satisfies the conditions it claims (``satisfies``)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, did_you_mean
+from ..fields import Fields
+from ..sampling import sample_region
+from .declared_io import PATH, Declaration
+
+if TYPE_CHECKING:
+    from .declared import DeclaredProblem
+    from .expressions import Compiled
+
+
+def _ex():
+    """The expression module, imported on first use (sympy is not loaded with pinnit)."""
+    from . import expressions
+
+    return expressions
+
+
+def parse_output_transform(problem: DeclaredProblem, s: Declaration
+                           ) -> tuple[list[Compiled] | None, tuple[str, ...]]:
+    """The compiled transform (one expression per field) and the conditions it satisfies; one-line ConfigErrors
+    for a missing or malformed transform and for a listed condition it does not satisfy (checked numerically)."""
+    path = f"{PATH}.output_transform"
+    if s.output_transform is None:
+        if s.satisfies:
+            raise ConfigError(f"{PATH}.satisfies", "needs an output_transform that satisfies these conditions")
+        return None, ()
+    spec = s.output_transform
+    if not isinstance(spec, dict):
+        if len(problem.outputs) > 1:
+            keys = ", ".join(f"{u}: ..." for u in problem.outputs)
+            raise ConfigError(path, f"give one expression per field: {{{keys}}}")
+        spec = {problem.outputs[0]: spec}
+    if set(spec) != set(problem.outputs):
+        bad = next(iter(set(spec) ^ set(problem.outputs)))
+        raise ConfigError(f"{path}.{bad}", f"keys must be the fields {', '.join(problem.outputs)}"
+                                           f"{did_you_mean(bad, problem.outputs)}")
+    per_field = isinstance(s.output_transform, dict)
+    transform = [problem._parse(spec[u], f"{path}.{u}" if per_field else path, "transform") for u in problem.outputs]
+    names = [t.name for t in problem._terms if t.kind != "physics"]
+    if not s.satisfies:
+        raise ConfigError(f"{PATH}.satisfies", f"list the conditions the output transform satisfies exactly "
+                                               f"(of: {', '.join(names)})")
+    for j, name in enumerate(s.satisfies):
+        if name not in names:
+            raise ConfigError(f"{PATH}.satisfies[{j}]", f"no condition '{name}'{did_you_mean(name, names)}; "
+                                                        f"conditions: {', '.join(names)}")
+    hard_terms = tuple(s.satisfies)
+    _check_transform(problem, transform, hard_terms)
+    return transform, hard_terms
+
+
+def _check_transform(problem: DeclaredProblem, transform: list[Compiled], hard_terms: tuple[str, ...]) -> None:
+    """Each condition in ``satisfies`` must hold to rounding for *any* network: check with a random one."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(len(problem.inputs), 16, generator=g, dtype=torch.float64)
+    b, v = torch.randn(16, generator=g, dtype=torch.float64), torch.randn(16, len(problem.outputs), generator=g,
+                                                                           dtype=torch.float64)
+    scale = torch.tensor([max(abs(lo), abs(hi), 1e-3) for lo, hi in problem._domain.values()], dtype=torch.float64)
+    net = lambda x: torch.tanh((x / scale) @ w + b) @ v  # noqa: E731
+    rng = np.random.default_rng(0)
+    for term in (t for t in problem._terms if t.name in hard_terms):
+        pts = torch.as_tensor(sample_region(term.region, problem.inputs, 64, "uniform", rng), dtype=torch.float64)
+        f = Fields(pts, problem.inputs, problem.outputs, lambda x: apply_transform(problem, x, net(x), transform))
+        r = term.residual(f)
+        worst = max(float(p.detach().abs().max()) for p in (r if isinstance(r, tuple) else (r,)))
+        size = 1.0 + float(f.y.detach().abs().max())
+        if not worst <= 1e-9 * size:
+            raise ConfigError(f"{PATH}.satisfies[{list(hard_terms).index(term.name)}]",
+                              f"the output_transform does not satisfy condition '{term.name}' "
+                              f"(residual up to {worst:.3g} for a random network)")
+
+
+def apply_transform(problem: DeclaredProblem, x: torch.Tensor, y: torch.Tensor, transform: list[Compiled]
+                    ) -> torch.Tensor:
+    """The transformed fields (N | B × N) × fields of network outputs ``y`` at points ``x``."""
+    env = _ex().Columns(x, problem.inputs, y, problem.outputs)
+    return torch.stack(torch.broadcast_tensors(*(c(env) for c in transform)), dim=-1)  # (N | B × N) × fields
