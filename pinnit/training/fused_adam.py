@@ -14,8 +14,10 @@ flat buffers: the model's parameters and the Adam state tensors in ``optimizer.s
 checkpoints, evaluation and ``load_state_dict`` see the same numbers as the eager path. The weights before
 the update are copied to a fourth buffer before each call (best-weight tracking and divergence need them).
 
-The first call is checked against nested autograd (losses within 1e-8 relative in float64, 1e-3 in float32);
-any failure to compile or mismatch leaves the eager step in charge, with one line saying why.
+Before it is used (:func:`fused_adam_for`) the step is compiled and run once on copies of the buffers: its losses
+and its gradient must match nested autograd's (1e-8 relative in float64, 1e-3 in float32); a failure to
+compile or a mismatch leaves the eager step in charge, with one line saying why. The model's parameters are
+views of the flat buffer from then on either way; the optimizer's state is only re-pointed once the check passed.
 """
 from __future__ import annotations
 
@@ -67,8 +69,8 @@ class _Objective(nn.Module):
 class FusedAdam:
     """The compiled Adam step of ``optimizer`` (a fresh or loaded ``torch.optim.Adam``) on ``loss``.
 
-    ``losses``: the per-term jets losses (``LossEngine.jets_losses()``); ``form``: the stage's loss form g;
-    ``weights``: λ per term. Calling it with the iteration's learning rate returns (total, terms) at the
+    ``losses``: the per-term jets losses (``LossEngine.jets_losses()``); ``form``: the stage's loss form g; the
+    term weights λ are the loss's. Calling it with the iteration's learning rate returns (total, terms) at the
     weights *before* the update, and updates the parameters and the optimizer state in place.
     """
 
