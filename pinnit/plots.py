@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .rundir import write_bytes
+from .training.optimizers import optimizer_label
 
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu",
          "xi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Phi", "Psi", "Omega"}
@@ -71,7 +72,7 @@ def loss_figure(history: Sequence[Mapping[str, Any]]):
     handles = ax.get_lines()[:]
     for i, (boundary, before, after) in enumerate(_stage_changes(rows)):
         handles.append(ax.axvline(boundary, color="grey", ls=(0, (1, 1 + i)), lw=1.0,
-                                  label=f"{_stage_label(before)} → {_stage_label(after)} (step {boundary})"))
+                                  label=f"{optimizer_label(before)} → {optimizer_label(after)} (step {boundary})"))
     ax.set_xlabel("step")
     ax.set_ylabel("loss (mean squared residual)")
     error_keys = [k for k in dict.fromkeys(k for r in rows for k in r)  # errors, not their spreads (*_std)
@@ -90,13 +91,6 @@ def loss_figure(history: Sequence[Mapping[str, Any]]):
               bbox_to_anchor=(0.5, -0.14), ncol=3)
     ax.set_title("training losses and errors")
     return fig
-
-
-_STAGE_LABELS = {"adam": "Adam", "lbfgs": "L-BFGS", "bfgs": "BFGS", "ssbfgs": "SSBFGS", "ssbroyden": "SSBroyden"}
-
-
-def _stage_label(name: str) -> str:
-    return _STAGE_LABELS.get(name, name)
 
 
 def _stage_changes(rows: list[dict]) -> list[tuple[int, str, str]]:

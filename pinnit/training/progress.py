@@ -10,14 +10,15 @@ from collections.abc import Mapping
 
 from tqdm.auto import tqdm
 
-LABELS = {"adam": "Adam", "lbfgs": "L-BFGS"}
+from .optimizers import optimizer_label
+
 
 
 class Progress:
     def __init__(self, totals: Mapping[str, int], enabled: bool = True, refresh_every: int = 25,
                  labels: Mapping[str, str] | None = None):
         self.totals = dict(totals)
-        self.labels = {**LABELS, **(labels or {})}
+        self.labels = dict(labels or {})
         self.enabled = enabled
         self.refresh_every = refresh_every
         self.bar = None
@@ -30,7 +31,8 @@ class Progress:
         self.close()
         self.stage, self._offset = stage, self._last - stage_step
         if self.enabled:
-            self.bar = tqdm(total=self.totals.get(stage, 0), initial=stage_step, desc=self.labels.get(stage, stage),
+            desc = self.labels.get(stage, optimizer_label(stage))
+            self.bar = tqdm(total=self.totals.get(stage, 0), initial=stage_step, desc=desc,
                             dynamic_ncols=True, file=sys.stderr, mininterval=0.5, unit="it")
 
     def update(self, step: int, values: dict[str, float], stage: str) -> None:

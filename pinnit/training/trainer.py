@@ -32,16 +32,13 @@ from .best_weights import BestWeights
 from .checkpoint import Checkpointer
 from .fused_adam import FusedAdam, fused_adam_for
 from .loss import PinnLoss
-from .optimizers import loss_form
+from .optimizers import loss_form, optimizer_label
 from .progress import Progress
 from .schedule import scheduled_lr
 from .signals import StopRequest
 from .stages import Stage, legacy_stages
 from .train_state import Diverged, TrainState
 from ..threads import ThreadGovernor
-
-
-LABELS = {"adam": "Adam", "lbfgs": "L-BFGS", "bfgs": "BFGS", "ssbfgs": "SSBFGS", "ssbroyden": "SSBroyden"}
 
 
 class Trainer:
@@ -78,7 +75,7 @@ class Trainer:
 
     @staticmethod
     def _label(stage: Stage) -> str:
-        label = LABELS.get(stage.optimizer, stage.optimizer)
+        label = optimizer_label(stage.optimizer)
         return label if stage.name == stage.optimizer else f"{stage.name} ({label})"
 
     # --- stages -----------------------------------------------------------------------------------

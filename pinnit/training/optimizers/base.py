@@ -38,3 +38,12 @@ def build_optimizer(spec: Any, params: Iterable[torch.nn.Parameter],
         raise err.within(path, name) from None
     except PinnitError as err:
         raise ConfigError(path, str(err)) from None
+
+
+#: how logs, progress bars and plots name each registered optimizer (other names are shown as they are)
+LABELS = {"adam": "Adam", "lbfgs": "L-BFGS", "bfgs": "BFGS", "ssbfgs": "SSBFGS", "ssbroyden": "SSBroyden"}
+
+
+def optimizer_label(name: str) -> str:
+    """The display name of optimizer (or stage) ``name``."""
+    return LABELS.get(name, name)
