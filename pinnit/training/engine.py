@@ -53,6 +53,26 @@ def resolve_engine(name: str, steps: int, threads: int | None = None) -> str:
     return "compiled"  # falls back to compiled_autograd (e.g. hard constraints), then autograd, where it must
 
 
+def error_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (at most 200 characters of it), for one-line fallback notes."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
+
+
+def tolerance(dtype: torch.dtype) -> float:
+    """How closely another engine must reproduce autograd (relative): 1e-8 in float64, 1e-3 in float32."""
+    return 1e-8 if dtype == torch.float64 else 1e-3
+
+
+def loss_mismatch(reference: Losses, got: Mapping[str, torch.Tensor]) -> str | None:
+    """Why the per-term losses ``got`` are not autograd's ``reference`` (within :func:`tolerance`), or None."""
+    for k, v in reference.items():
+        a, b = float(v.detach()), float(got[k].detach())
+        if not abs(a - b) <= tolerance(v.dtype) * max(abs(a), 1e-30) + 1e-30:
+            return f"term '{k}': loss {b:.6g} differs from autograd's {a:.6g}"
+    return None
+
+
 def _trace_flag_available() -> bool:
     try:
         import torch._dynamo.config as dyn  # noqa: PLC0415 (private, optional)
@@ -206,14 +226,12 @@ class LossEngine:
             self._build(engine)
             out = self._fn(points)
         except Exception as exc:  # noqa: BLE001 (a compile failure must not stop training)
-            self._fallback(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}")
+            self._fallback(error_line(exc))
             return ref
-        tol = 1e-8 if next(iter(points.values())).dtype == torch.float64 else 1e-3
-        for k, v in ref.items():
-            a, b = float(v.detach()), float(out[k].detach())
-            if not abs(a - b) <= tol * max(abs(a), 1e-30) + 1e-30:
-                self._fallback(f"term '{k}': loss {b:.6g} differs from autograd's {a:.6g}")
-                return ref
+        why = loss_mismatch(ref, out)
+        if why is not None:
+            self._fallback(why)
+            return ref
         if torch.is_grad_enabled() and not self._backward_works(points):
             return ref
         return out
@@ -228,7 +246,7 @@ class LossEngine:
             if params and total.requires_grad:
                 torch.autograd.grad(total, params, allow_unused=True)
         except Exception as exc:  # noqa: BLE001 (fall back rather than stop training)
-            self._fallback(f"backward: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}")
+            self._fallback(f"backward: {error_line(exc)}")
             return False
         return True
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
+from .engine import error_line, loss_mismatch, tolerance
 from .loss import PinnLoss
 
 Losses = dict[str, torch.Tensor]
@@ -34,10 +35,8 @@ Losses = dict[str, torch.Tensor]
 CPP_WRAPPER_MAX_LAYERS = 8
 
 
-def unsupported(optimizer: torch.optim.Optimizer, loss: PinnLoss) -> str | None:
-    """Why this stage cannot take the fused step (None: it can)."""
-    if type(optimizer) is not torch.optim.Adam:
-        return "not Adam"
+def unsupported(optimizer: torch.optim.Adam, loss: PinnLoss) -> str | None:
+    """Why this Adam stage cannot take the fused step (None: it can)."""
     if len(optimizer.param_groups) != 1:
         return "several parameter groups"
     group = optimizer.param_groups[0]
@@ -107,6 +106,10 @@ class FusedAdam:
         self._step = torch.compile(step, dynamic=False, fullgraph=True,
                                    options={"cpp_wrapper": layers <= CPP_WRAPPER_MAX_LAYERS})
 
+    def _views(self, buffer: torch.Tensor) -> list[torch.Tensor]:
+        """``buffer`` (flat, parameter order) as one view per parameter, shaped like it."""
+        return [v.view_as(p) for v, p in zip(torch.split(buffer, [p.numel() for p in self.params]), self.params)]
+
     def _flatten(self) -> None:
         """Parameters, m and v into flat buffers, the parameters re-pointed at views of them (the optimizer's
         state follows in :meth:`install`, once the step is known to work)."""
@@ -122,23 +125,17 @@ class FusedAdam:
         self.best: torch.Tensor | None = None  # the kept best weights (see keep_previous)
         self.t = 0 if fresh else int(state[0]["step"])
         self._steps: list[torch.Tensor] = []
-        offset = 0
-        for p in params:
-            p.data = self.flat[offset:offset + p.numel()].view_as(p)
-            offset += p.numel()
+        for p, view in zip(params, self._views(self.flat)):
+            p.data = view
 
     def install(self) -> None:
         """Make ``optimizer.state`` views of m and v (one float32 step tensor per parameter, as torch's Adam
         keeps them), so that state_dict() and checkpoints see the fused step's moments."""
-        offset = 0
         self._steps = []
-        for p in self.params:
-            n = p.numel()
+        for p, m, v in zip(self.params, self._views(self.m), self._views(self.v)):
             step = torch.tensor(float(self.t))
-            self.optimizer.state[p] = {"step": step, "exp_avg": self.m[offset:offset + n].view_as(p),
-                                       "exp_avg_sq": self.v[offset:offset + n].view_as(p)}
+            self.optimizer.state[p] = {"step": step, "exp_avg": m, "exp_avg_sq": v}
             self._steps.append(step)
-            offset += n
 
     def keep_previous(self) -> Callable[[], dict[str, torch.Tensor]]:
         """Copy the weights before the last update into the kept buffer; returns what turns that buffer into a
@@ -151,10 +148,7 @@ class FusedAdam:
 
     def _best_state(self) -> dict[str, torch.Tensor]:
         out = {k: v.detach().clone() for k, v in self.loss.model.state_dict().items()}
-        offset = 0
-        for name, p in zip(self.state_names, self.params):
-            out[name] = self.best[offset:offset + p.numel()].view_as(p).clone()
-            offset += p.numel()
+        out.update((name, view.clone()) for name, view in zip(self.state_names, self._views(self.best)))
         return out
 
     def undo(self) -> None:
@@ -178,16 +172,13 @@ class FusedAdam:
             with torch.no_grad():
                 _, terms = self._step(self.flat.clone(), m, self.v.clone(), self.loss.points, self._scalars(1e-3, 1))
         except Exception as exc:  # noqa: BLE001 (a compile failure must not stop training)
-            text = str(exc).strip()
-            return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
-        tol = 1e-8 if self.flat.dtype == torch.float64 else 1e-3
-        for k, ref in reference.items():
-            a, b = float(ref), float(terms[k])
-            if not abs(a - b) <= tol * max(abs(a), 1e-30) + 1e-30:
-                return f"term '{k}': loss {b:.6g} differs from autograd's {a:.6g}"
+            return error_line(exc)
+        why = loss_mismatch(reference, terms)
+        if why is not None:
+            return why
         fused = m / (1 - beta1)
         err = float(torch.linalg.vector_norm(fused - gradient)) / max(float(torch.linalg.vector_norm(gradient)), 1e-30)
-        if not err <= tol:  # also catches NaN
+        if not err <= tolerance(self.flat.dtype):  # also catches NaN
             return f"gradient differs from autograd's by {err:.3g} (relative norm)"
         return None
 
@@ -210,7 +201,7 @@ def fused_adam_for(loss: PinnLoss, optimizer: torch.optim.Optimizer,
     engine = loss.engine
     why = unsupported(optimizer, loss)
     if why is None and engine.plan(loss.points) != "compiled":
-        return None  # the engine already said why the jets do not apply
+        return None  # the engine says why the jets do not apply at its first call
     if why is None:
         reference = engine.reference(loss.points)
         total = sum(loss.weights[k] * v for k, v in reference.items())
@@ -220,7 +211,7 @@ def fused_adam_for(loss: PinnLoss, optimizer: torch.optim.Optimizer,
         try:
             fused = FusedAdam(loss, optimizer, engine.jets_losses(), form)
         except Exception as exc:  # noqa: BLE001 (e.g. torch.compile unavailable: train eagerly)
-            why = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
+            why = error_line(exc)
         else:
             why = fused.check({k: v.detach() for k, v in reference.items()}, gradient)
             if why is None:
