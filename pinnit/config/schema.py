@@ -189,9 +189,9 @@ class TrainingConfig(_Strict):
     engine: Literal["auto", "autograd", "jets", "compiled", "compiled_autograd"] = Field(
         "auto", description="PINN problems: how residual derivatives are computed (pinnit/training/engine.py): nested "
                             "autograd, forward jets through the MLP, the jets' whole loss under torch.compile, nested "
-                            "autograd under torch.compile; auto: compiled_autograd (when torch has the flag) for runs of ≥ 1000 "
-                            "steps on 1 thread, else autograd; "
-                            "whatever does not apply falls back to autograd with one line on stderr")
+                            "autograd under torch.compile (compiled also fuses each Adam iteration into one graph); auto: "
+                            "compiled for runs of ≥ 1000 steps on 1 thread, else autograd; whatever does not apply "
+                            "falls back (compiled → compiled_autograd → autograd) with one line on stderr")
     derivatives: Literal["zcs", "autograd", "jet"] = Field(
         "zcs", description="operator problems: derivatives over functions × points by zero-coordinate shift "
                            "(a few scalar backward passes), plain autograd (every point of every function) or "
