@@ -8,6 +8,18 @@ from pinnit.nn.activations import compiled_tanh
 from pinnit.nn.activations.compiled_tanh import exp_tanh
 
 
+def _traced_code(fn, x: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+    """``fn(x)`` compiled, and the code of the graphs ``torch.compile`` traced (a backend that runs them as is)."""
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(gm.code)
+        return gm.forward
+
+    out = torch.compile(fn, backend=record, dynamic=False, fullgraph=True)(x)
+    return out, graphs
+
+
 def test_values_match_torch_tanh_within_two_ulp_of_one_without_overflow():
     u = torch.cat([torch.linspace(-30, 30, 20001, dtype=torch.float64),
                    torch.tensor([-1e4, -400.0, -1e-12, 0.0, 1e-12, 400.0, 1e4], dtype=torch.float64)])
@@ -33,14 +45,8 @@ def test_first_and_second_derivatives_are_those_of_tanh():
 def test_tanh_is_torch_tanh_eagerly_and_the_exp_form_while_compiling():
     u = torch.randn(64, dtype=torch.float64)
     assert torch.equal(compiled_tanh.tanh(u), torch.tanh(u))
-    graphs = []
-
-    def record(gm, example_inputs):  # a torch.compile backend that keeps the traced graph and runs it as is
-        graphs.append(gm.code)
-        return gm.forward
-
-    compiled = torch.compile(compiled_tanh.tanh, backend=record, dynamic=False, fullgraph=True)
-    torch.testing.assert_close(compiled(u), torch.tanh(u), rtol=0, atol=1e-15)
+    out, graphs = _traced_code(compiled_tanh.tanh, u)
+    torch.testing.assert_close(out, torch.tanh(u), rtol=0, atol=1e-15)
     assert len(graphs) == 1 and "exp" in graphs[0] and "tanh(" not in graphs[0].replace("exp_tanh", "")
 
 
@@ -48,12 +54,5 @@ def test_the_activation_module_keeps_torch_tanh_while_compiling():
     """Only the jets use the exp form: nested autograd through it under compiled_autograd was wrong (see module)."""
     from pinnit.nn.activations import build_activation
 
-    act = build_activation("tanh", "network.activation")
-    graphs = []
-
-    def record(gm, example_inputs):
-        graphs.append(gm.code)
-        return gm.forward
-
-    torch.compile(act, backend=record, dynamic=False, fullgraph=True)(torch.randn(8, dtype=torch.float64))
+    _, graphs = _traced_code(build_activation("tanh", "network.activation"), torch.randn(8, dtype=torch.float64))
     assert len(graphs) == 1 and "tanh" in graphs[0] and "exp" not in graphs[0]

@@ -2,9 +2,6 @@
 and exact resume with a non-default engine."""
 from __future__ import annotations
 
-import os
-import signal
-
 import pytest
 import torch
 
@@ -12,7 +9,6 @@ from conftest import interrupt_after_step as _interrupt_at
 from pinnit import assemble, parse_config, resume, run
 from pinnit.problems.base import Region, Term
 from pinnit.training import engine as engine_mod
-from pinnit.training import trainer as trainer_mod
 from pinnit.training.engine import LossEngine, resolve_engine
 
 PROBLEMS = {
