@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 import time
@@ -18,7 +19,14 @@ SOURCES = ("pinnit", "configs", "problems", "pyproject.toml", "setup.py", "MANIF
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory):
-    """A fresh venv (reusing this interpreter's torch & co.) with pinnit installed from a copy of the sources."""
+    """A fresh venv with pinnit installed from a copy of the sources, reusing the running environment's torch & co.
+
+    The running interpreter may itself be a venv (the README's test command) or a plain interpreter (a system or
+    pyenv Python). ``python -m venv`` run from inside a venv builds the new one on the *base* interpreter, whose
+    site-packages may lack torch, numpy or a setuptools that can build wheels; ``--system-site-packages`` would
+    show that base one, not the running one. So the new venv gets a .pth file listing the running interpreter's
+    own site directories: it sees exactly what this test process sees, after its own site-packages (so its
+    installed pinnit wins), and without the .pth hooks of the outer environment (so not its editable pinnit)."""
     base = tmp_path_factory.mktemp("install")
     src = base / "src"
     for name in SOURCES:
@@ -28,14 +36,25 @@ def venv(tmp_path_factory):
         else:
             shutil.copy2(path, src / name)
     env_dir = base / "venv"
-    # --without-pip: the venv's `python -m pip` is this interpreter's pip, and builds with its setuptools
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env_dir)], check=True)
+    # --without-pip: the venv's `python -m pip` is the running environment's pip, building with its setuptools
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
     py = env_dir / "bin" / "python"
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True, env=_env()).stdout.strip()
+    Path(purelib, "_outer_environment.pth").write_text("".join(f"{d}\n" for d in outer_site_dirs()))
     out = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q",
                           str(src)], capture_output=True, text=True, env=_env())
     assert out.returncode == 0, out.stderr[-3000:]
     shutil.rmtree(src)  # nothing may be read from the sources any more
     return env_dir
+
+
+def outer_site_dirs() -> list[str]:
+    """The running interpreter's site directories, in its sys.path order (a venv's own, then any it inherits)."""
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    return [d for d in dirs if os.path.isdir(d)]
 
 
 def _env() -> dict[str, str]:
