@@ -181,7 +181,7 @@ def test_a_study_directory_is_used_by_one_study_at_a_time(tmp_path):
 
     study_file = _write(tmp_path, _tiny(tmp_path))
     with study_lock(tmp_path / "sd"):
-        with pytest.raises(PinnitError, match=r"sd: in use by another pinnit study \(pid \d+\)"):
+        with pytest.raises(PinnitError, match=r"sd: in use by another pinnit study \(pid \d+, running\)"):
             run_study(load_plan(study_file, study_dir=tmp_path / "sd"), "serial", ONE)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import PinnitError
 from ..rundir import write_csv, write_text
-from .results import OUTCOMES, WEIGHTS, RunRecord, Study, load_study, value_label
+from .results import OUTCOMES, WEIGHTS, RunRecord, Study, load_study, number, value_label
 
 REPORT_DIR = "report"
 
@@ -59,12 +59,18 @@ def run_rows(study: Study) -> list[dict[str, Any]]:
             row[f"{k}_final"] = final.get(k)
             row[f"{k}_best"] = best.get(k)
         iterations = m.get("iterations")
+        iterations = [_of(v, int) for v in (iterations.values() if isinstance(iterations, dict) else [iterations])]
         row.update({"best_loss": r.best_loss, "final_loss": r.final_loss, "slowness": r.slowness(),
-                    "best_step": m.get("best_step"), "restored_best": m.get("restored_best"),
-                    "iterations": sum(iterations.values()) if isinstance(iterations, dict) else iterations,
-                    "wall_time_s": m.get("wall_time_s"), "message": r.message})
+                    "best_step": _of(m.get("best_step"), int), "restored_best": _of(m.get("restored_best"), bool),
+                    "iterations": None if None in iterations else sum(iterations),
+                    "wall_time_s": number(m.get("wall_time_s")), "message": r.message})
         rows.append(row)
     return rows
+
+
+def _of(value: Any, kind: type) -> Any:
+    """``value`` when it is a ``kind`` (a bool is no int here), else None: metrics.json may have been edited."""
+    return value if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)) else None
 
 
 def _stats(values: list[float]) -> dict[str, float | None]:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import PinnitError
+from .plan_file import read_plan_file
 
 OUTCOMES = ("completed", "diverged", "failed", "interrupted", "missing")
 WEIGHTS = ("best", "final")
@@ -74,9 +75,9 @@ class RunRecord:
         """Error metrics of the final or the best (lowest-loss) weights; {} when the run has none."""
         m = self.metrics or {}
         if weights == "best":
-            return {k: number(v) for k, v in (m.get("errors_best") or {}).items()}
-        if m.get("errors_final"):
-            return {k: number(v) for k, v in m["errors_final"].items()}
+            return {str(k): number(v) for k, v in _mapping(m.get("errors_best")).items()}
+        if _mapping(m.get("errors_final")):
+            return {str(k): number(v) for k, v in m["errors_final"].items()}
         return {k: number(v) for k, v in m.items() if k.startswith(ERROR_PREFIXES)}  # older runs: final weights
 
     def error(self, metric: str, weights: str) -> tuple[float | None, str]:
@@ -104,8 +105,9 @@ class RunRecord:
             path = self.run_dir / "history.csv"
             try:
                 with path.open(newline="") as fh:
-                    for row in csv.DictReader(fh):
-                        self._history.append({k: (v if k in ("stage", "event") else number(v)) for k, v in row.items()})
+                    for row in csv.DictReader(fh):  # a row longer than the header puts the rest under None: dropped
+                        self._history.append({k: (v if k in ("stage", "event") else number(v))
+                                              for k, v in row.items() if isinstance(k, str)})
             except (OSError, csv.Error, UnicodeDecodeError):
                 self._history = []
         return self._history
@@ -193,7 +195,14 @@ def _hashable(value: Any) -> Any:
 
 
 def _read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def load_study(study_dir: str | Path) -> Study:
@@ -201,29 +210,18 @@ def load_study(study_dir: str | Path) -> Study:
     path = Path(study_dir)
     if not path.is_dir():
         raise PinnitError(f"{path}: no such study directory")
-    plan_file = path / "plan.json"
-    if not plan_file.exists():
+    plan = read_plan_file(path)
+    if plan is None:
         raise PinnitError(f"{path}: not a study directory (no plan.json; `pinnit study STUDY.yaml` writes it)")
-    try:
-        plan = _read_json(plan_file)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PinnitError(f"{plan_file}: unreadable plan ({exc.__class__.__name__}: {exc})") from None
-    if not isinstance(plan, dict) or not isinstance(plan.get("runs"), list):
-        raise PinnitError(f"{plan_file}: expected an object with a 'runs' list")
     runs = []
-    for i, entry in enumerate(plan["runs"]):
-        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
-            raise PinnitError(f"{plan_file}: runs[{i}] has no string 'id'")
-        axes = entry.get("axes") or {}
-        if not isinstance(axes, dict):
-            raise PinnitError(f"{plan_file}: runs[{i}].axes: expected a mapping of dotted keys to values")
-        record = RunRecord(id=entry["id"], method=entry.get("method"), axes=axes, seed=entry.get("seed"),
-                           run_dir=path / entry.get("run_dir", f"runs/{entry['id']}"), config=entry.get("config"))
+    for entry in plan["runs"]:
+        record = RunRecord(id=entry["id"], method=entry["method"], axes=entry["axes"], seed=entry["seed"],
+                           run_dir=path / entry["run_dir"], config=entry["config"])
         _read_run(record)
         runs.append(record)
-    axes = plan.get("axes")
-    if not isinstance(axes, list):
-        axes = list(dict.fromkeys(k for r in runs for k in r.axes))
+    axes = plan["axes"]
+    if axes is None:
+        axes = list(dict.fromkeys(str(k) for r in runs for k in r.axes))
     return Study(path=path, name=str(plan.get("name") or path.name), axes=[str(a) for a in axes], runs=runs)
 
 
@@ -235,7 +233,7 @@ def _read_run(r: RunRecord) -> None:
         try:
             info = _read_json(failure)
             r.message = str(info.get("error") or "failed (no message)")
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        except (OSError, UnicodeDecodeError, ValueError, AttributeError):
             r.message = "failed (failure.json unreadable)"
         r.message = r.message.strip().splitlines()[-1][:300] if r.message.strip() else r.message
         return
@@ -253,7 +251,7 @@ def _read_run(r: RunRecord) -> None:
             r.outcome = "completed"
         elif r.status == "diverged":
             r.outcome = "diverged"
-            r.message = str((r.metrics.get("diverged") or {}).get("message", "diverged"))
+            r.message = str(_mapping(r.metrics.get("diverged")).get("message", "diverged"))[:300]
         else:
             r.outcome = "interrupted"
         return

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..config import parse_config
 from ..errors import PinnitError
 from .executors import EXECUTORS, ExecutorOptions, StudyStop
 from .expand import PlannedRun, expand
@@ -46,12 +47,24 @@ def load_plan(source: str | Path, *, study_dir: str | Path | None = None,
             raise PinnitError(f"{src}: not a study directory (no {PLAN_FILE}); give a study file")
         if overrides:
             raise PinnitError("--set applies to a study file, not to an existing study directory")
-        runs = [PlannedRun(r["id"], r.get("method"), r.get("axes", {}), r["seed"], r["config"]) for r in plan["runs"]]
-        return StudyPlan(plan["name"], Path(study_dir) if study_dir else src, runs, plan.get("axes", []))
+        runs = [_planned(r, f"{src / PLAN_FILE}: runs[{i}]") for i, r in enumerate(plan["runs"])]
+        return StudyPlan(plan["name"] or src.name, Path(study_dir) if study_dir else src, runs, plan["axes"] or [])
     study = load_study(src, overrides)
     runs = expand(study)
     where = Path(study_dir) if study_dir else DEFAULT_ROOT / study.name
     return StudyPlan(study.name, where, runs, study.varied_keys, study)
+
+
+def _planned(entry: dict[str, Any], where: str) -> PlannedRun:
+    """A plan.json run (already checked by :func:`plan_file.read_plan_file`), its config validated as
+    ``pinnit run`` validates one, so that a hand-edited plan fails here in one line, before anything trains."""
+    if entry["config"] is None or entry["seed"] is None:
+        raise PinnitError(f"{where}: needs 'seed' and 'config'")
+    try:
+        parse_config(entry["config"])
+    except PinnitError as err:
+        raise PinnitError(f"{where} ({entry['id']}): config: {err}") from None
+    return PlannedRun(entry["id"], entry["method"], entry["axes"], entry["seed"], entry["config"])
 
 
 def print_plan(plan: StudyPlan, out=None) -> None:
@@ -100,11 +113,11 @@ def run_study(plan: StudyPlan, executor: str = "local", options: ExecutorOptions
     options = options or ExecutorOptions()
     if overwrite and plan.study is None:
         raise PinnitError("--overwrite needs the study file (the plan is rebuilt from it)")
-    with study_lock(plan.study_dir):
+    with study_lock(plan.study_dir) as lock:
         if plan.study is not None:
             prepare_study_dir(plan.study_dir, plan.study, plan.runs, overwrite)
-        return _execute(plan, executor, replace(options, log_dir=options.log_dir or str(plan.study_dir / "logs")),
-                        out)
+        options = replace(options, log_dir=options.log_dir or str(plan.study_dir / "logs"), lock_fd=lock.fileno())
+        return _execute(plan, executor, options, out)
 
 
 def _execute(plan: StudyPlan, executor: str, options: ExecutorOptions, out) -> Outcome:

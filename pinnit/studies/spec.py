@@ -2,7 +2,8 @@
 
 ```yaml
 name: burgers_scale             # optional; default: the file's stem
-base: ../burgers.yaml           # a run config, relative to this file, or an inline mapping
+base: ../burgers.yaml           # a run config: relative to this file, else a shipped config
+                                # (burgers_fast.yaml, as `pinnit run` finds it), or an inline mapping
 set:                            # --set-style overrides of the base (mapping or list of "key=value")
   training.adam.iterations: 2000
 methods:                        # named bundles of keys; the method is itself an axis
@@ -26,13 +27,21 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config.file_kind import RUN, STUDY, require_kind
 from ..config.loading import format_validation_error, read_yaml
 from ..errors import ConfigError, PinnitError
 from ..params import check_finite
+from ..shipped import find_shipped
 
 DOTTED = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 SEED_KEY = "training.seed"
+#: Largest study or base file read (bytes), and most values its YAML may expand to (aliases counted each time
+#: they are used: ten nested aliases of ten would otherwise expand to 10¹⁰ values in the run configs).
+MAX_FILE_BYTES = 10_000_000
+MAX_VALUES = 200_000
+#: Most runs one study may plan (a typo such as ``seeds: 1000000`` is refused before anything is built).
+MAX_RUNS = 10_000
 
 
 class _Strict(BaseModel):
@@ -128,6 +137,13 @@ def _check_structure(spec: StudySpec, where) -> None:
             raise where("seeds", "an empty list; give at least one seed")
         if any(s < 0 for s in spec.seeds) or len(set(spec.seeds)) != len(spec.seeds):
             raise where("seeds", f"got {spec.seeds}; distinct seeds ≥ 0")
+    total = max(len(spec.methods), 1) * (spec.seeds if isinstance(spec.seeds, int) else len(spec.seeds or [0]))
+    for axis in spec.axes.grid:
+        total *= len(axis.values)
+    for group in spec.axes.zip:
+        total *= len(next(iter(group.values())))
+    if total > MAX_RUNS:
+        raise where("axes", f"{total} runs planned (methods × axis values × seeds); at most {MAX_RUNS} in one study")
 
 
 def parse_study(data: Any, *, source: Path | None = None, text: str = "", name: str | None = None,
@@ -140,6 +156,8 @@ def parse_study(data: Any, *, source: Path | None = None, text: str = "", name: 
 
     if not isinstance(data, dict):
         raise PinnitError(f"study {label}: expected a mapping at the top level, got {type(data).__name__}")
+    require_kind(data, source or label, STUDY)
+    check_size(data, f"study {label}")
     try:
         check_finite(data, "")
         spec = StudySpec.model_validate(data)
@@ -152,11 +170,11 @@ def parse_study(data: Any, *, source: Path | None = None, text: str = "", name: 
     _check_structure(spec, where)
     base_file = None
     if isinstance(spec.base, str):
-        base_file = Path(spec.base)
-        if not base_file.is_absolute() and source is not None:
-            base_file = source.parent / base_file
         try:
-            base = read_yaml(base_file)
+            base_file = find_base(spec.base, source)
+            base = read_yaml(_regular_file(base_file))
+            require_kind(base, base_file, RUN)
+            check_size(base, str(base_file))
         except PinnitError as err:
             raise where("base", str(err)) from None
     else:
@@ -165,8 +183,63 @@ def parse_study(data: Any, *, source: Path | None = None, text: str = "", name: 
     return Study(spec, study_name, source, text, base, base_file, list(overrides))
 
 
+def find_base(name: str, source: Path | None) -> Path:
+    """A study's ``base:``: the file relative to the study file (or absolute) when it exists, else the shipped
+    config of that name, found as ``pinnit run`` finds one; an error names both places looked in."""
+    path = Path(name)
+    if not path.is_absolute() and source is not None:
+        path = source.parent / path
+    if path.exists():
+        return path
+    shipped = find_shipped(name)
+    if shipped is None:
+        raise PinnitError(f"{path}: no such file (nor a shipped config of that name; `pinnit list configs` "
+                          "lists them)")
+    return shipped
+
+
+def _regular_file(path: Path) -> Path:
+    """Refuse what is not a regular file of sane size (a FIFO or /dev/zero would hang the read)."""
+    if path.exists() and not path.is_dir():
+        if not path.is_file():
+            raise PinnitError(f"{path}: not a regular file")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise PinnitError(f"{path}: {path.stat().st_size} bytes; a YAML file of at most {MAX_FILE_BYTES} is read")
+    return path
+
+
+def check_size(data: Any, label: str) -> None:
+    """Refuse YAML whose aliases nest into itself or expand to more than MAX_VALUES values."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise PinnitError(f"{label}: a YAML alias refers to a mapping or list that contains it")
+        active.add(key)
+        items = node.values() if isinstance(node, dict) else node
+        total = 1
+        for item in items:
+            total += size(item)
+            if total > MAX_VALUES:
+                raise PinnitError(f"{label}: more than {MAX_VALUES} values once its YAML aliases are expanded")
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        size(data)
+    except RecursionError:
+        raise PinnitError(f"{label}: nested too deeply") from None
+
+
 def load_study(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Study:
     """Read and validate a study file (errors: ``study FILE: key.path: message``)."""
     p = Path(path)
-    data = read_yaml(p)
+    data = read_yaml(_regular_file(p))
     return parse_study(data, source=p, text=p.read_text(), overrides=overrides)

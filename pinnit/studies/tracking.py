@@ -26,6 +26,7 @@ from .results import RunRecord, Study, number, load_study, value_label
 
 FINISHED = ("completed", "diverged")
 PARAM_LIMIT = 500  #: characters of a parameter value kept (MLflow limits them; a long list is summarised)
+KEY_LIMIT = 250  #: characters of a param, metric or tag name MLflow accepts
 BATCH = 900  #: metrics per log_batch call (MLflow accepts at most 1000)
 
 
@@ -41,8 +42,9 @@ def _mlflow():
 
 
 def mlflow_key(key: str) -> str:
-    """MLflow names allow letters, digits, ``_ - . / `` and spaces; anything else becomes ``_``."""
-    return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", key)
+    """MLflow names allow letters, digits, ``_ - . / `` and spaces, at most 250 of them; anything else becomes
+    ``_``, and a longer name is cut."""
+    return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", key)[:KEY_LIMIT] or "_"
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -86,10 +88,12 @@ def log_study(study_dir: str | Path, tracking_uri: str | None = None, experiment
         found = client.get_experiment_by_name(name)
         exp_id = found.experiment_id if found else client.create_experiment(
             name, artifact_location=(study.path / "mlartifacts").resolve().as_uri() if not tracking_uri else None)
-        existing = {run.data.tags.get("pinnit.run_id"): run for run in _search(client, exp_id, study.name)}
+        existing = {run.data.tags.get("pinnit.run_id"): run for run in _search(client, exp_id, study.name[:PARAM_LIMIT])}
     except Exception as exc:  # mlflow raises its own exception types for bad URIs, servers, databases
         raise PinnitError(f"--mlflow {uri}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
     counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
+    from mlflow.exceptions import MlflowException
+
     for r in study.runs:
         if r.outcome not in FINISHED:
             counts["skipped"] += 1
@@ -99,9 +103,13 @@ def log_study(study_dir: str | Path, tracking_uri: str | None = None, experiment
         if old is not None and old.data.tags.get("pinnit.fingerprint") == fp:
             counts["unchanged"] += 1
             continue
-        if old is not None:
-            client.delete_run(old.info.run_id)
-        _log_run(client, exp_id, study, r, fp)
+        try:
+            if old is not None:
+                client.delete_run(old.info.run_id)
+            _log_run(client, exp_id, study, r, fp)
+        except (MlflowException, OSError, ValueError) as exc:  # e.g. a value MLflow refuses, a server gone
+            raise PinnitError(f"--mlflow {uri}: run {r.id}: {exc.__class__.__name__}: "
+                              f"{(str(exc).splitlines() or [''])[0][:300]}") from None
         counts["updated" if old is not None else "created"] += 1
     return {"uri": uri, "experiment": name, "experiment_id": exp_id, **counts}
 
@@ -120,13 +128,14 @@ def _search(client, exp_id: str, study: str) -> list:
 def _log_run(client, exp_id: str, study: Study, r: RunRecord, fp: str) -> None:
     from mlflow.entities import Metric, Param, RunStatus
 
-    tags = {"pinnit.study": study.name, "pinnit.run_id": r.id, "pinnit.method": study.group(r),
-            "pinnit.status": r.status, "pinnit.fingerprint": fp,
+    tags = {"pinnit.study": study.name[:PARAM_LIMIT], "pinnit.run_id": r.id,
+            "pinnit.method": study.group(r)[:PARAM_LIMIT], "pinnit.status": r.status[:PARAM_LIMIT],
+            "pinnit.fingerprint": fp,
             **{mlflow_key(f"pinnit.axis.{k}"): value_label(v)[:PARAM_LIMIT] for k, v in r.axes.items()}}
     run = client.create_run(exp_id, run_name=r.id, tags=tags)
     rid = run.info.run_id
     params = {"method": study.group(r), "seed": r.seed, **flatten(r.config or {})}
-    plist = [Param(mlflow_key(k), _param_text(v)) for k, v in params.items()]
+    plist = [Param(k, v) for k, v in {mlflow_key(k): _param_text(v) for k, v in params.items()}.items()]
     now = int(time.time() * 1000)
     last_step = int(max([row.get("step") or 0 for row in r.history()], default=0))
     metrics = [Metric(mlflow_key(k), v, now, last_step) for k, v in run_metrics(r).items()]

@@ -10,11 +10,14 @@ A task is ``{"id", "run_dir", "config": resolved config dict, "resume": bool, "t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sys
 from pathlib import Path
 from typing import Any
+
+PR_SET_PDEATHSIG = 1
 
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -47,10 +50,23 @@ def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt  # outside training (the trainer installs its own handler while it trains)
 
 
+def _stop_with_parent(parent: int | None) -> None:
+    """SIGTERM this worker when the study that started it dies, even by SIGKILL (Linux ``PR_SET_PDEATHSIG``),
+    so that no orphan trains on while a re-run starts the same run."""
+    if not sys.platform.startswith("linux") or parent is None:
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the line above
+        raise KeyboardInterrupt
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         task = json.loads(sys.stdin.read())
+        _stop_with_parent(task.get("parent"))
         record = run_task(task)
     except KeyboardInterrupt:
         return 130

@@ -31,6 +31,7 @@ class ExecutorOptions:
     gpus_per_run: float | None = None  # GPUs per run; a fraction shares one (default: 1 when GPUs exist)
     address: str | None = None        # Ray cluster address (ray executor)
     log_dir: str | None = None        # where the local executor writes each run's output
+    lock_fd: int | None = None        # the study lock's descriptor: local workers hold it while they run
 
 
 class StudyStop(SignalTrap):

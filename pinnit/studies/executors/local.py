@@ -4,7 +4,10 @@ workers × threads ≤ cores (CPU affinity); with GPUs one slot per GPU, or per 
 (``--gpus-per-run 0.5`` puts two runs on each GPU), through CUDA_VISIBLE_DEVICES. Each run is
 ``python -m pinnit.studies`` (the worker) with OMP_NUM_THREADS and CUDA_VISIBLE_DEVICES set in its environment
 before torch is imported (a reused pool process could not change them), output to ``logs/<id>.log``.
-Workers run in their own session, so a terminal's Ctrl-C reaches them once, forwarded by the study.
+Workers run in their own session, so a terminal's Ctrl-C reaches them once, forwarded by the study. Each
+worker holds the study lock's descriptor while it runs and gets SIGTERM when the study dies (kill -9): it
+checkpoints and exits, and until then a new ``pinnit study`` on the directory waits instead of training the
+same run twice.
 """
 from __future__ import annotations
 
@@ -56,10 +59,11 @@ class LocalExecutor(Executor):
             while pending and free and not stop.requested:
                 task, slot = pending.popleft(), free.pop(0)
                 log = open(log_dir / f"{task['id']}.log", "ab")
+                lock = () if self.options.lock_fd is None else (self.options.lock_fd,)
                 proc = subprocess.Popen([sys.executable, "-m", "pinnit.studies"], stdin=subprocess.PIPE,
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                        env=self._env(lay.threads, lay.slots[slot]))
-                proc.stdin.write(json.dumps({**task, "threads": lay.threads}).encode())
+                                        env=self._env(lay.threads, lay.slots[slot]), pass_fds=lock)
+                proc.stdin.write(json.dumps({**task, "threads": lay.threads, "parent": os.getpid()}).encode())
                 proc.stdin.close()
                 running[proc] = (task, slot, log)
             if stop.count > forwarded:
