@@ -179,7 +179,8 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stag
         metrics.update(a.evaluator.summary(state.history))
     write_json(path / "metrics.json", metrics)
     if a.cfg.output.plots:
-        plot_losses(state.history, path / "plots" / "loss.png")
+        plot_losses(state.history, path / "plots" / "loss.png", best_step=state.best_step, best_loss=state.best_loss,
+                    restored=chosen["restored_best"])
         if hasattr(a.evaluator, "plot"):
             a.evaluator.plot(pred, path / "plots")
         else:

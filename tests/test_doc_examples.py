@@ -192,3 +192,14 @@ def test_examples_were_found():
     assert len(DOC_COMMANDS) >= 40 and len(DOC_YAML) >= 10 and len(HELP_COMMANDS) >= 15
     for doc in ("README.md", "docs/guides/run.md", "docs/guides/studies.md", "docs/guides/declare.md"):
         assert any(p.id.startswith(doc) for p in DOC_COMMANDS + DOC_YAML), doc
+
+
+def test_readme_lists_every_command():
+    """The README's command table names every subcommand and every registry `pinnit list` shows."""
+    readme = (REPO / "README.md").read_text()
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    missing = [name for name in sub.choices if f"| `pinnit {name}" not in readme]
+    assert not missing, f"README.md's command table lacks: {missing}"
+    kinds = next(a for a in sub.choices["list"]._actions if a.dest != "help" and a.choices).choices
+    assert all(kind in readme.split("| `pinnit list [", 1)[1].split("]", 1)[0] for kind in kinds), kinds
