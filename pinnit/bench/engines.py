@@ -27,6 +27,7 @@ import torch
 from ..derivatives import mlp_jets
 from ..fields import Fields
 from ..nn.mlp import MLP, build_mlp
+from ..torch_private import trace_autograd_ops
 
 NU = 0.01 / math.pi
 ENGINES = ("autograd", "jets", "jets_compiled", "func", "autograd_compiled")
@@ -50,7 +51,7 @@ def residual_loss_fn(engine: str, net: MLP) -> Callable[[torch.Tensor], torch.Te
 
         def flagged(x):
             x = x if x.requires_grad else x.detach().requires_grad_(True)  # outside the graph: dynamo rejects it
-            with torch._dynamo.config.patch(trace_autograd_ops=True):
+            with trace_autograd_ops():
                 return compiled(x)
         return flagged
     if engine in ("jets", "jets_compiled"):

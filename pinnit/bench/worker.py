@@ -59,11 +59,9 @@ def versions(side: str) -> dict[str, str]:
 
 def compiled_graphs() -> int | None:
     """Graphs torch.compile has built in this process (dynamo's counter; None if unavailable)."""
-    try:
-        from torch._dynamo.utils import counters
-    except Exception:  # noqa: BLE001 (private API)
-        return None
-    return int(counters["stats"]["unique_graphs"])
+    from ..torch_private import compiled_graph_count
+
+    return compiled_graph_count()
 
 
 def main(argv: list[str]) -> int:
