@@ -201,7 +201,7 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
                       eval_every=cfg.evaluation.every, stages=resolve_stages(cfg), progress=cfg.output.progress)
     try:
         if resume:
-            trainer.restore(ckpt.load())
+            trainer.resume(ckpt.load(), str(ckpt.path))
             trainer.progress.start_at(trainer.state.step, trainer.state.stage, trainer.state.stage_step)
         state = trainer.train()
         metrics = _write_outputs(a, state, path, trainer.stages, trainer.best_weights, _engine_record(a, trainer))

@@ -165,3 +165,63 @@ def test_training_gets_the_configured_engine_and_one_off_assemblies_keep_autogra
     assert _assemble(cfg).loss.engine_name == "jets"  # run and resume
     assert assemble(cfg).loss.engine_name == "autograd"  # e.g. pinnit diagnose: one evaluation, nothing to compile
     assert _assemble(parse_config(burgers_cfg)).loss.engine_name == "autograd"  # auto, 80 steps: not worth compiling
+
+
+def _jets_failing_at(monkeypatch, call: int) -> list[list[int]]:
+    """Every jets loss that gets built raises on its ``call``-th evaluation (a fault after the first steps, so
+    the engine falls back mid-run); returns one call counter per jets loss built."""
+    real, built = LossEngine._jets_fn, []
+
+    def jets_fn(self, net, transform, compiled):
+        losses, calls = real(self, net, transform, compiled), [0]
+        built.append(calls)
+
+        def failing(points):
+            calls[0] += 1
+            if calls[0] == call:
+                raise RuntimeError("injected fault")
+            return losses(points)
+        return failing
+
+    monkeypatch.setattr(LossEngine, "_jets_fn", jets_fn)
+    return built
+
+
+def test_resume_after_a_mid_run_fallback_continues_on_the_fallback_engine(burgers_cfg, monkeypatch, tmp_path):
+    """jets → autograd at step ~10; interrupted at 30, the resumed run stays on autograd (it neither plans again
+    nor builds the jets) and ends exactly where the uninterrupted run ends."""
+    built = _jets_failing_at(monkeypatch, 12)
+    cfg = parse_config(burgers_cfg, ["training.engine=jets", "training.threads=1", "training.adam.iterations=40",
+                                     "training.lbfgs.iterations=10"])
+    reference = run(cfg, run_dir=tmp_path / "whole").metrics
+    note = "training.engine: jets → autograd (RuntimeError after the first step: injected fault)"
+    assert reference["engine"] == {"requested": "jets", "resolved": "jets", "ran": "autograd", "notes": [note]}
+    _interrupt_at(monkeypatch, 30)
+    assert run(cfg, run_dir=tmp_path / "cut").metrics["status"] == "interrupted (SIGINT)"
+    snap = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)
+    assert snap["engine"] == {"requested": "jets", "resolved": "jets", "active": "autograd", "notes": [note],
+                              "ran": "autograd", "fused": False}
+    built.clear()
+    resumed = resume(tmp_path / "cut").metrics
+    assert built == [] and resumed["engine"] == reference["engine"]
+    assert resumed["final_loss"] == reference["final_loss"] and resumed["best_loss"] == reference["best_loss"]
+    assert resumed["rel_l2_u"] == reference["rel_l2_u"]
+
+
+def test_resume_keeps_the_engine_auto_resolved_to(burgers_cfg, tmp_path):
+    """``auto`` depends on the thread count: a resumed run keeps what it resolved to when the run began."""
+    from pinnit.run import _assemble
+    from pinnit.training import Checkpointer, Trainer
+    from pinnit.training.stages import resolve_stages
+
+    cfg = parse_config(burgers_cfg, ["training.threads=1"])
+    a = _assemble(cfg)
+    assert a.loss.engine_name == "autograd"  # auto, 80 steps
+    trainer = Trainer(a.loss, cfg.training, checkpointer=Checkpointer(tmp_path / "c.pt"), stages=resolve_stages(cfg),
+                      progress=False)
+    snap = trainer.snapshot()
+    snap["engine"] = {**snap["engine"], "resolved": "jets", "active": "jets"}
+    trainer.resume(snap)
+    assert a.loss.engine_name == "jets"
+    trainer._adam_step()
+    assert trainer.engine == "jets" and not a.loss.engine.notes

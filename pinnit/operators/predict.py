@@ -18,6 +18,7 @@ from ..evaluation import relative_l2
 from ..nn.deeponet import build_deeponet
 from ..problems import build_problem
 from ..rundir import CHECKPOINT_FILE, CONFIG_FILE, write_bytes
+from ..training.checkpoint import Checkpointer, load_tensors, reason
 from .loss import OperatorModel, the_function
 from .solvers import solve
 
@@ -26,21 +27,25 @@ def read_function_file(path: str | Path, count: int) -> np.ndarray:
     """``count`` finite values from ``.npy`` / ``.csv`` / ``.txt`` (one per line); one-line errors otherwise."""
     p = Path(path)
     if not p.is_file():
-        raise PinnitError(f"{p}: no such file")
+        raise PinnitError(f"{p}: {'a directory' if p.is_dir() else 'no such file'}; expected a .npy, .csv or .txt "
+                          f"file of {count} values")
     if p.suffix == ".npy":
         try:
-            values = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise PinnitError(f"{p}: not a readable .npy array ({exc})") from None
-        if not np.issubdtype(values.dtype, np.number):
-            raise PinnitError(f"{p}: holds {values.dtype} values; expected {count} numbers")
+            values = np.load(p, allow_pickle=False)  # never unpickles: object arrays are refused
+        except (OSError, ValueError, EOFError, MemoryError) as exc:
+            why = "it holds pickled Python objects, never loaded" if "pickle" in str(exc) else exc
+            raise PinnitError(f"{p}: not a readable .npy array ({why})") from None
+        if not isinstance(values, np.ndarray):  # e.g. an .npz archive renamed .npy
+            raise PinnitError(f"{p}: not a .npy array (an archive of several?); expected {count} numbers")
+        if values.dtype.kind not in "iuf":  # not bool, complex, dates, strings, records or objects
+            raise PinnitError(f"{p}: holds {values.dtype} values; expected {count} numbers (real, finite)")
         values = np.asarray(values, dtype=float)
         if values.ndim != 1 and not (values.ndim == 2 and 1 in values.shape):
             raise PinnitError(f"{p}: an array of shape {values.shape}; expected {count} values (one per sensor)")
         values = values.ravel()
     elif p.suffix in (".csv", ".txt"):
         try:
-            lines = [s.strip() for s in p.read_text(encoding="utf-8").splitlines()]
+            lines = [s.strip() for s in p.read_text(encoding="utf-8-sig").splitlines()]  # -sig: a BOM is no value
         except (OSError, UnicodeDecodeError) as exc:
             raise PinnitError(f"{p}: cannot read as text ({exc})") from None
         lines = [s.rstrip(",") for s in lines if s]
@@ -78,15 +83,18 @@ def load_operator(run_dir: str | Path) -> tuple[Any, Any, OperatorModel]:
     net = build_deeponet(cfg.network, fn.count, len(problem.inputs), len(problem.outputs),
                          torch.Generator().manual_seed(0), lower, upper)
     if (path / "model.pt").is_file():
-        state = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
+        source, state = path / "model.pt", load_tensors(path / "model.pt", "weights file")
     elif (path / CHECKPOINT_FILE).is_file():
-        full = torch.load(path / CHECKPOINT_FILE, map_location="cpu", weights_only=False)["model"]
+        source, full = path / CHECKPOINT_FILE, Checkpointer(path / CHECKPOINT_FILE).load()["model"]
         state = {k[len("net."):]: v for k, v in full.items() if k.startswith("net.")}
     else:
         raise PinnitError(f"{path}: no model.pt or {CHECKPOINT_FILE} (has the run started?)")
     dtype = torch.float64 if cfg.training.dtype == "float64" else torch.float32
     net = net.to(dtype)
-    net.load_state_dict(state)
+    try:
+        net.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:  # another network's weights, or not weights at all
+        raise PinnitError(f"{source}: not this run's network weights ({reason(exc)})") from None
     return cfg, problem, OperatorModel(net.eval(), problem)
 
 

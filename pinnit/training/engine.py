@@ -9,7 +9,7 @@
   transform, i.e. hard constraints; no closed-form activation derivatives; not an MLP) it falls back to
   ``compiled_autograd``;
 - ``compiled_autograd``: the nested-autograd loss under ``torch.compile``; it needs the private dynamo flag
-  ``trace_autograd_ops`` (applied only when present, guarded like every compile);
+  ``trace_autograd_ops`` (applied only when present, through pinnit/torch_private.py, guarded like every compile);
 - ``auto``: ``compiled`` for runs of ≥ ``AUTO_MIN_STEPS`` steps (compiling costs seconds) on one torch thread,
   else ``autograd``. With 2 threads per process on a busy 2-core machine the compiled kernels' OpenMP regions
   collapsed (measured 0.19× DeepXDE's it/s, against 1.20× on 1 thread, same invocation settings), so ``auto``
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -35,6 +36,7 @@ from ..derivatives import has_closed_form, mlp_jets
 from ..fields import Fields
 from ..jet_fields import JetFields, Key, RecordingFields, Transform, second_order_streams
 from ..nn.mlp import MLP
+from ..torch_private import has_trace_autograd_ops, trace_autograd_ops
 
 ENGINES = ("auto", "autograd", "jets", "compiled", "compiled_autograd")
 #: ``auto`` compiles only runs at least this long (adam + L-BFGS iterations): compiling takes seconds.
@@ -73,14 +75,6 @@ def loss_mismatch(reference: Losses, got: Mapping[str, torch.Tensor]) -> str | N
     return None
 
 
-def _trace_flag_available() -> bool:
-    try:
-        import torch._dynamo.config as dyn  # noqa: PLC0415 (private, optional)
-    except Exception:  # noqa: BLE001
-        return False
-    return hasattr(dyn, "trace_autograd_ops")
-
-
 def split_model(model: nn.Module) -> tuple[MLP, Transform | None] | None:
     """(MLP, output transform or None) of a plain MLP or a PinnModel around one; None for anything else."""
     if isinstance(model, MLP):
@@ -109,6 +103,7 @@ class LossEngine:
         self._plan: tuple[str, str | None] | None = None  # (engine, why the requested one does not apply)
         self._note = note or (lambda msg: print(msg, file=sys.stderr))
         self.notes: list[str] = []
+        self._resumed: str | None = None  # the engine a resumed run continues on (load_state), not re-chosen
 
     # --- engines ------------------------------------------------------------------------------------
     def _autograd(self, points: Mapping[str, torch.Tensor]) -> Losses:
@@ -129,15 +124,32 @@ class LossEngine:
         return torch.compile(losses, dynamic=False) if compiled and transform is None else losses
 
     def _compiled_autograd_fn(self):
-        import torch._dynamo.config as dyn  # noqa: PLC0415
-
         compiled = torch.compile(self._autograd, dynamic=False)
 
         def losses(points):
             points = {k: v if v.requires_grad else v.detach().requires_grad_(True) for k, v in points.items()}
-            with dyn.patch(trace_autograd_ops=True):
+            with trace_autograd_ops():
                 return compiled(points)
         return losses
+
+    # --- checkpoints ----------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """For the checkpoint: the engine asked for (``resolved``), the one in use after any fallback
+        (``active``; None before the first call) and the fallback notes so far."""
+        return {"resolved": self.requested, "active": self.active, "notes": list(self.notes)}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Continue on the engine a checkpoint was using, without planning again: a run that fell back to
+        autograd stays on autograd; one on jets or a compiled engine rebuilds exactly that one (its losses are
+        still checked against autograd's on the first call). A no-op once this engine has been called."""
+        if self.active is not None or self._plan is not None:
+            return
+        self.notes = [str(n) for n in state.get("notes") or ()]
+        active = state.get("active")
+        if active == "autograd":
+            self.active, self._plan = "autograd", ("autograd", None)
+        elif active in ENGINES and active != "auto":
+            self._resumed = active
 
     # --- selection ------------------------------------------------------------------------------------
     def note(self, msg: str) -> None:
@@ -161,14 +173,16 @@ class LossEngine:
         """(engine to build, why the requested one does not apply, or None) once the keys are discovered.
         ``compiled`` falls back to ``compiled_autograd`` where torch has the flag, everything else to autograd."""
         want = self.requested
+        if self._resumed is not None:
+            return self._resumed, None
         if want in ("autograd", "compiled_autograd"):
-            if want == "compiled_autograd" and not _trace_flag_available():
+            if want == "compiled_autograd" and not has_trace_autograd_ops():
                 return "autograd", "this torch has no dynamo trace_autograd_ops"
             return want, None
         why = self._jets_obstacle(want)
         if why is None:
             return want, None
-        return ("compiled_autograd" if want == "compiled" and _trace_flag_available() else "autograd"), why
+        return ("compiled_autograd" if want == "compiled" and has_trace_autograd_ops() else "autograd"), why
 
     def _jets_obstacle(self, want: str) -> str | None:
         parts = split_model(self.model)

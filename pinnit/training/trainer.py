@@ -28,8 +28,10 @@ import torch
 
 from ..config.schema import TrainingConfig
 from ..context import DTYPES
+from ..errors import PinnitError
 from .best_weights import BestWeights
-from .checkpoint import Checkpointer
+from .checkpoint import Checkpointer, reason
+from .engine import ENGINES
 from .fused_adam import FusedAdam, fused_adam_for
 from .loss import PinnLoss
 from .optimizers import loss_form, optimizer_label
@@ -111,7 +113,30 @@ class Trainer:
     # --- checkpoints ----------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "train": self.state.__dict__.copy(), "loss": self.loss.state(), "best_weights": self.best_weights}
+                "train": self.state.__dict__.copy(), "loss": self.loss.state(), "best_weights": self.best_weights,
+                "engine": self._engine_state()}
+
+    def _engine_state(self) -> dict[str, Any] | None:
+        """The loss engine in use after any fallback, and whether the Adam step is fused (None: undecided)."""
+        if not isinstance(self.loss, PinnLoss):
+            return None
+        fused = None if self._fused is None or self._fused[0] is not self.optimizer else self._fused[1] is not None
+        return {"requested": self.cfg.engine, **self.loss.engine.state(), "ran": self.engine, "fused": fused}
+
+    def resume(self, snap: dict[str, Any], source: str = "checkpoint") -> None:
+        """:meth:`restore`, then continue on the engine (and fused or eager Adam step) the run was using, not
+        choosing again; a snapshot that does not fit this run is a one-line PinnitError naming ``source``."""
+        try:
+            self.restore(snap)
+            saved = snap.get("engine")
+            if isinstance(saved, dict) and isinstance(self.loss, PinnLoss):
+                if saved.get("resolved") in ENGINES and saved["resolved"] != "auto":
+                    self.loss.engine_name = saved["resolved"]  # auto is not resolved again (e.g. other threads)
+                self.loss.engine.load_state(saved)
+                if saved.get("fused") is False:
+                    self._fused = (self.optimizer, None)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as exc:
+            raise PinnitError(f"{source}: does not fit this run ({reason(exc)})") from None
 
     def restore(self, snap: dict[str, Any]) -> None:
         known = {f.name for f in fields(TrainState)}
