@@ -33,9 +33,9 @@ def _figure():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig, path: Path, metadata: dict[str, str] | None = None) -> None:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata=metadata)
     write_bytes(path, buf.getvalue())
 
 
@@ -50,46 +50,102 @@ def symbol(name: str) -> str:
 
 
 def _error_label(key: str) -> str:
-    """``rel_l2_u`` → ``rel. L2 of u``; ``rel_l2_u_final_t`` → ``rel. L2 of u at the final t``."""
+    """``rel_l2_u`` → ``rel. L2 of u``; ``rel_l2_u_final_t`` → ``… of u at the final t``; ``rel_l2_u_f0`` →
+    ``… of u at f ≡ 0`` (an operator's unperturbed input); ``rel_l2_mean`` → ``… mean over the fields``."""
+    field, variant = _error_parts(key)
+    what = "mean over the fields" if field == "mean" else f"of {symbol(field)}"
+    where = {"": "", "f0": " at $f \\equiv 0$"}.get(variant, f" at the final {symbol(variant[len('final_'):])}")
+    return f"rel. $L^2$ error {what}{where}"
+
+
+def _error_parts(key: str) -> tuple[str, str]:
+    """``rel_l2_u_final_t`` → (``u``, ``final_t``); ``rel_l2_p_f0`` → (``p``, ``f0``); ``rel_l2_v`` → (``v``, "")."""
     rest = key[len("rel_l2_"):]
-    field, _, where = rest.partition("_final_")
-    return f"rel. $L^2$ error of {symbol(field)}" + (f" at the final {symbol(where)}" if where else "")
+    field, sep, where = rest.partition("_final_")
+    if sep:
+        return field, f"final_{where}"
+    if rest.endswith("_f0"):
+        return rest[:-3], "f0"
+    return rest, ""
 
 
-def loss_figure(history: Sequence[Mapping[str, Any]]):
-    """Loss terms (log scale) against step; one dashed line per relative-L2 metric on a second axis;
-    every stage change (e.g. Adam → SSBroyden) marked and labelled. None without loss rows."""
+def readable_scale(ax, values: Sequence[float], axis: str = "y") -> str:
+    """A log scale only where at least two powers of ten fall inside the data (so that labelled ticks span
+    it); otherwise linear, whose ticks always label the range. Returns the scale chosen."""
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    v = v[np.isfinite(v)]
+    log = v.size > 0 and bool((v > 0).all()) and np.floor(np.log10(v.max())) - np.ceil(np.log10(v.min())) >= 1
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log" if log else "linear")
+    return "log" if log else "linear"
+
+
+def loss_figure(history: Sequence[Mapping[str, Any]], *, best_step: int | None = None,
+                best_loss: float | None = None, restored: bool = False):
+    """Two panels sharing the step axis: the loss terms (top) and the relative-L2 errors (bottom, one colour
+    per field, not used by any loss line; line style and marker per variant). Each panel's y axis is log only
+    where powers of ten fall inside its data. Every stage change (e.g. Adam → SSBroyden) is marked and
+    labelled; ``best_step`` (the lowest-loss step; ``restored``: its weights were restored and saved) is
+    marked on both panels. None without loss rows."""
     plt = _figure()
     rows = [r for r in history if "loss_total" in r]
     if not rows:
         return None
     steps = np.array([r["step"] for r in rows])
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    keys = [k for k in rows[-1] if k.startswith("loss_")]
-    for key in keys:
-        ax.semilogy(steps, [r.get(key, np.nan) for r in rows], label=f"loss: {key[5:]}",
-                    lw=1.6 if key == "loss_total" else 0.9, color="k" if key == "loss_total" else None)
-    handles = ax.get_lines()[:]
-    for i, (boundary, before, after) in enumerate(_stage_changes(rows)):
-        handles.append(ax.axvline(boundary, color="grey", ls=(0, (1, 1 + i)), lw=1.0,
-                                  label=f"{optimizer_label(before)} → {optimizer_label(after)} (step {boundary})"))
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (mean squared residual)")
     error_keys = [k for k in dict.fromkeys(k for r in rows for k in r)  # errors, not their spreads (*_std)
                   if k.startswith("rel_l2_") and not k.endswith("_std")]
+    fig, axes = plt.subplots(2 if error_keys else 1, 1, sharex=True, squeeze=False, layout="constrained",
+                             figsize=(8.5, 6.6 if error_keys else 4.0))
+    ax = axes[0][0]
+    palette = list(plt.get_cmap("tab10").colors)
+    keys = [k for k in rows[-1] if k.startswith("loss_")]
+    terms = [k for k in keys if k != "loss_total"]
+    loss_values = []
+    for key in keys:
+        values = [r.get(key, np.nan) for r in rows]
+        loss_values += values
+        colour = "k" if key == "loss_total" else palette[terms.index(key) % len(palette)]
+        ax.plot(steps, values, label=f"loss: {key[5:]}", lw=1.6 if key == "loss_total" else 0.9, color=colour)
+    readable_scale(ax, loss_values)
+    ax.set_ylabel("loss (mean squared residual)")
+    ax.set_title("training losses" + (" (top) and errors against the reference (bottom)" if error_keys else ""))
+    panels = [ax]
     if error_keys:
-        ax2 = ax.twinx()
-        markers = "os^dv<>"
-        for i, key in enumerate(error_keys):
+        ax2 = axes[1][0]
+        panels.append(ax2)
+        fields = list(dict.fromkeys(_error_parts(k)[0] for k in error_keys))
+        free = [c for i, c in enumerate(palette) if i >= len(terms)] or palette
+        variants = list(dict.fromkeys(_error_parts(k)[1] for k in error_keys))
+        styles, markers = ["-", "--", ":", "-."], "os^dv<>"
+        error_values = []
+        for key in error_keys:
+            field, variant = _error_parts(key)
             pts = np.array([(r["step"], r[key]) for r in rows if r.get(key) not in (None, "")], dtype=float)
             if pts.size:
-                line, = ax2.semilogy(pts[:, 0], pts[:, 1], ls="--", marker=markers[i % len(markers)], ms=3.5,
-                                     lw=0.9, color=f"C{(i + len(keys)) % 10}", label=_error_label(key))
-                handles.append(line)
-        ax2.set_ylabel("relative $L^2$ error (dashed)")
-    ax.legend(handles=handles, labels=[h.get_label() for h in handles], fontsize=7.5, loc="upper center",
-              bbox_to_anchor=(0.5, -0.14), ncol=3)
-    ax.set_title("training losses and errors")
+                v = variants.index(variant)
+                ax2.plot(pts[:, 0], pts[:, 1], ls=styles[v % len(styles)], marker=markers[v % len(markers)], ms=4,
+                         lw=1.1, color=free[fields.index(field) % len(free)], label=_error_label(key))
+                error_values += list(pts[:, 1])
+        readable_scale(ax2, error_values)
+        ax2.set_ylabel("relative $L^2$ error")
+        ax2.grid(alpha=0.3)
+    for i, (boundary, before, after) in enumerate(_stage_changes(rows)):
+        for a in panels:
+            a.axvline(boundary, color="grey", ls=(0, (1, 1 + i)), lw=1.0,
+                      label=f"{optimizer_label(before)} → {optimizer_label(after)} (step {boundary:g})"
+                      if a is ax else "_nolegend_")
+    if best_loss is not None and not np.isfinite(best_loss):  # no step was recorded as best
+        best_step = best_loss = None
+    if best_step is not None:
+        what = "weights restored from" if restored else "lowest loss (final weights kept) at"
+        label = f"{what} step {best_step:g}" + (f" (loss {best_loss:.3g})" if best_loss is not None else "")
+        for a in panels:
+            a.axvline(best_step, color="k", lw=1.0, ls="-.", label=label if a is ax else "_nolegend_")
+        if best_loss is not None:
+            ax.plot([best_step], [best_loss], marker="*", ms=13, color="gold", mec="k", ls="none", label="_nolegend_")
+    ax.grid(alpha=0.3)
+    for a in panels:
+        a.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    panels[-1].set_xlabel("step")
     return fig
 
 
@@ -102,8 +158,10 @@ def _stage_changes(rows: list[dict]) -> list[tuple[int, str, str]]:
     return out
 
 
-def plot_losses(history: Sequence[Mapping[str, Any]], path: Path) -> None:
-    fig = loss_figure(history)
+def plot_losses(history: Sequence[Mapping[str, Any]], path: Path, *, best_step: int | None = None,
+                best_loss: float | None = None, restored: bool = False) -> None:
+    """``loss.png`` (see :func:`loss_figure`); nothing without loss rows."""
+    fig = loss_figure(history, best_step=best_step, best_loss=best_loss, restored=restored)
     if fig is not None:
         _save(fig, path)
         _figure().close(fig)

@@ -173,6 +173,8 @@ def test_cli_compares_three_initializers(tmp_path):
     report = json.loads((out / "diagnostics.json").read_text())
     assert [s["initializer"] for s in report["initializers"]] == ["proposed", "eoc", "kgi"]
     assert all(s["depth"] == 50 and s["width"] == 16 for s in report["initializers"])
+    # one output (u): its sample std over the inputs (the histogram's title) is the std of the output column
+    assert all(s["output_sample_std"] == pytest.approx(s["output_std"], rel=1e-6) for s in report["initializers"])
     rows = list(csv.DictReader((out / "layers.csv").open()))
     assert len(rows) == 3 * 51 and {r["initializer"] for r in rows} == {"proposed", "eoc", "kgi"}
     for name in ("activation_range.png", "last_layer_hist.png", "grad_norms.png", "chi1.png"):

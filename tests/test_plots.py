@@ -38,7 +38,7 @@ def test_each_error_metric_is_its_own_labelled_line():
     assert list(lines["loss: total"].get_ydata()) == [0.7, 0.6, 0.2, 0.1]
     boundary = [k for k in lines if k.startswith("Adam → L-BFGS")]
     assert boundary == ["Adam → L-BFGS (step 20)"] and list(lines[boundary[0]].get_xdata()) == [20, 20]
-    legend = {t.get_text() for t in loss_figure(HISTORY).axes[0].get_legend().get_texts()}
+    legend = {t.get_text() for ax in loss_figure(HISTORY).axes for t in ax.get_legend().get_texts()}
     assert {"rel. $L^2$ error of $u$", "Adam → L-BFGS (step 20)", "loss: pde"} <= legend
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from study_builder import FAILED, MISSING, build_study
 
 from pinnit.cli import main
@@ -147,7 +148,14 @@ def test_figures_plot_the_table_and_mark_failures(study_dir, report):
     for method, entry in slow["panels"][0]["methods"].items():
         assert sorted(entry["runs"]) == sorted(i for a in (0.5, 1.0) for i in completed(study_dir, method, a))
         assert entry["values"] == pytest.approx([float(runs[i]["slowness"]) for i in entry["runs"]])
+    for entry in slow["panels"][0]["methods"].values():  # the absolute levels drawn beside slowness = L̄/L₀
+        assert entry["values"] == pytest.approx(np.array(entry["mean_loss"]) / np.array(entry["first_loss"]))
+    first = read_csv(study_dir / "runs" / line["runs"][0] / "history.csv")[0]["step"]
+    assert curves["panels"][0]["x_label"] == f"step (Adam, then L-BFGS; loss logged from step {first})"
     init = json.loads((fig / "init" / "diagnostics.json").read_text())
+    caption = "tiny-scale at initialization: cell a=0.5, seed 0"
+    for name in ("activation_range", "last_layer_hist", "chi1"):
+        assert Image.open(fig / "init" / f"{name}.png").info.get("Title") == caption
     assert init["cell"] == {A: "0.5"} and [d["initializer"] for d in init["initializers"]] == ["xavier", "proposed"]
     diag = {d["initializer"]: d["diagonal"]["d"] for d in init["initializers"]}
     assert diag["proposed"] > 1.2 and abs(diag["xavier"]) < 0.5  # W = D + Z with D = ω·I, ω = 1/a = 2 (seed 000)

@@ -1,9 +1,12 @@
 """Figures of ``pinnit diagnose`` (matplotlib, Agg), one curve or panel per initializer.
 
-- ``activation_range.png``: left, mean ± std band and dashed min/max of x^l against depth (seed 000, Fig. 10);
-  right, std and sample_std on a log scale (a collapsed layer shows as sample_std → 0).
-- ``last_layer_hist.png``: histogram of the last hidden layer's post-activations (seed 000, Fig. 9).
-- ``grad_norms.png``: ‖∂L/∂W^l‖ against depth (seed 000, Fig. 11); omitted when no gradients were computed.
+- ``activation_range.png``: left, mean ± std band and dashed min/max of x^l against depth (H. Lee, *Beyond
+  Gaussian Initializations*, 2026, Fig. 10); right, std and sample_std on a log scale (a collapsed layer
+  shows as sample_std → 0).
+- ``last_layer_hist.png``: histogram of the last hidden layer's post-activations over all (unit, input) pairs,
+  titled with their std, the sample std over inputs and the output's sample std; a layer whose sample std
+  is below ``NEAR_CONSTANT`` × its std is flagged (its histogram is one spike per unit: it ignores the input).
+- ``grad_norms.png``: ‖∂L/∂W^l‖ against depth (ibid., Fig. 11); omitted when no gradients were computed.
   Exact zeros (KGI at depth 500: layers 1 to ~300) cannot sit on a log axis: they are drawn as markers on a
   floor line below the smallest positive norm, named in the legend.
 - ``chi1.png``: the empirical χ₁ against depth, with the edge of chaos χ₁ = 1 marked (methods.md §2.2).
@@ -72,17 +75,53 @@ def activation_range_figure(results):
     return fig
 
 
+#: The last hidden layer counts as independent of the input when its sample std (over inputs, averaged over
+#: units) is below this fraction of the std of all its values: the histogram then shows one spike per unit.
+NEAR_CONSTANT = 1e-3
+
+
+def last_layer_title(d) -> str:
+    """What the histogram shows, in numbers: the std of all (unit, input) values, the sample std over the
+    inputs (averaged over units) and the network output's sample std; a warning when the layer is
+    (nearly) the same for every input."""
+    last = d.summary.get("last_layer") or {}
+    std, sample = last.get("std"), last.get("sample_std")
+    out = d.summary.get("output_sample_std", d.summary.get("output_std"))
+    lines = [d.label, f"std of all values {_g(std)}", f"sample std over inputs {_g(sample)}; output {_g(out)}"]
+    if near_constant(d):
+        lines.append("⚠ near-constant: ignores the input")
+    return "\n".join(lines)
+
+
+def near_constant(d) -> bool:
+    last = d.summary.get("last_layer") or {}
+    std, sample = last.get("std"), last.get("sample_std")
+    return bool(std and sample is not None and np.isfinite(std) and sample <= NEAR_CONSTANT * std)
+
+
+def _g(value) -> str:
+    return "n/a" if value is None else f"{value:.2g}"
+
+
 def last_layer_figure(results):
+    """Histogram of the last hidden layer's values over all (unit, input) pairs, titled with
+    :func:`last_layer_title`; a near-constant layer is annotated in the panel (its spikes are its units)."""
     plt = _figure()
-    fig, axes = plt.subplots(1, len(results), figsize=(3.6 * len(results), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(results), figsize=(3.9 * len(results), 3.7), squeeze=False, layout="constrained")
     for i, (ax, d) in enumerate(zip(axes[0], results)):
         values = d.last[np.isfinite(d.last)]
         ax.hist(values, bins=50, color=f"C{i}")
-        std = float(values.std()) if values.size else float("nan")
-        ax.set_title(f"{d.label}\nstd {std:.3g}", fontsize=9)
-        ax.set_xlabel(f"$x^{{{d.summary['depth']}}}$ (last hidden layer)")
+        flagged = near_constant(d)
+        ax.set_title(last_layer_title(d), fontsize=8.5, color="firebrick" if flagged else "k")
+        ax.set_xlabel(f"$x^{{{d.summary['depth']}}}$ (last hidden layer), all units × inputs")
+        if flagged:
+            ax.set_ylim(top=ax.get_ylim()[1] * 1.3)  # room for the note above the spikes
+            width = d.summary.get("width")
+            units = width[-1] if isinstance(width, list) else width
+            ax.text(0.5, 0.97, f"each spike = one of the {units} units,\nthe same value for every input",
+                    transform=ax.transAxes, ha="center", va="top", fontsize=7.5, color="firebrick",
+                    bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "firebrick", "lw": 0.6})
     axes[0][0].set_ylabel("count")
-    fig.tight_layout()
     return fig
 
 
@@ -157,22 +196,27 @@ def chi1_figure(results):
     return fig
 
 
-def _write(fig, path: Path) -> None:
-    _save(fig, path)
+def _write(fig, path: Path, caption: str | None = None) -> None:
+    """Save ``fig``; a ``caption`` (what the figure is of, e.g. a study's cell) heads it and is stored as the
+    PNG's Title metadata."""
+    if caption:
+        old = fig._suptitle.get_text() if fig._suptitle is not None else ""
+        fig.suptitle(f"{caption}\n{old}" if old else caption, fontsize=10)
+    _save(fig, path, metadata={"Title": caption} if caption else None)
     _figure().close(fig)
 
 
-def plot_all(results, out: Path) -> list[Path]:
-    """Write every figure into ``out``; returns the paths written."""
+def plot_all(results, out: Path, caption: str | None = None) -> list[Path]:
+    """Write every figure into ``out``, each headed by ``caption`` when given; returns the paths written."""
     paths = [out / "activation_range.png", out / "last_layer_hist.png"]
-    _write(activation_range_figure(results), paths[0])
-    _write(last_layer_figure(results), paths[1])
+    _write(activation_range_figure(results), paths[0], caption)
+    _write(last_layer_figure(results), paths[1], caption)
     grads = grad_norms_figure(results)
     if grads is not None:
-        _write(grads, out / "grad_norms.png")
+        _write(grads, out / "grad_norms.png", caption)
         paths.append(out / "grad_norms.png")
     else:  # no stale figure from an earlier, shallower diagnosis in the same folder
         (out / "grad_norms.png").unlink(missing_ok=True)
-    _write(chi1_figure(results), out / "chi1.png")
+    _write(chi1_figure(results), out / "chi1.png", caption)
     paths.append(out / "chi1.png")
     return paths

@@ -32,6 +32,7 @@ GRAD_MAX_DEPTH = 1000
 DEFINITIONS = {
     "mean/std/min/max": "of the post-activations x^l over all (unit, sample) pairs",
     "sample_std": "mean over units of the std over samples (input dependence; ~0 for a collapsed layer)",
+    "output_sample_std": "mean over outputs of the network output's std over samples (~0: ignores the input)",
     "pre_rms": "sqrt(mean(h^l)^2) of the pre-activations, ~sqrt(q^l) of the mean-field length map",
     "saturated": "fraction of pairs with |phi'(h)| < 0.01*s, s = |phi'(0)| (|phi'(1)| if phi'(0) = 0); "
                  "tanh: |h| > 2.99; ReLU-likes: the inactive side",
@@ -177,6 +178,7 @@ def _summary(label, spec, cfg, net, fwd, knots, grads, note, loss_value, last) -
         "width": _compact([r["width"] for r in rows]), "parameters": sum(p.numel() for p in net.parameters()),
         "last_layer": {k: last_row.get(k) for k in ("mean", "std", "sample_std", "min", "max", "saturated")},
         "output_std": float(fwd.output.std()) if fwd.output.numel() > 1 else 0.0,
+        "output_sample_std": float(fwd.output.std(dim=0).mean()) if fwd.output.shape[0] > 1 else 0.0,
         "chi1_mean": _mean([r["chi1"] for r in tail]),
         "chi1_mf_mean": _mean([r["chi1_mf"] for r in tail]),
         "log10_perturbation_gain": float(sum(0.5 * math.log10(c) for c in chi)) if chi and min(chi) > 0 else None,
@@ -254,8 +256,10 @@ def _finite(node: Any) -> Any:
     return node
 
 
-def write_report(results: list[Diagnosis], out: str | Path, meta: dict, plots: bool = True) -> list[Path]:
-    """Write ``diagnostics.json``, ``layers.csv`` and (optionally) the figures into ``out``."""
+def write_report(results: list[Diagnosis], out: str | Path, meta: dict, plots: bool = True,
+                 caption: str | None = None) -> list[Path]:
+    """Write ``diagnostics.json``, ``layers.csv`` and (optionally) the figures into ``out``, each figure headed
+    by ``caption`` (what was diagnosed, e.g. a study's cell) when given."""
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -268,5 +272,5 @@ def write_report(results: list[Diagnosis], out: str | Path, meta: dict, plots: b
     if plots:
         from .plots import plot_all
 
-        paths += plot_all(results, out)
+        paths += plot_all(results, out, caption)
     return paths

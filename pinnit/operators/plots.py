@@ -1,5 +1,9 @@
-"""Figures of an operator run: fields for f ≡ 0 and a held-out function, the error distribution, and a few
-held-out functions with their predictions. Prediction and reference share one colour scale per field."""
+"""Figures of an operator run: fields for f ≡ 0 and the median held-out function, the error distribution,
+and the best, median and worst held-out functions with their predictions.
+
+:func:`fields_figure` / :func:`plot_fields` draw any given fields on a 2-D grid (with or without a
+reference): prediction and reference share one colour scale per field, diverging and centred on 0 when the
+field changes sign, else sequential."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -8,34 +12,53 @@ from typing import Any
 
 import numpy as np
 
-from ..plots import _figure, _save
+from ..plots import ERROR, _figure, _save, colour_scale, symbol
 
 
-def _fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray],
-                   title: str, path: Path) -> None:
-    """One row per field: prediction | reference (one colour scale) | |error|, each colorbar labelled."""
+def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray],
+                  ref: Mapping[str, np.ndarray] | None = None, title: str = ""):
+    """One row per field of ``pred``: prediction | reference | |error| (just the prediction when ``ref`` is
+    None). ``axes`` maps the two grid inputs to their 1-D coordinates (the first is drawn along x); each field
+    is a 2-D array of shape (len(first), len(second)). Prediction and reference share one colour scale:
+    sequential when the reference (else the prediction) keeps one sign, otherwise diverging and centred on 0
+    (vmin = −vmax, so white means 0). Every colorbar is labelled. Returns the matplotlib figure."""
     plt = _figure()
     (n0, a0), (n1, a1) = list(axes.items())[:2]
     names = list(pred)
-    fig, grid = plt.subplots(len(names), 3, figsize=(12.5, 3.4 * len(names)), squeeze=False, layout="constrained")
+    cols = 3 if ref is not None else 1
+    fig, grid = plt.subplots(len(names), cols, figsize=(4.2 * cols + 0.5, 3.4 * len(names)), squeeze=False,
+                             layout="constrained")
     for row, name in zip(grid, names):
-        p, r = pred[name], ref[name]
-        lo, hi = float(min(p.min(), r.min())), float(max(p.max(), r.max()))
-        for ax, data, what in ((row[0], p, "prediction"), (row[1], r, "reference")):
-            im = ax.pcolormesh(a0, a1, data.T, shading="auto", cmap="RdBu_r", vmin=lo, vmax=hi)
-            fig.colorbar(im, ax=ax, label=name)
-            ax.set_title(f"{name}: {what}")
-        err = np.abs(p - r)
-        im = row[2].pcolormesh(a0, a1, err.T, shading="auto", cmap="magma")
-        fig.colorbar(im, ax=row[2], label=f"|{name} − {name}_ref|")
-        row[2].set_title(f"{name}: |error| (rel. L2 {np.linalg.norm(p - r) / max(np.linalg.norm(r), 1e-300):.3g})")
+        s = symbol(name)
+        p = np.asarray(pred[name])
+        r = None if ref is None else np.asarray(ref[name])
+        panels = [(p, "prediction")] + ([] if r is None else [(r, "reference")])
+        scale = colour_scale(*[d for d, _ in panels], sign_from=r)
+        for ax, (data, what) in zip(row, panels):
+            im = ax.pcolormesh(a0, a1, data.T, shading="auto", **scale)
+            fig.colorbar(im, ax=ax, label=f"{s} ({what})")
+            ax.set_title(f"{s}: {what}")
+        if r is not None:
+            im = row[2].pcolormesh(a0, a1, np.abs(p - r).T, shading="auto", cmap=ERROR)
+            fig.colorbar(im, ax=row[2], label=f"|{s} − reference|")
+            rel = np.linalg.norm(p - r) / max(np.linalg.norm(r), 1e-300)
+            row[2].set_title(f"{s}: |error| (rel. $L^2$ {rel:.3g})")
         for ax in row:
-            ax.set_xlabel(n0)
-            ax.set_ylabel(n1)
+            ax.set_xlabel(symbol(n0))
+            ax.set_ylabel(symbol(n1))
             ax.set_aspect("equal")
-    fig.suptitle(title)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_fields(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray], path: Path,
+                ref: Mapping[str, np.ndarray] | None = None, title: str = "") -> Path:
+    """Save :func:`fields_figure` as a PNG at ``path`` (written atomically); returns ``path``."""
+    fig = fields_figure(axes, pred, ref, title)
     _save(fig, path)
-    plt.close(fig)
+    _figure().close(fig)
+    return path
 
 
 def plot_operator(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], folder: Path) -> list[Path]:
@@ -45,20 +68,16 @@ def plot_operator(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], folder:
         return []
     plt = _figure()
     paths = []
-    path = folder / "fields_f0.png"
-    _fields_figure(ev.axes, {k: v[0] for k, v in pred[ZERO].items()}, {k: v[0] for k, v in ev.reference[ZERO].items()},
-                   f"{ev.function.name} ≡ 0 (unperturbed)", path)
-    paths.append(path)
+    paths.append(plot_fields(ev.axes, {k: v[0] for k, v in pred[ZERO].items()}, folder / "fields_f0.png",
+                             {k: v[0] for k, v in ev.reference[ZERO].items()}, f"{ev.function.name} ≡ 0 (unperturbed)"))
     if HELD_OUT not in ev.reference:
         return paths
     errs = ev.per_function(pred[HELD_OUT], ev.reference[HELD_OUT])
     order = np.argsort(errs["mean"])
     median = int(order[len(order) // 2])
-    path = folder / "fields_held_out.png"
-    _fields_figure(ev.axes, {k: v[median] for k, v in pred[HELD_OUT].items()},
-                   {k: v[median] for k, v in ev.reference[HELD_OUT].items()},
-                   f"held-out {ev.function.name} #{median} (median error)", path)
-    paths.append(path)
+    paths.append(plot_fields(ev.axes, {k: v[median] for k, v in pred[HELD_OUT].items()}, folder / "fields_held_out.png",
+                             {k: v[median] for k, v in ev.reference[HELD_OUT].items()},
+                             f"held-out {ev.function.name} #{median} (median error)"))
 
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     bins = np.geomspace(max(min(e.min() for e in errs.values()), 1e-6), max(e.max() for e in errs.values()), 30)
@@ -75,26 +94,44 @@ def plot_operator(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], folder:
     plt.close(fig)
     paths.append(path)
 
-    picks = [int(order[0]), median, int(order[-1])]
-    (n0, a0), (n1, a1) = list(ev.axes.items())[:2]
-    first = ev.problem.outputs[0]
-    rows = [len(a1) - 1, (len(a1) - 1) // 2]
-    fig, grid = plt.subplots(1 + len(rows), len(picks), figsize=(4.2 * len(picks), 2.8 * (1 + len(rows))),
-                             squeeze=False, layout="constrained")
-    for col, b in enumerate(picks):
-        ax = grid[0][col]
-        ax.plot(ev.function.sensors, ev.functions[HELD_OUT][b], "k-", lw=1)
-        ax.set_title(f"#{b}: {ev.function.name} (rel. L2 {errs['mean'][b]:.3g})")
-        ax.set_xlabel(ev.function.argument)
-        for r, j in enumerate(rows, start=1):
-            ax = grid[r][col]
-            ax.plot(a0, ev.reference[HELD_OUT][first][b][:, j], "k-", lw=1.2, label="reference")
-            ax.plot(a0, pred[HELD_OUT][first][b][:, j], "r--", lw=1.2, label="prediction")
-            ax.set_title(f"{first}({n0}, {n1} = {a1[j]:.2f})")
-            ax.set_xlabel(n0)
-            ax.legend(fontsize=7)
+    fig = lids_figure(ev, pred, errs)
     path = folder / "lids.png"
     _save(fig, path)
     plt.close(fig)
     paths.append(path)
     return paths
+
+
+def lids_figure(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], errs: Mapping[str, np.ndarray]):
+    """The held-out functions with the lowest (best), median and highest (worst) mean relative L2 error, one
+    column each: the function on top, then the first output along the first input at two values of the
+    second, reference solid and prediction dashed. Each column's title names its rank and error."""
+    from .evaluation import HELD_OUT
+
+    plt = _figure()
+    order = np.argsort(errs["mean"])
+    picks = [("best", int(order[0])), ("median", int(order[len(order) // 2])), ("worst", int(order[-1]))]
+    (n0, a0), (n1, a1) = list(ev.axes.items())[:2]
+    first = ev.problem.outputs[0]
+    f, arg = ev.function.name, ev.function.argument
+    rows = [len(a1) - 1, (len(a1) - 1) // 2]
+    fig, grid = plt.subplots(1 + len(rows), len(picks), figsize=(4.4 * len(picks), 2.9 * (1 + len(rows)) + 0.4),
+                             squeeze=False, layout="constrained")
+    for col, (rank, b) in enumerate(picks):
+        ax = grid[0][col]
+        ax.plot(ev.function.sensors, ev.functions[HELD_OUT][b], "k-", lw=1)
+        ax.set_title(f"{rank}: {f} #{b}, rel. $L^2$ error {errs['mean'][b]:.3g}", fontsize=10)
+        ax.set_xlabel(symbol(arg))
+        ax.set_ylabel(f"{f}({arg})")
+        for r, j in enumerate(rows, start=1):
+            ax = grid[r][col]
+            ax.plot(a0, ev.reference[HELD_OUT][first][b][:, j], "k-", lw=1.2, label="reference")
+            ax.plot(a0, pred[HELD_OUT][first][b][:, j], "r--", lw=1.2, label="prediction")
+            ax.set_title(f"{rank}: {symbol(first)} at {symbol(n1)} = {a1[j]:.2f}", fontsize=10)
+            ax.set_xlabel(symbol(n0))
+            ax.set_ylabel(symbol(first))
+            ax.legend(fontsize=7)
+    fig.suptitle(f"held-out {f}: best, median and worst of {len(order)} by the rel. $L^2$ error "
+                 f"(mean over {', '.join(k for k in errs if k != 'mean')})")
+    return fig
+

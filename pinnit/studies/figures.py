@@ -1,14 +1,18 @@
 """Figures of a study report (matplotlib, Agg); each PNG has a JSON sidecar with the numbers it plots.
 
-- ``vs_<axis>.png`` for each numeric axis (activation scale a, depth, ...; seed 000's "best PINN loss versus
-  activation scale"): rows best loss, error metric, convergence slowness; one line per method = the median over
-  seeds, band = min–max, dots = single seeds; one column per combination of the other axes. A cell with
+- ``vs_<axis>.png`` for each numeric axis (activation scale a, depth, ...; the "best PINN loss versus
+  activation scale" of H. Lee, *Beyond Gaussian Initializations*, 2026): rows best loss, error metric,
+  convergence slowness; one line per method = the median over seeds, band = min–max, dots = single seeds; one column per combination of the other axes. A cell with
   diverged/failed runs gets an ``x`` at the top of the panel, one with missing/interrupted runs a hollow ``^``.
 - ``loss_curves.png``: total loss against step per cell, geometric mean over the completed seeds with a
-  min–max band per method; diverged runs as thin dotted lines (they end where they diverged).
-- ``slowness.png``: convergence slowness (seed 001) per method, a box over the completed runs with the runs
-  as points, one panel per combination of the categorical axes (pooled over the numeric ones).
-- ``init/``: ``pinnit diagnose`` of each method's network at initialization (one cell, MLPs only).
+  min–max band per method; diverged runs as thin dotted lines (they end where they diverged). The step axis
+  starts at 0 and its label names the optimizers that logged losses and the first logged step.
+- ``slowness.png``: convergence slowness (*Enhancing Performance of Multilayer Perceptrons by Knot-Gathering
+  Initialization*) per method, a box over the completed runs with the runs as points, one panel per
+  combination of the categorical axes (pooled over the numeric ones); below it the absolute levels it
+  divides (first logged loss → mean loss), since slowness is relative to each run's own start.
+- ``init/``: ``pinnit diagnose`` of each method's network at initialization (one cell, named in every title;
+  MLPs only).
 """
 from __future__ import annotations
 
@@ -220,6 +224,23 @@ def _mean_curve(curves: list[tuple[np.ndarray, np.ndarray]], log: bool) -> dict[
     return {"steps": steps.tolist(), "mean": mean.tolist(), "min": lo.tolist(), "max": hi.tolist()}
 
 
+def step_label(runs: list) -> str:
+    """The step axis of loss curves: the optimizers that logged losses in ``runs``, in order, and the first
+    logged step (the curves, and slowness's L₀, start there, not at step 0)."""
+    from ..training.optimizers import optimizer_label
+
+    stages: dict[str, None] = {}
+    first = []
+    for r in runs:
+        rows = [row for row in r.history() if row.get("loss_total") is not None and row.get("step") is not None]
+        stages.update(dict.fromkeys(str(row["stage"]) for row in rows if row.get("stage")))
+        first += [rows[0]["step"]] if rows else []
+    parts = [", then ".join(optimizer_label(name) for name in stages)]
+    parts.append(f"loss logged from step {min(first):g}" if first else "")
+    inside = "; ".join(p for p in parts if p)
+    return f"step ({inside})" if inside else "step"
+
+
 def plot_loss_curves(study: Study, path: Path) -> dict:
     plt = _figure()
     axes_keys = study.cell_axes
@@ -254,8 +275,10 @@ def plot_loss_curves(study: Study, path: Path) -> dict:
             ax.set_yscale("log")
         if not entry["lines"]:
             ax.text(0.5, 0.5, "no completed run yet", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        ax.set_xlim(left=0)
+        entry["x_label"] = step_label([r for r in study.runs if study.cell(r) == panel and r.outcome != "missing"])
         if n // cols == rows - 1 or n + cols >= len(panels):
-            ax.set_xlabel("step (Adam, then L-BFGS iterations)")
+            ax.set_xlabel(entry["x_label"])
         if n % cols == 0:
             ax.set_ylabel(r"total loss $\mathcal{L}$")
         ax.grid(alpha=0.3)
@@ -275,42 +298,69 @@ def plot_loss_curves(study: Study, path: Path) -> dict:
     return data
 
 
+def _levels(r) -> tuple[float, float] | None:
+    """(first logged loss L₀, mean loss L̄) of a run: slowness = L̄ / L₀."""
+    _, loss = r.loss_curve()
+    return (float(loss[0]), float(loss.mean())) if loss.size else None
+
+
 def plot_slowness(study: Study, path: Path) -> dict:
+    """Top row: convergence slowness L̄/L₀ per method (box over completed runs, runs as points). Bottom row,
+    beside it, the absolute levels it divides: each run's first logged loss L₀ (hollow) joined to its mean
+    loss L̄ (filled), since a method can have the lowest slowness while its loss is higher at every step."""
     plt = _figure()
     numeric = study.numeric_axes
     keys = [a for a in study.cell_axes if a not in numeric]
     panels = _panels(study, keys)
-    fig, axes = _grid(plt, 1, len(panels), max(2.6, 1.1 * len(study.methods) + 1.2), 3.4, sharey=True)
+    fig, axes = _grid(plt, 2, len(panels), max(2.6, 1.1 * len(study.methods) + 1.2), 3.3, sharey="row")
     pooled = f"; pooled over {', '.join(_short(a, study.axes) for a in numeric)}" if numeric else ""
     data: dict[str, Any] = {"pooled_over": numeric, "panels": []}
     everything: list[float] = []
+    levels_all: list[float] = []
     for j, panel in enumerate(panels):
-        ax = axes[0][j]
+        ax, low = axes[0][j], axes[1][j]
         entry = {"axes": dict(zip(keys, map(value_label, panel))), "methods": {}}
         groups = []
-        for method in study.methods:
+        for k, method in enumerate(study.methods):
             runs = [r for r in study.runs if study.group(r) == method and study.cell(r, keys) == panel
                     and r.outcome == "completed" and r.slowness() is not None]
-            entry["methods"][method] = {"runs": [r.id for r in runs], "values": [r.slowness() for r in runs]}
+            levels = [_levels(r) for r in runs]
+            entry["methods"][method] = {"runs": [r.id for r in runs], "values": [r.slowness() for r in runs],
+                                        "first_loss": [lv[0] for lv in levels], "mean_loss": [lv[1] for lv in levels]}
             groups.append(entry["methods"][method]["values"])
             everything += groups[-1]
+            offsets = np.random.default_rng(k).uniform(-0.12, 0.12, len(levels))
+            for (l0, mean), dx in zip(levels, offsets):
+                low.plot([k + 1 + dx] * 2, [l0, mean], "-", color=f"C{k}", lw=0.8, alpha=0.7)
+                low.plot(k + 1 + dx, l0, "^", mfc="none", color=f"C{k}", ms=5)
+                low.plot(k + 1 + dx, mean, "o", color=f"C{k}", ms=4)
+                levels_all += [l0, mean]
         ax.boxplot([g or [np.nan] for g in groups], tick_labels=study.methods, widths=0.5, showfliers=False,
                    medianprops={"color": "k"})
         rng = np.random.default_rng(0)
         for k, g in enumerate(groups):
             ax.plot(k + 1 + rng.uniform(-0.12, 0.12, len(g)), g, "o", color=f"C{k}", ms=4, alpha=0.8)
-        ax.set_xlabel("method")
-        ax.tick_params(axis="x", labelrotation=20 if len(study.methods) > 3 else 0)
+        low.set_xticks(range(1, len(study.methods) + 1), study.methods)
+        low.set_xlim(0.5, len(study.methods) + 0.5)
+        low.set_xlabel("method")
+        for a in (ax, low):
+            a.tick_params(axis="x", labelrotation=20 if len(study.methods) > 3 else 0)
+            a.grid(alpha=0.3, axis="y")
         if j == 0:
-            ax.set_ylabel(r"convergence slowness $\bar{\mathcal{L}}/\mathcal{L}_0$")
+            ax.set_ylabel(r"convergence slowness $\bar{\mathcal{L}}/\mathcal{L}_0$" "\n(relative to its own start)")
+            low.set_ylabel("absolute loss: first logged\n$\\mathcal{L}_0$ (△) → mean $\\bar{\\mathcal{L}}$ (●)")
         if keys:
             ax.set_title(_title(study, keys, panel), fontsize=9)
-        ax.grid(alpha=0.3, axis="y")
         data["panels"].append(entry)
     if _log_ok(everything):
         for ax in axes[0]:
             ax.set_yscale("log")
-    fig.suptitle(f"{study.name}: convergence slowness (completed runs{pooled}; lower = faster)", fontsize=10)
+    if _log_ok(levels_all):
+        for ax in axes[1]:
+            ax.set_yscale("log")
+    fig.suptitle(f"{study.name}: convergence slowness (completed runs{pooled}; lower = faster)\n"
+                 "slowness is relative to each run's first logged loss: a method can rank first with a higher "
+                 "loss at every step; compare the absolute losses below", fontsize=9)
     _save(fig, path)
     plt.close(fig)
     return data

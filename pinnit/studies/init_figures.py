@@ -3,7 +3,8 @@ one cell's resolved run configs, one per method, written to ``report/figures/ini
 hidden layer histogram, gradient norms, χ₁ against depth; diagnostics.json, layers.csv).
 
 The cell is the first one in plan order in which every method has a run; the seeds are those of its first
-runs. MLP networks only (the statistics are per Linear layer of one stack).
+runs; each figure's title (and PNG Title metadata) names the study, the cell and the seed. MLP networks only
+(the statistics are per Linear layer of one stack).
 """
 from __future__ import annotations
 
@@ -57,4 +58,7 @@ def diagnose_methods(study: Study, out: Path, samples: int = 1024) -> list[Path]
     first = next(iter(runs.values()))
     meta = {"study": study.name, "cell": {a: value_label(first.axes.get(a)) for a in study.cell_axes},
             "runs": {m: r.id for m, r in runs.items()}, "samples": samples}
-    return [p for p in write_report(results, out, meta) if p.suffix == ".png"]
+    cell = ", ".join(f"{a.rsplit('.', 1)[-1]}={meta['cell'][a]}" for a in study.cell_axes) or "its only cell"
+    seeds = ", ".join(str(s) for s in dict.fromkeys(r.seed for r in runs.values()))
+    caption = f"{study.name} at initialization: cell {cell}, seed {seeds}"
+    return [p for p in write_report(results, out, meta, caption=caption) if p.suffix == ".png"]
