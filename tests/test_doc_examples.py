@@ -203,3 +203,15 @@ def test_readme_lists_every_command():
     assert not missing, f"README.md's command table lacks: {missing}"
     kinds = next(a for a in sub.choices["list"]._actions if a.dest != "help" and a.choices).choices
     assert all(kind in readme.split("| `pinnit list [", 1)[1].split("]", 1)[0] for kind in kinds), kinds
+
+
+OUTSIDE = re.compile(r"seed ?00\d|\.\./shared|shared/(reference|notes|seeds)|(methods|problems|design|peers)\.md\b"
+                     r"|idle-machine", re.I)
+
+
+def test_no_reference_outside_the_repository():
+    """User-facing text cites publications and data by what they are, never internal notes or ../shared."""
+    files = [*doc_files(), *sorted((REPO / "configs").rglob("*.yaml")), *sorted((REPO / "problems").glob("*.yaml"))]
+    hits = [f"{f.relative_to(REPO)}:{i}: {line.strip()[:80]}" for f in files
+            for i, line in enumerate(f.read_text().splitlines(), 1) if OUTSIDE.search(line)]
+    assert not hits, "\n".join(hits)
