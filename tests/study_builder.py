@@ -48,3 +48,22 @@ def build_study(root: Path, *, skip: tuple[str, ...] = ()) -> Path:
         elif r["id"] != MISSING and r["id"] not in skip:
             run(parse_config(r["config"]), run_dir=path)
     return root
+
+
+def tiny_study_file(tmp: Path, *, iterations: int = 20, seeds: int = 2, methods: dict | None = None,
+                    name: str = "study.yaml") -> Path:
+    """A study file of ``len(methods or [1]) × seeds`` runs of a width-8 network, ``iterations`` Adam steps each
+    (a checkpoint every 10), no L-BFGS, no plots: a second or two per run."""
+    import yaml
+
+    from conftest import small_burgers
+
+    base = small_burgers(tmp)
+    base["network"].update(width=8, depth=2)
+    base["sampling"].update(sampler="uniform", points={"pde": 128, "initial": 32, "boundary": 32})
+    base["training"].update(adam={"iterations": iterations, "lr": 3e-3}, lbfgs={"iterations": 0}, checkpoint_every=10)
+    base["evaluation"] = {"every": 0, "resolution": [32, 10]}
+    data = {"name": "tiny", "base": base, "seeds": seeds, **({"methods": methods} if methods else {})}
+    path = tmp / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

@@ -254,6 +254,8 @@ def _read_run(r: RunRecord) -> None:
             r.message = str(_mapping(r.metrics.get("diverged")).get("message", "diverged"))[:300]
         else:
             r.outcome = "interrupted"
+            if not r.status.startswith("interrupted"):
+                r.message = f"metrics.json: status {r.status[:80]!r} is none a run writes; a re-run resumes it"
         return
     if r.run_dir.is_dir() and any(r.run_dir.iterdir()):
         r.outcome, r.status = "interrupted", "unfinished"  # started, killed before metrics.json (or running)
