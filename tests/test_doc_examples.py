@@ -215,3 +215,17 @@ def test_no_reference_outside_the_repository():
     hits = [f"{f.relative_to(REPO)}:{i}: {line.strip()[:80]}" for f in files
             for i, line in enumerate(f.read_text().splitlines(), 1) if OUTSIDE.search(line)]
     assert not hits, "\n".join(hits)
+
+
+def test_quick_start_run_trains(tmp_path, monkeypatch):
+    """The README quick start's `pinnit run configs/heat.yaml`, shrunk, trains end to end and scores itself."""
+    monkeypatch.chdir(REPO)
+    assert "pinnit run configs/heat.yaml  " in (REPO / "README.md").read_text()
+    shrink = ["training.adam.iterations=20", "training.lbfgs.iterations=0", "training.threads=1", "output.plots=false",
+              "sampling.points={pde: 128, initial: 32, wall: 16, insulated: 16}", "evaluation.every=0"]
+    argv = ["run", "configs/heat.yaml", "--quiet", "--run-dir", str(tmp_path / "run"),
+            *(a for s in shrink for a in ("--set", s))]
+    with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()):
+        assert main(argv) == 0
+    assert "status: completed" in out.getvalue() and '"rel_l2_u"' in out.getvalue()
+    assert (tmp_path / "run" / "metrics.json").is_file()
