@@ -10,11 +10,13 @@ import inspect
 import math
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 
 from .errors import ConfigError, did_you_mean
+
+T = TypeVar("T")
 
 
 def parameter_names(fn: Callable, skip: int = 0) -> list[str]:
@@ -43,6 +45,57 @@ def check_finite(value: Any, path: str) -> None:
     if isinstance(value, Mapping):
         for k, v in value.items():
             check_finite(v, f"{path}.{k}" if path else str(k))
+
+
+def _walk_to(data: Any, loc: tuple) -> tuple[Any, Any] | None:
+    """(container, key) of the value at pydantic's error ``loc`` in ``data``; parts that name a union member
+    (``int``, ``list[int]``) rather than a key are skipped. None when the location is not in ``data``."""
+    node, last = data, None
+    for part in loc:
+        if isinstance(node, dict) and part in node or (isinstance(node, list) and isinstance(part, int)
+                                                        and 0 <= part < len(node)):
+            if last is not None:
+                node = last[0][last[1]]
+            last = (node, part)
+            node = node[part]
+    return last
+
+
+def whole_numbers(data: Any, exc: pydantic.ValidationError, prefix: str = "") -> bool:
+    """Replace, in ``data``, each string an integer field refused (``1e3``: YAML reads exponent notation
+    without a dot as a string) by its integer value; True when any was replaced (validate again). A
+    number that is not whole (``1e-3``, ``2.5``) raises a one-line ConfigError naming the key path."""
+    changed = False
+    for err in exc.errors():
+        if err["type"] not in ("int_parsing", "int_from_float"):
+            continue
+        loc = tuple(err["loc"])
+        path = ".".join(str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in ("str", "dict"))))
+        path = f"{prefix}.{path}" if prefix and path else prefix or path
+        raw = err.get("input")
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if not (math.isfinite(value) and value == int(value)):
+            shown = f"{raw!r} (= {value:g})" if isinstance(raw, str) else repr(raw)
+            raise ConfigError(path, f"got {shown}: an integer is required (a whole number, e.g. 500 or 1e3)")
+        where = _walk_to(data, loc)
+        if where is not None and isinstance(raw, str):
+            where[0][where[1]] = int(value)
+            changed = True
+    return changed
+
+
+def validate_whole(validate: Callable[[Any], T], data: Any, prefix: str = "") -> T:
+    """``validate(data)``, after turning the strings integer fields refuse (``1e3``) into integers in place
+    (each replacement removes one string, so this ends)."""
+    while True:
+        try:
+            return validate(data)
+        except pydantic.ValidationError as exc:
+            if not whole_numbers(data, exc, prefix):
+                raise
 
 
 def bind_params(fn: Callable, params: Mapping[str, Any] | None, path: str, skip: int = 0,
@@ -80,7 +133,7 @@ def bind_params(fn: Callable, params: Mapping[str, Any] | None, path: str, skip:
         **fields,
     )
     try:
-        validated = model(**params)
+        validated = validate_whole(lambda data: model(**data), params, path)  # "1e3" → 1000
     except pydantic.ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])

@@ -7,8 +7,11 @@ declared config's ``file: problems/heat.yaml`` among the shipped declarations.
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
+
+import yaml
 
 from .errors import PinnitError
 
@@ -54,17 +57,67 @@ def resolve_config(name: str, quiet: bool = False) -> str:
     return str(path)
 
 
+ABBREVIATIONS = ("rel", "e.g", "i.e", "cf", "vs", "approx", "al", "eq", "fig", "ref", "resp", "etc")
+
+
+def first_sentence(text: str) -> str:
+    """``text`` up to its first full stop: a period before a space at the top level (not inside brackets),
+    not ending an abbreviation (``rel.``, ``e.g.``) or a number (``3.5``)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch in "([{") - (ch in ")]}")
+        if ch == "." and depth <= 0 and (i + 1 == len(text) or text[i + 1] == " "):
+            word = re.split(r"[\s(\[{]", text[:i])[-1].lower()
+            if word not in ABBREVIATIONS:
+                return text[: i + 1]
+    return text
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters at a word boundary, with "…" when cut."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:(—-") + "…"
+
+
 def describe(path: Path, width: int = 110) -> str:
-    """The first sentence of a shipped file's leading comment (its one-line description)."""
+    """The first sentence of a shipped file's leading comment (its one-line description), cut at a word."""
     words = []
     for line in path.read_text().splitlines():
         if not line.startswith("#"):
             break
         words += line.lstrip("#").split()
-    text = " ".join(words)
-    end = text.find(". ")
-    text = text[: end + 1] if end >= 0 else text
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shorten(first_sentence(" ".join(words)), width)
+
+
+def config_for_declaration(stem: str) -> Path | None:
+    """The shipped config that reads the declaration ``problems/<stem>.yaml``: the one named ``stem``, else a
+    CPU-sized one, else the shortest name."""
+    order = lambda p: (p.stem != stem, "_cpu" not in p.stem, len(p.stem), p.stem)  # noqa: E731
+    for path in sorted(shipped("configs"), key=order):
+        problem = (yaml.safe_load(path.read_text()) or {}).get("problem")
+        if isinstance(problem, dict) and Path(str(problem.get("file", ""))).name == f"{stem}.yaml":
+            return path
+    return None
+
+
+def run_declaration_command(path: str | Path) -> str | None:
+    """A command that trains the declaration at ``path`` with the shipped config of the same name, or None."""
+    config = config_for_declaration(Path(path).stem)
+    if config is None:
+        return None
+    return f"pinnit run configs/{config.name} --set problem.file={path}"
+
+
+def declaration_hint(path: str | Path) -> str:
+    """One line for a declaration given where a run config is expected: what it is and how to train it."""
+    command = run_declaration_command(path)
+    how = f"; e.g. `{command}`" if command else ""
+    return (f"{path} is a PDE declaration, not a run config; a run config reads it with "
+            f"problem: {{name: declared, file: {path}}}{how}")
 
 
 def require_shipped(name: str) -> tuple[Path, str]:

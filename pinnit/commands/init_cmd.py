@@ -13,7 +13,7 @@ from .base import register_command
 EXAMPLES = """examples:
   pinnit init burgers                 # ./burgers.yaml
   pinnit init heat my_heat.yaml       # ./my_heat.yaml and ./problems/heat.yaml (the declaration it reads)
-  pinnit init problems/heat           # ./heat.yaml: a problem declaration
+  pinnit init problems/heat           # ./heat.yaml: a PDE declaration (prints the command that trains it)
   pinnit list configs                 # what is shipped
 """
 
@@ -36,7 +36,7 @@ class InitCommand:
 
         source, kind = require_shipped(args.name)
         dest = Path(args.dest) if args.dest else Path(source.name)
-        if dest.is_dir():
+        if dest.is_dir() or (args.dest or "").endswith(("/", "\\")):  # an existing folder, or `sub/`
             dest = dest / source.name
         copies = [(source, dest)]
         if kind == "configs":  # a declared config reads problems/<x>.yaml: copy it next to the config
@@ -52,6 +52,13 @@ class InitCommand:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, dst)
             print(f"wrote {dst} (from {src})")
-        if kind == "configs":
+        if kind == "configs" and len(copies) > 1 and dest.parent.resolve() != Path.cwd().resolve():
+            # the config reads its declaration relative to the current directory
+            print(f"run it with: cd {dest.parent} && pinnit run {dest.name}")
+        elif kind == "configs":
             print(f"run it with: pinnit run {dest}")
+        else:
+            from ..shipped import run_declaration_command
+
+            print(f"{dest} is a PDE declaration, not a run config; train it with: {run_declaration_command(dest)}")
         return 0

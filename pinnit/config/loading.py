@@ -10,7 +10,7 @@ import pydantic
 import yaml
 
 from ..errors import ConfigError, PinnitError, did_you_mean
-from ..params import check_finite
+from ..params import check_finite, validate_whole
 from ..yaml_io import read_yaml
 from .schema import RunConfig
 
@@ -89,7 +89,7 @@ def parse_config(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = 
         apply_override(data, assignment)
     check_finite(data, "")
     try:
-        cfg = RunConfig.model_validate(data)
+        cfg = validate_whole(RunConfig.model_validate, data)  # "1e3" for an integer field: 1000
     except pydantic.ValidationError as exc:
         raise format_validation_error(exc) from None
     check_finite(cfg.model_dump(), "")  # strings such as "1e999" become floats only in validation
@@ -103,8 +103,15 @@ def parse_config(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = 
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """Read, override and validate a run config file."""
-    return parse_config(read_yaml(path), overrides)
+    """Read, override and validate a run config file (a study file or a declaration is named as such)."""
+    from ..shipped import declaration_hint
+    from .file_kind import DECLARATION, RUN, file_kind, require_kind
+
+    data = read_yaml(path)
+    if file_kind(data) == DECLARATION:
+        raise PinnitError(declaration_hint(path))
+    require_kind(data, path, RUN)
+    return parse_config(data, overrides)
 
 
 def dump_config(cfg: RunConfig) -> str:
