@@ -15,11 +15,13 @@ from .threads import configure_openmp
 
 EPILOG = """examples:
   pinnit run configs/burgers.yaml
-  pinnit run configs/burgers.yaml --set training.adam.iterations=500 --set network.width=32
-  pinnit run --resume outputs/burgers/s0-1a2b3c4d
+  pinnit run configs/burgers.yaml --set training.stages.adam.iterations=500 --set network.width=32
+  pinnit run --resume RUN_DIR                 (RUN_DIR: the "run directory:" pinnit run printed)
   pinnit study configs/studies/burgers_scale_cpu.yaml      (ends with pinnit report)
-  pinnit run configs/stokes_deeponet_cpu.yaml && pinnit predict RUN_DIR --lid lid.npy --reference
-  pinnit list
+  pinnit predict RUN_DIR --lid LID.npy --reference --plot  (RUN_DIR of configs/stokes_deeponet_cpu.yaml)
+  pinnit list configs
+  pinnit init burgers                         (copy a shipped config here to edit)
+each command has its own --help with examples
 """
 
 
@@ -40,10 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
+def _set_split(argv: list[str]) -> str | None:
+    """The one-line error for ``--set KEY VALUE`` (a space where ``=`` belongs), or None."""
+    for i, arg in enumerate(argv[:-2]):
+        key, value = argv[i + 1], argv[i + 2]
+        if arg == "--set" and "=" not in key and not value.startswith("-"):
+            return (f"--set {key} {value}: write KEY.PATH=VALUE as one argument, e.g. --set {key}={value}")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_openmp()  # before any command imports torch (pinnit/threads.py)
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
+    split = _set_split(argv)
+    if split:  # before argparse, which would call VALUE an unrecognized argument
+        print(f"pinnit: error: {split}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()

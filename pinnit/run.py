@@ -61,6 +61,7 @@ class Assembly:
     model: PinnModel
     loss: PinnLoss
     evaluator: Evaluator
+    threads: str = ""  #: the torch thread count and why, e.g. "1 torch thread (configured)"
 
 
 def assemble(cfg: RunConfig) -> Assembly:
@@ -68,13 +69,15 @@ def assemble(cfg: RunConfig) -> Assembly:
     t = cfg.training
     # a per-process setting, applied when a run starts (not at import): the configured count, else pinnit's
     # shared-machine policy (pinnit/threads.py)
-    torch.set_num_threads(choose_threads(t.threads)[0])
+    n, why = choose_threads(t.threads)
+    torch.set_num_threads(n)
+    threads = f"{n} torch thread{'s' if n > 1 else ''} ({why})"
     ctx = RunContext.create(t.device, t.dtype, t.seed)
     problem = build_problem(cfg.problem.model_dump(), "problem")
     if getattr(problem, "functions", None):  # function inputs: a PI-DeepONet (pinnit/operators)
         from .operators.assemble import build_operator
 
-        return Assembly(cfg, ctx, problem, *build_operator(cfg, ctx, problem))
+        return Assembly(cfg, ctx, problem, *build_operator(cfg, ctx, problem), threads=threads)
     box = problem.domain
     lower = [box[k][0] for k in problem.inputs] if cfg.network.normalize_inputs else None
     upper = [box[k][1] for k in problem.inputs] if cfg.network.normalize_inputs else None
@@ -89,7 +92,7 @@ def assemble(cfg: RunConfig) -> Assembly:
     model = PinnModel(net.to(device=ctx.device, dtype=ctx.dtype), problem)
     loss.model = model
     evaluator = Evaluator(problem, ctx, cfg.evaluation.resolution)
-    return Assembly(cfg, ctx, problem, model, loss, evaluator)
+    return Assembly(cfg, ctx, problem, model, loss, evaluator, threads=threads)
 
 
 def _versions() -> dict[str, str]:
@@ -190,8 +193,26 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stag
     return metrics
 
 
+def _say(a: Assembly, message: str) -> None:
+    """One line on stderr about the phase that starts now (not with output.progress: false, i.e. --quiet)."""
+    if a.cfg.output.progress:
+        print(f"pinnit: {message}", file=sys.stderr, flush=True)
+
+
+def _start_line(a: Assembly) -> str:
+    """What training runs on: device, torch threads, and whether the first step compiles (silent otherwise)."""
+    line = f"training on {a.ctx.device} with {a.threads}"
+    engine = getattr(a.loss, "engine_name", None)
+    if engine in ("compiled", "compiled_autograd"):
+        via = f"{a.cfg.training.engine} → {engine}" if a.cfg.training.engine != engine else engine
+        line += (f"; training.engine {via}: the loss is compiled before the first step (torch.compile runs a C++ "
+                 "compiler: about a minute on a CPU, again when a stage changes the dtype)")
+    return line
+
+
 def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
     cfg = a.cfg
+    _say(a, _start_line(a))
     ckpt = Checkpointer(path / CHECKPOINT_FILE)
 
     def evaluate() -> dict[str, float]:
@@ -204,6 +225,7 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
             trainer.resume(ckpt.load(), str(ckpt.path))
             trainer.progress.start_at(trainer.state.step, trainer.state.stage, trainer.state.stage_step)
         state = trainer.train()
+        _say(a, "scoring the trained network against the reference and writing the outputs …")
         metrics = _write_outputs(a, state, path, trainer.stages, trainer.best_weights, _engine_record(a, trainer))
     except (MemoryError, RuntimeError) as exc:  # torch.OutOfMemoryError is a RuntimeError
         if is_out_of_memory(exc):
@@ -272,8 +294,9 @@ def _fingerprint(problem: Problem) -> str:
     return hashlib.sha256(problem.fingerprint().encode()).hexdigest()[:16]
 
 
-def resume(run_dir: str | Path) -> RunResult:
-    """Continue an interrupted run from its checkpoint (same config, same RNG and optimizer state)."""
+def resume(run_dir: str | Path, *, progress: bool | None = None) -> RunResult:
+    """Continue an interrupted run from its checkpoint (same config, same RNG and optimizer state);
+    ``progress`` overrides the config's ``output.progress`` (``--quiet``)."""
     path = Path(run_dir)
     if not (path / CONFIG_FILE).exists():
         raise PinnitError(f"{path}: not a run directory (no {CONFIG_FILE})")
@@ -282,6 +305,8 @@ def resume(run_dir: str | Path) -> RunResult:
         raise PinnitError(f"{path / CONFIG_FILE}: edited after the run started (its sha256 differs from "
                           f"{STARTED_FILE}); resuming would mix two configs — undo the edit or start a new run")
     cfg = load_config(path / CONFIG_FILE)
+    if progress is not None:  # display only: the numerics and the saved config are unchanged
+        cfg.output.progress = progress
     a = _assemble(cfg)
     if started and started.get("device") and not _same_device(str(started["device"]), str(a.ctx.device)):
         print(f"pinnit: warning: {path} started on {started['device']} and resumes on {a.ctx.device}; "

@@ -63,3 +63,18 @@ def test_disabled_progress_tracks_nothing_visible(capsys):
         p.update(step, {"total": 1.0}, "adam")
     p.finish(None)
     assert p.bar is None and capsys.readouterr().err == ""
+
+
+def test_resumed_bar_leaves_the_time_before_its_first_step_out_of_the_eta():
+    """A resumed run compiles during its first step: that minute must not make the first ETA read hours."""
+    p = Progress({"adam": 5000})
+    p.start_at(1500, "adam", 1500)
+    time.sleep(0.6)  # loading and compiling before the first step completes
+    for step in range(1501, 1512):
+        time.sleep(0.01)
+        p.update(step, {"total": 1.0}, "adam")
+    d = p.bar.format_dict
+    assert d["elapsed"] < 0.45, d["elapsed"]  # ~0.1 s of steps, not the 0.6 s before the first one
+    rate = (d["n"] - d["initial"]) / d["elapsed"]
+    assert (d["total"] - d["n"]) / rate < 3489 * 0.45 / 10  # remaining steps at the steps' own pace
+    p.close()

@@ -1,17 +1,28 @@
 """``pinnit bench``: pinnit against DeepXDE on identical Burgers set-ups (see :mod:`pinnit.bench`)."""
 from __future__ import annotations
 
+import argparse
+
 from .base import register_command
+
+EXAMPLES = """examples:
+  pinnit bench --pinnit-only --setups 1 --repeats 1 --check-steps 0
+  pinnit bench --setups 1 --repeats 1             (pinnit and DeepXDE; writes outputs/bench/bench.md)
+  pinnit bench                                    (set-ups 1, 2 and scaling: several minutes)
+"""
 
 
 @register_command("bench")
 class BenchCommand:
     """Time pinnit and DeepXDE (PyTorch backend) on the same Burgers set-ups, check that both follow the same
-    loss trajectory, and write bench.json and bench.md."""
+loss trajectory, and write bench.json and bench.md. Needs DeepXDE, the bench extra:
+pip install 'pinnit[bench]' (--pinnit-only needs nothing more)."""
 
     @staticmethod
     def add_parser(sub) -> None:
-        p = sub.add_parser("bench", help="benchmark pinnit against DeepXDE", description=BenchCommand.__doc__)
+        p = sub.add_parser("bench", help="benchmark pinnit against DeepXDE (extra: pinnit[bench])",
+                           description=BenchCommand.__doc__, epilog=EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("--setups", default="1,2,scaling",
                        help="comma list of: 1 (DeepXDE's Burgers example), 2 (depth 50 × width 64), 3 (float64 "
                             "quasi-Newton step per optimizer, pinnit only), 4 (Stokes DeepONet step per derivative "
@@ -28,7 +39,8 @@ class BenchCommand:
         p.add_argument("--threads", type=int, default=1, help="torch threads per side; default 1")
         p.add_argument("--check-steps", type=int, default=100,
                        help="float64 Adam steps of the loss-trajectory check on set-up 1 (0: skip); default 100")
-        p.add_argument("--pinnit-only", action="store_true", help="time pinnit alone (no DeepXDE needed)")
+        p.add_argument("--pinnit-only", action="store_true",
+                       help="time pinnit alone (no DeepXDE needed; without it, pip install 'pinnit[bench]')")
         p.add_argument("--out", default="outputs/bench", help="directory for bench.json and bench.md")
 
     @staticmethod

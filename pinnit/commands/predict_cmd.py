@@ -7,7 +7,9 @@ from .base import register_command
 
 EXAMPLES = """examples:
   pinnit predict outputs/stokes_deeponet_cpu/s0-1a2b3c4d --lid my_lid.npy
-  pinnit predict RUN_DIR --lid lid.csv --out lid_fields.npz --reference
+  pinnit predict RUN_DIR --lid lid.csv --out lid_fields.npz --reference --plot
+RUN_DIR: the "run directory:" printed by e.g. pinnit run configs/stokes_deeponet_cpu.yaml; the lid holds one
+value per sensor (101 for the shipped Stokes problem)
 """
 
 
@@ -26,6 +28,9 @@ class PredictCommand:
         p.add_argument("--out", metavar="OUT.npz", help="output file (default RUN_DIR/predictions/<FILE stem>.npz)")
         p.add_argument("--reference", action="store_true",
                        help="also solve with the problem's reference solver; add <f>_ref, errors (printed)")
+        p.add_argument("--plot", action="store_true",
+                       help="also draw each predicted field (with --reference: beside the reference and the "
+                            "error) as OUT_DIR/<OUT stem>/<field>_fields.png")
 
     @staticmethod
     def execute(args) -> int:
@@ -33,6 +38,17 @@ class PredictCommand:
 
         path, errors = predict(args.run_dir, args.function, args.out, args.reference)
         print(f"wrote {path}")
+        if args.plot:
+            import numpy as np
+
+            from ..operators.predict import load_operator
+            from ..plots import plot_fields
+
+            problem = load_operator(args.run_dir)[1]
+            with np.load(path) as data:
+                arrays = dict(data)
+            figures = plot_fields(arrays, problem.inputs, problem.outputs, path.with_suffix(""))
+            print(f"wrote {len(figures)} figures to {path.with_suffix('')}")
         if errors:
             print("relative L2 vs the solver: " + ", ".join(f"{k[7:]} {v:.4g}" for k, v in errors.items()))
         return 0

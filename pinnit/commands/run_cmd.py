@@ -12,7 +12,8 @@ EXAMPLES = """examples:
   pinnit run burgers.yaml             # not a local file: the shipped configs/burgers.yaml
   pinnit run configs/burgers.yaml --set problem.nu=0.01 --set training.seed=1
   pinnit run configs/burgers.yaml --set network.activation.name=erf --overwrite
-  pinnit run --resume outputs/burgers/s0-1a2b3c4d
+  pinnit run configs/burgers.yaml --set training.stages.adam.iterations=1e3 --quiet
+  pinnit run --resume RUN_DIR         # RUN_DIR: the "run directory:" an interrupted run printed
 """
 
 
@@ -30,7 +31,7 @@ class RunCommand:
         p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
         p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
         p.add_argument("--run-dir", metavar="DIR", help="write here instead of outputs/<name>/<id>/")
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--quiet", action="store_true", help="no progress bar and no phase messages (also with --resume)")
 
     @staticmethod
     def execute(args) -> int:
@@ -41,7 +42,7 @@ class RunCommand:
         if args.resume:
             if args.config or args.overrides:
                 raise PinnitError("--resume takes the run directory alone (its config.yaml is reused)")
-            result = resume(args.resume)
+            result = resume(args.resume, progress=False if args.quiet else None)
         else:
             if not args.config:
                 raise PinnitError("run: give a CONFIG file or --resume RUN_DIR")

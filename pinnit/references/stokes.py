@@ -38,6 +38,7 @@ is interpolated by ``scipy.interpolate.CubicSpline`` (not-a-knot), which reprodu
 """
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 
 import numpy as np
@@ -183,6 +184,8 @@ def solve_stokes_batch(
     n, refine, chunk = int(n), int(refine), max(1, int(chunk))
     levels = [refine * (n - 1)] + ([2 * refine * (n - 1)] if richardson else [])
     x = np.linspace(0.0, 1.0, n)
+    print(f"pinnit: solving the Stokes reference for {F.shape[0]} lid(s) (finite differences, N = "
+          f"{' and '.join(map(str, levels))}) …", file=sys.stderr, flush=True)
     out = {k: np.empty((F.shape[0], n, n)) for k in "uvp"}
     for a in range(0, F.shape[0], chunk):
         fields = []

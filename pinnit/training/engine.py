@@ -195,8 +195,8 @@ class LossEngine:
         if any(getattr(a, "family", None) == "normalizing" for a in acts):
             return "the activation is not element-wise"
         if want == "compiled" and parts[1] is not None:  # measured: inductor failed or crashed on these graphs
-            return ("hard constraints: the jets of an output transform are not compiled (inductor failed on "
-                    "them, torch 2.13 CPU)")
+            return ("hard constraints: with an output transform the compiled engine differentiates by nested "
+                    "autograd, as expected; torch 2.13 CPU's inductor does not build those jets")
         if want == "compiled" and not all(has_closed_form(a) for a in acts):
             return f"no closed-form derivatives for {type(acts[0]).__name__} (compiled jets)"
         return None

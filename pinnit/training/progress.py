@@ -1,7 +1,9 @@
 """Progress bars (tqdm): one per optimizer stage, sized by that stage's iterations, showing the loss terms.
 
 A stage that stops early (L-BFGS converged) closes at 100 % with its stop reason; a resumed run opens the
-bar of its stage at the checkpoint's position (``initial=``), so the rate counts only the steps made since.
+bar of its stage at the checkpoint's position (``initial=``), so the rate counts only the steps made since,
+and restarts the bar's clock at its first step, so the rate (and the ETA) leaves out the time spent before it
+(loading, compiling).
 """
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ from collections.abc import Mapping
 from tqdm.auto import tqdm
 
 from .optimizers import optimizer_label
-
 
 
 class Progress:
@@ -26,6 +27,7 @@ class Progress:
         self._offset = 0  # global step at which the current stage began
         self._last = 0  # last global step seen
         self.closed: dict[str, tuple[int, int]] = {}  # stage → (position, total) when its bar closed
+        self._restart_clock = False  # a resumed bar: its first step (compiling first) is not counted
 
     def _open(self, stage: str, stage_step: int) -> None:
         self.close()
@@ -41,6 +43,9 @@ class Progress:
         previous, self._last = self._last, step
         if self.bar is None:
             return
+        if self._restart_clock:  # measure from the first step made, not from the bar's opening
+            self._restart_clock = False
+            self.bar.unpause()
         self.bar.update(step - self._offset - self.bar.n)
         if step % self.refresh_every == 0 or step - previous > 1:  # every k steps, or every chunk
             self.bar.set_postfix({k: f"{v:.2e}" for k, v in values.items()}, refresh=False)
@@ -49,6 +54,7 @@ class Progress:
         """Resume at global ``step``, ``stage_step`` steps into ``stage`` (continued runs)."""
         self._last = step
         self._open(stage, stage_step)
+        self._restart_clock = self.bar is not None
 
     def finish(self, reason: str | None = None) -> None:
         """Training completed: a stage that stopped before its iterations closes at 100 % with ``reason``."""
