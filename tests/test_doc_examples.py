@@ -229,3 +229,14 @@ def test_quick_start_run_trains(tmp_path, monkeypatch):
         assert main(argv) == 0
     assert "status: completed" in out.getvalue() and '"rel_l2_u"' in out.getvalue()
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+def test_declaration_keys_are_documented():
+    """docs/guides/declare.md's key table names every key a declaration accepts (hand-written: the schema has
+    no descriptions for them)."""
+    from pinnit.problems.declared_io import ConditionSpec, Declaration
+
+    page = (REPO / "docs" / "guides" / "declare.md").read_text()
+    missing = [k for k in Declaration.model_fields if f"| `{k}` |" not in page]
+    missing += [k for k in ConditionSpec.model_fields if f"`{k}`" not in page]
+    assert not missing, f"docs/guides/declare.md does not document: {missing}"
