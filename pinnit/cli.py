@@ -16,11 +16,11 @@ from .threads import configure_openmp
 EPILOG = """examples:
   pinnit run configs/burgers.yaml
   pinnit run configs/burgers.yaml --set training.stages.adam.iterations=500 --set network.width=32
-  pinnit run --resume RUN_DIR                 (RUN_DIR: the "run directory:" pinnit run printed)
-  pinnit study configs/studies/burgers_scale_cpu.yaml      (ends with pinnit report)
-  pinnit predict RUN_DIR --lid LID.npy --reference --plot  (RUN_DIR of configs/stokes_deeponet_cpu.yaml)
+  pinnit run --resume RUN_DIR                 # RUN_DIR: the "run directory:" pinnit run printed
+  pinnit study configs/studies/burgers_scale_cpu.yaml      # ends with pinnit report
+  pinnit predict RUN_DIR --lid LID.npy --reference --plot  # RUN_DIR of configs/stokes_deeponet_cpu.yaml
   pinnit list configs
-  pinnit init burgers                         (copy a shipped config here to edit)
+  pinnit init burgers                         # copy a shipped config here to edit
 each command has its own --help with examples
 """
 

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from conftest import REPO, interrupt_after_step, small_burgers
-from pinnit.cli import build_parser, main
+from pinnit.cli import main
 from pinnit.config import load_config, parse_config
 from pinnit.run import run
 from pinnit.shipped import describe, shipped
@@ -24,28 +24,6 @@ def _one_line_exit_2(argv, capsys) -> str:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("pinnit: error: ") and "Traceback" not in err, err
     return err
-
-
-def _epilogs() -> list[str]:
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")  # every subcommand's parser
-    return [parser.epilog or ""] + [p.epilog or "" for p in sub.choices.values()]
-
-
-def test_every_run_example_in_the_help_texts_loads_as_copied(monkeypatch):
-    """`pinnit --help` once suggested training.adam.iterations on a staged config (exit 2)."""
-    monkeypatch.chdir(REPO)
-    examples = [line.split("#")[0].split("(")[0].split("&&")[0].strip() for text in _epilogs()
-                for line in text.splitlines() if line.strip().startswith("pinnit run ")]
-    examples = [e for e in examples if "--resume" not in e]
-    assert len(examples) >= 5, examples
-    for example in examples:
-        args = shlex.split(example)[2:]
-        config = args[0]
-        overrides = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
-        from pinnit.shipped import resolve_config
-
-        assert load_config(resolve_config(config, quiet=True), overrides).problem, example
 
 
 def test_a_study_file_given_to_run_is_named_with_the_command_that_takes_it(capsys):

@@ -12,7 +12,7 @@ def test_one_bar_per_stage_and_early_stop_closes_at_100_percent(capsys):
     p = Progress({"adam": 20, "lbfgs": 100})
     for step in range(1, 21):
         p.update(step, {"total": 1.0 / step}, "adam")
-    assert p.stage == "adam" and p.bar.total == 20 and p.bar.n == 20
+    assert p.stage == "adam" and p.bar is None and p.closed["adam"] == (20, 20)  # closed at its last step
     for step in (50, 70, 75):  # L-BFGS chunks; the stage converges after 55 of its 100 iterations
         p.update(step, {"total": 1e-3}, "lbfgs")
     assert p.closed["adam"] == (20, 20)
@@ -78,3 +78,15 @@ def test_resumed_bar_leaves_the_time_before_its_first_step_out_of_the_eta():
     rate = (d["n"] - d["initial"]) / d["elapsed"]
     assert (d["total"] - d["n"]) / rate < 3489 * 0.45 / 10  # remaining steps at the steps' own pace
     p.close()
+
+
+def test_a_finished_bar_closes_at_its_last_step_so_its_time_leaves_out_the_next_stage(capsys):
+    """The next stage's first step may compile for minutes (float64): the finished Adam bar must not absorb it."""
+    p = Progress({"adam": 5, "ssbroyden": 10})
+    for step in range(1, 6):
+        p.update(step, {"total": 1.0}, "adam")
+    time.sleep(1.2)  # the quasi-Newton stage's first chunk compiles
+    p.update(15, {"total": 0.5}, "ssbroyden")
+    p.finish()
+    adam = [line for line in re.split(r"[\r\n]", capsys.readouterr().err) if line.startswith("Adam")]
+    assert "5/5 [00:00<00:00" in adam[-1], adam[-1]

@@ -7,8 +7,8 @@ from .base import register_command
 
 EXAMPLES = """examples:
   pinnit bench --pinnit-only --setups 1 --repeats 1 --check-steps 0
-  pinnit bench --setups 1 --repeats 1             (pinnit and DeepXDE; writes outputs/bench/bench.md)
-  pinnit bench                                    (set-ups 1, 2 and scaling: several minutes)
+  pinnit bench --setups 1 --repeats 1             # pinnit and DeepXDE; writes outputs/bench/bench.md
+  pinnit bench                                    # set-ups 1, 2 and scaling: several minutes
 """
 
 

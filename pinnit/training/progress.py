@@ -3,7 +3,8 @@
 A stage that stops early (L-BFGS converged) closes at 100 % with its stop reason; a resumed run opens the
 bar of its stage at the checkpoint's position (``initial=``), so the rate counts only the steps made since,
 and restarts the bar's clock at its first step, so the rate (and the ETA) leaves out the time spent before it
-(loading, compiling).
+(loading, compiling). A bar closes as soon as its stage's last iteration is made, so its time leaves out
+what comes next (the next stage compiling, evaluation).
 """
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ class Progress:
         self.bar.update(step - self._offset - self.bar.n)
         if step % self.refresh_every == 0 or step - previous > 1:  # every k steps, or every chunk
             self.bar.set_postfix({k: f"{v:.2e}" for k, v in values.items()}, refresh=False)
+        if self.bar.total and self.bar.n >= self.bar.total:  # done: close now, so its time leaves out the next
+            self.bar.set_postfix({k: f"{v:.2e}" for k, v in values.items()}, refresh=False)  # stage's compile
+            self.close()
 
     def start_at(self, step: int, stage: str, stage_step: int) -> None:
         """Resume at global ``step``, ``stage_step`` steps into ``stage`` (continued runs)."""
