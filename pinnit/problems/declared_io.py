@@ -8,6 +8,8 @@ header row) hold named columns: the inputs and the fields, either as scattered p
 """
 from __future__ import annotations
 
+import warnings
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -186,17 +188,28 @@ def load_declaration(file: str | None, inline: Mapping[str, Any]) -> tuple[Decla
 
 def read_table(path: Path, key: str, names: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
     """Named float arrays from ``.npz`` or ``.csv`` (header row), renamed by ``names``."""
+    if path.suffix not in (".npz", ".csv"):
+        raise ConfigError(key, f"'{path.name}': expected a .npz or .csv file")
     try:
         if path.suffix == ".npz":
+            with zipfile.ZipFile(path):  # np.load would take a .npy or a pickle too (never unpickled: refused)
+                pass
             with np.load(path, allow_pickle=False) as z:
-                table = {k: np.asarray(z[k], dtype=float) for k in z.files}
-        elif path.suffix == ".csv":
-            rows = np.genfromtxt(path, delimiter=",", names=True, dtype=float, encoding="utf-8")
-            table = {k: np.atleast_1d(rows[k]).astype(float) for k in rows.dtype.names}
-        else:
-            raise ConfigError(key, f"'{path.name}': expected a .npz or .csv file")
-    except (OSError, ValueError) as exc:
-        raise ConfigError(key, f"cannot read '{path}': {exc}") from None
+                table = {k: z[k] for k in z.files}
+            for k, v in table.items():
+                if v.dtype.kind not in "iuf":  # not bool, complex, dates, strings, records
+                    raise ConfigError(key, f"array '{k}' of '{path.name}' holds {v.dtype} values; expected real "
+                                           "numbers")
+            table = {k: np.asarray(v, dtype=float) for k, v in table.items()}
+        else:  # -sig: a spreadsheet's byte-order mark is not part of the first column's name
+            with warnings.catch_warnings():  # e.g. "Empty input file": the error below says it in one line
+                warnings.simplefilter("ignore")
+                rows = np.genfromtxt(path, delimiter=",", names=True, dtype=float, encoding="utf-8-sig")
+            table = {k: np.atleast_1d(rows[k]).astype(float) for k in rows.dtype.names or ()}
+    except (OSError, ValueError, IndexError, EOFError, MemoryError, zipfile.BadZipFile) as exc:
+        why = ("pickled Python objects (never loaded)" if "pickle" in str(exc) else "no header row (an empty file?)"
+               if isinstance(exc, IndexError) else " ".join(line.strip() for line in str(exc).splitlines()))
+        raise ConfigError(key, f"cannot read '{path}': {why}") from None
     for old, new in (names or {}).items():
         if old not in table:
             raise ConfigError(f"{key}.names.{old}", f"no array '{old}' in '{path.name}'"
@@ -218,6 +231,13 @@ class Table:
             raise ConfigError(key, f"no field column ({', '.join(fields)}); columns: {', '.join(table)}")
         axes = [np.ravel(table[k]) for k in inputs]
         values = {k: np.asarray(table[k]) for k in self.fields}
+        for name, arr in [*zip(inputs, axes), *values.items()]:
+            if not arr.size:
+                raise ConfigError(key, f"column '{name}' is empty; the data needs at least one row")
+            bad = np.flatnonzero(~np.isfinite(arr.ravel()))
+            if len(bad):  # a blank or non-numeric CSV cell reads as nan
+                raise ConfigError(key, f"column '{name}', value {bad[0] + 1}: {arr.ravel()[bad[0]]} (blank or not "
+                                       "a number?); every value must be a finite number")
         grid = tuple(len(a) for a in axes)
         if len(inputs) > 1 and all(v.shape == grid for v in values.values()):
             self.axes: list[np.ndarray] | None = axes
@@ -262,7 +282,12 @@ class Table:
                 o = np.argsort(self.points[:, 0])
                 out[name] = np.interp(mesh[:, 0], self.points[o, 0], self.values[name][o])
             else:
-                out[name] = griddata(self.points, self.values[name], mesh, method="linear")
+                try:
+                    out[name] = griddata(self.points, self.values[name], mesh, method="linear")
+                except RuntimeError as exc:  # scipy's QhullError: e.g. all points on one line
+                    raise ConfigError(key, "cannot interpolate between the data points (too few, or all on one "
+                                           f"line or plane? qhull {str(exc).split()[0]}); give a grid or points "
+                                           "spread over the box") from None
                 if np.isnan(out[name]).any():
                     raise ConfigError(key, f"the evaluation grid leaves the convex hull of the data points; set "
                                            f"{PATH}.evaluation.box inside it")
