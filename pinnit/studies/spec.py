@@ -172,7 +172,7 @@ def parse_study(data: Any, *, source: Path | None = None, text: str = "", name: 
     if isinstance(spec.base, str):
         try:
             base_file = find_base(spec.base, source)
-            base = read_yaml(_regular_file(base_file))
+            base = _read(base_file)
             require_kind(base, base_file, RUN)
             check_size(base, str(base_file))
         except PinnitError as err:
@@ -198,14 +198,18 @@ def find_base(name: str, source: Path | None) -> Path:
     return shipped
 
 
-def _regular_file(path: Path) -> Path:
-    """Refuse what is not a regular file of sane size (a FIFO or /dev/zero would hang the read)."""
+def _read(path: Path) -> dict[str, Any]:
+    """:func:`read_yaml`, refusing first what is not a regular file of sane size (a FIFO or /dev/zero would hang
+    the read) and then YAML nested deeper than the parser recurses."""
     if path.exists() and not path.is_dir():
         if not path.is_file():
             raise PinnitError(f"{path}: not a regular file")
         if path.stat().st_size > MAX_FILE_BYTES:
             raise PinnitError(f"{path}: {path.stat().st_size} bytes; a YAML file of at most {MAX_FILE_BYTES} is read")
-    return path
+    try:
+        return read_yaml(path)
+    except RecursionError:
+        raise PinnitError(f"{path}: malformed YAML: nested too deeply") from None
 
 
 def check_size(data: Any, label: str) -> None:
@@ -241,5 +245,5 @@ def check_size(data: Any, label: str) -> None:
 def load_study(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Study:
     """Read and validate a study file (errors: ``study FILE: key.path: message``)."""
     p = Path(path)
-    data = read_yaml(_regular_file(p))
+    data = _read(p)
     return parse_study(data, source=p, text=p.read_text(), overrides=overrides)
