@@ -2,6 +2,7 @@
 what they are, phases said while they happen, and the small things a user trips on (issue 20)."""
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import sys
@@ -14,6 +15,7 @@ import yaml
 from conftest import REPO, interrupt_after_step, small_burgers
 from pinnit.cli import main
 from pinnit.config import load_config, parse_config
+from pinnit.errors import ConfigError
 from pinnit.run import run
 from pinnit.shipped import describe, shipped
 from pinnit.training.stages import resolve_stages
@@ -160,3 +162,17 @@ def test_predict_plot_writes_a_figure_per_field(tmp_path, capsys):
     for field in ("u", "v", "p"):
         png = tmp_path / "p" / f"{field}_fields.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_a_declaration_takes_whole_numbers_in_exponent_notation(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = (REPO / "problems" / "heat.yaml").read_text()
+    (tmp_path / "heat.yaml").write_text(re.sub(r"(?m)^collocation: \d+", "collocation: 1e3", text))
+    from pinnit.problems import build_problem
+
+    cfg = load_config(REPO / "configs" / "heat.yaml", ["problem.file=heat.yaml"])
+    assert {t.points for t in build_problem(cfg.problem.model_dump(), "problem").terms() if t.kind == "physics"} \
+        == {1000}
+    (tmp_path / "heat.yaml").write_text(re.sub(r"(?m)^collocation: \d+", "collocation: 1e-3", text))
+    with pytest.raises(ConfigError, match=r"^problem.collocation: got '1e-3' \(= 0.001\): an integer is required"):
+        load_config(REPO / "configs" / "heat.yaml", ["problem.file=heat.yaml"])

@@ -19,6 +19,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
 from ..errors import ConfigError, did_you_mean
+from ..params import validate_whole
 from ..yaml_io import read_yaml
 
 PATH = "problem"
@@ -133,7 +134,7 @@ def validate_declaration(raw: Mapping[str, Any]) -> Declaration:
             raise ConfigError(f"{PATH}.conditions[{i}]", "YAML reads the key 'on' as true; write 'at:' for "
                                                          "where the condition holds")
     try:
-        return Declaration.model_validate(dict(raw))
+        return validate_whole(Declaration.model_validate, dict(raw), PATH)  # collocation: 1e3 → 1000
     except pydantic.ValidationError as exc:
         errors = exc.errors()
         err, path = errors[0], _loc(errors[0]["loc"])
