@@ -21,7 +21,7 @@ import yaml
 from conftest import interrupt_after_step, small_burgers
 from pinnit import parse_config, resume, run
 from pinnit.cli import main
-from pinnit.config import dump_config
+from pinnit.config import dump_config, load_config
 from pinnit.nn.initializers import basis_cache
 from pinnit.references.stokes_cache import cached_references, reference_key
 from pinnit.rundir import write_bytes
@@ -183,6 +183,28 @@ def test_predict_refuses_weights_that_would_run_code(operator_dir, tmp_path, cap
     (run_dir / name).write_bytes(_crafted("torch-system", marker))
     err = _one_line_exit_2(["predict", str(run_dir), "--lid", str(operator_dir / "lid.npy")], capsys)
     assert f"{name}: refused" in err and "posix.system" in err and not marker.exists()
+
+
+def test_predict_reads_the_weights_from_the_checkpoint_when_there_is_no_model_pt(operator_dir, tmp_path):
+    from pinnit import assemble
+
+    net = assemble(load_config(operator_dir / "config.yaml")).model.net
+    torch.nn.init.normal_(next(net.parameters()))  # not the seed's initial weights
+    outs = {}
+    for name in ("model.pt", "checkpoint.pt"):
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        shutil.copy(operator_dir / "config.yaml", run_dir)
+        if name == "model.pt":
+            torch.save(net.state_dict(), run_dir / name)
+        else:  # the trainer's snapshot holds the PinnModel's state: the network under "net."
+            Checkpointer(run_dir / name).save({"model": {f"net.{k}": v for k, v in net.state_dict().items()},
+                                               "optimizer": {}, "train": {}, "loss": {}})
+        assert main(["predict", str(run_dir), "--lid", str(operator_dir / "lid.npy"),
+                     "--out", str(tmp_path / f"{name}.npz")]) == 0
+        with np.load(tmp_path / f"{name}.npz") as z:
+            outs[name] = z["u"]
+    assert np.array_equal(outs["model.pt"], outs["checkpoint.pt"]) and np.abs(outs["model.pt"]).max() > 0
 
 
 def test_predict_names_weights_of_another_network(operator_dir, tmp_path, capsys):
