@@ -125,3 +125,56 @@ def test_study_text_cut_or_spliced_anywhere_plans_or_fails_in_one_line(tmp_path,
     target = tmp_path / "study.yaml"
     target.write_text(text[:cut] + junk + text[cut + len(junk):], errors="surrogateescape")
     check(target, capsys)
+
+
+# --- a study directory's own files, read back by `pinnit study STUDY_DIR` and `pinnit report` ----------------
+def _plan(runs, **extra) -> str:
+    import json
+
+    return json.dumps({"name": "p", "axes": [], "runs": runs, **extra})
+
+
+def _run(tmp: Path, **change) -> dict:
+    config = small_burgers(tmp)
+    return {"id": "s0-00000000", "method": None, "axes": {}, "seed": 0, "run_dir": "runs/s0-00000000",
+            "config": config, **change}
+
+
+@pytest.mark.parametrize("plan, message", [
+    (lambda t: "{", "plan.json: unreadable plan (JSONDecodeError"),
+    (lambda t: "[]", "plan.json: expected an object with a 'runs' list"),
+    (lambda t: "[" * 100_000 + "]" * 100_000, "plan.json: unreadable plan (RecursionError"),
+    (lambda t: _plan([_run(t, id="../../victim")]), "plan.json: runs[0]: id '../../victim': expected letters"),
+    (lambda t: _plan([_run(t, run_dir="../../victim")]), "plan.json: runs[0]: run_dir '../../victim': expected a path "
+                                                          "inside the study directory"),
+    (lambda t: _plan([_run(t, run_dir="/etc")]), "plan.json: runs[0]: run_dir '/etc': expected a path inside"),
+    (lambda t: _plan([_run(t), _run(t)]), "plan.json: runs[1]: id 's0-00000000' appears twice"),
+    (lambda t: _plan([_run(t, seed="0")]), "plan.json: runs[0]: seed: expected an integer"),
+    (lambda t: _plan([_run(t, axes=[1])]), "plan.json: runs[0]: axes: expected a mapping"),
+    (lambda t: _plan([_run(t)], name=["x"]), "plan.json: name: expected a string, got list"),
+    (lambda t: _plan([_run(t, config="rm -rf /")]), "plan.json: runs[0]: config: expected a mapping"),
+])
+def test_a_hostile_plan_json_is_one_line_for_study_and_report(tmp_path, capsys, plan, message):
+    sd = tmp_path / "a" / "b" / "sd"
+    (sd / "runs").mkdir(parents=True)
+    victim = tmp_path / "a" / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("mine")
+    (sd / "plan.json").write_text(plan(tmp_path))
+    for argv in (["study", str(sd), "--executor", "serial"], ["report", str(sd), "--no-figures"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"pinnit: error: {sd / 'plan.json'}") and message in err and err.count("\n") == 1, err
+    assert (victim / "keep.txt").read_text() == "mine"
+
+
+def test_an_invalid_config_in_plan_json_is_refused_before_anything_trains(tmp_path, capsys):
+    sd = tmp_path / "sd"
+    sd.mkdir()
+    bad = _run(tmp_path)
+    bad["config"]["network"]["width"] = -4
+    (sd / "plan.json").write_text(_plan([_run(tmp_path, id="s1-11111111"), bad]))
+    assert main(["study", str(sd), "--executor", "serial"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"pinnit: error: {sd / 'plan.json'}: runs[1] (s0-00000000): config: network.width: got -4")
+    assert not (sd / "runs").exists()

@@ -80,3 +80,32 @@ def test_flatten_dotted_keys():
 def test_mlflow_key_replaces_characters_mlflow_rejects():
     assert mlflow_key("problem.terms.u_t + u*u_x") == "problem.terms.u_t _ u_u_x"
     assert mlflow_key("history/rel_l2_u") == "history/rel_l2_u"
+
+
+def test_hostile_metrics_and_history_are_logged_or_left_out_never_a_traceback(tmp_path, capsys):
+    """A finished run whose files were edited: over-long, odd or colliding names, values that are not numbers,
+    history rows longer than their header. Every finite number is logged, under a name MLflow accepts."""
+    sd = tmp_path / "sd"
+    run = sd / "runs" / "r-1"
+    run.mkdir(parents=True)
+    config = {"network": {"width": 8, "name/with:odd*chars": "x" * 2000}, "k" * 400: 1, "a:b": 1, "a_b": 2}
+    (sd / "plan.json").write_text(json.dumps({"name": "n" * 900, "axes": ["network.width"], "runs": [
+        {"id": "r-1", "method": "m" * 700, "axes": {"network.width": {"name": "x" * 900}}, "seed": 0,
+         "config": config}]}))
+    (run / "metrics.json").write_text(json.dumps({
+        "status": "completed" , "rel_l2_u": "NaN", "x" * 400: 1.5, "errors_best": [1], "errors_final": "bad",
+        "final_loss": {"total": "abc"}, "iterations": {"adam": "many"}, "wall_time_s": [1], "best_loss": 0.25,
+        "diverged": "yes", "nested": {"deep": {"er": 3}}}))
+    (run / "history.csv").write_text("step,loss_total,lr\n0,1.0,1e-3\n10,0.5,x,extra,cells\nnot,a,row\n")
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    assert main(["report", str(sd), "--no-figures", "--mlflow", uri]) == 0, capsys.readouterr().err
+    assert "1 logged" in capsys.readouterr().out
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    (logged,) = client.search_runs([client.get_experiment_by_name("pinnit/" + "n" * 493).experiment_id])
+    metrics = logged.data.metrics
+    assert metrics["best_loss"] == 0.25 and metrics["x" * 250] == 1.5 and metrics["nested.deep.er"] == 3
+    assert "rel_l2_u" not in metrics and all(len(k) <= 250 for k in logged.data.params)
+    assert logged.data.params["a_b"] in ("1", "2")  # 'a:b' and 'a_b' collide once sanitised: one is kept
+    assert [m.value for m in client.get_metric_history(logged.info.run_id, "history/loss_total")] == [1.0, 0.5]
+    assert main(["report", str(sd), "--no-figures", "--mlflow", uri]) == 0  # idempotent: nothing logged twice
+    assert "0 logged, 0 updated, 1 unchanged" in capsys.readouterr().out

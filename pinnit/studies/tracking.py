@@ -82,7 +82,7 @@ def log_study(study_dir: str | Path, tracking_uri: str | None = None, experiment
     MlflowClient = _mlflow()
     study = load_study(study_dir)
     uri = tracking_uri or default_uri(study.path)
-    name = experiment or f"pinnit/{study.name}"
+    name = experiment or f"pinnit/{study.name}"[:PARAM_LIMIT]  # MLflow refuses longer experiment names
     try:
         client = MlflowClient(tracking_uri=uri)
         found = client.get_experiment_by_name(name)
