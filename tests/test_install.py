@@ -3,6 +3,7 @@ config work from an empty directory, `pinnit list configs` lists them and `pinni
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -11,6 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from conftest import REPO
 
@@ -99,3 +103,36 @@ def test_installed_list_and_init(venv, tmp_path):
     assert (tmp_path / "problems" / "heat.yaml").is_file()
     again = _pinnit(venv, tmp_path, "init", "heat")
     assert again.returncode == 2 and "exists; use --force" in again.stderr
+
+
+# The torch versions CI tests (the README's test command pins torch==2.13.0). Widening the declared range means
+# testing its other end too; this pins that the declaration, the running torch and the docs agree.
+TESTED_TORCH = ">=2.13,<2.14"
+
+
+def declared_torch() -> SpecifierSet:
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    (torch_req,) = [Requirement(d) for d in deps if Requirement(d).name == "torch"]
+    return torch_req.specifier
+
+
+def test_declared_torch_range_is_the_tested_one_and_admits_the_running_torch():
+    import torch
+
+    declared = declared_torch()
+    assert declared == SpecifierSet(TESTED_TORCH), f"pyproject.toml declares torch{declared}, CI tests {TESTED_TORCH}"
+    running = Version(torch.__version__).public  # 2.13.0+cpu -> 2.13.0
+    assert running in declared, f"running torch {torch.__version__} is outside the declared torch{declared}"
+    assert "2.12.9" not in declared and "2.14.0" not in declared  # untested versions stay excluded
+
+
+def test_docs_state_the_declared_torch_range():
+    """A sentence such as 'torch 2.1 to 2.14' in the README or the docs names the declared range's ends."""
+    declared = declared_torch()
+    pages = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    claims = [(page.relative_to(REPO), m.group(0)) for page in pages if page.is_file()
+              for m in re.finditer(r"torch (?:from )?(\d+\.\d+)(?:\.\d+)? (?:to|-|–) (\d+\.\d+)", page.read_text())]
+    for page, claim in claims:
+        low, high = re.findall(r"\d+\.\d+", claim)[:2]
+        assert f"{low}.0" in declared and f"{high}.0" in declared, f"{page}: '{claim}' but pyproject has torch{declared}"
