@@ -6,7 +6,8 @@ Location (first that is set): ``cache_dir`` argument; ``$PINNIT_CACHE_DIR/stokes
 One ``stokes-<key>.npz`` per request, key = SHA-256 of (F as float64 bytes and shape, n, mu, gauge,
 refine, richardson, :data:`SOLVER_VERSION`), so a solver change never serves stale data.  Files are
 written atomically (temp file + rename, :func:`pinnit.rundir.write_bytes`); a file that cannot be read, has
-the wrong key, shapes or non-finite values is recomputed and rewritten, never trusted; a cache that
+the wrong key, shapes or non-finite values is recomputed and rewritten, never trusted (it is read with
+``allow_pickle=False``: an entry holding pickled objects is refused unread, as unreadable); a cache that
 cannot be written only warns (the computed arrays are returned).
 """
 from __future__ import annotations

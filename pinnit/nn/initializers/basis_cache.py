@@ -1,4 +1,4 @@
-"""On-disk cache of pretrained basis networks (seed 003: a study pays the pretraining once).
+"""On-disk cache of pretrained basis networks (a study pays the pretraining once).
 
 Location: the ``cache_dir`` parameter, else ``$PINNIT_CACHE_DIR/basis``, else ``$XDG_CACHE_HOME/pinnit/basis``,
 else ``~/.cache/pinnit/basis``. One file per entry, named by the SHA-256 of its key (a JSON object of
@@ -7,7 +7,8 @@ everything the result depends on: layer shapes, activation, family, degree, seed
 Safe under concurrent runs: a file is written to a temp file and renamed into place (atomic, so readers see
 a whole old file or a whole new one; two writers of the same key write the same bytes). Each file starts
 with a magic line, the SHA-256 of its payload and the key; a file that is truncated, altered, unreadable or
-for another key is treated as missing (recomputed and rewritten), never trusted.
+for another key is treated as missing (recomputed and rewritten), never trusted. The payload is loaded with
+``torch.load(weights_only=True)``: a crafted entry, even one with a matching digest, cannot run code.
 """
 from __future__ import annotations
 
