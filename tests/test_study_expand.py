@@ -128,3 +128,44 @@ def test_dry_run_prints_one_line_per_run_and_trains_nothing(tmp_path, capsys):
     assert len(rows) == 4 and rows[0].startswith("a-s0-") and rows[3].startswith("b-s5-")
     assert all("missing" in r for r in rows)
     assert not (tmp_path / "sd").exists()
+
+
+def test_base_names_a_shipped_config_as_pinnit_run_does(tmp_path, monkeypatch):
+    from pinnit.shipped import find_shipped
+
+    monkeypatch.chdir(tmp_path)  # neither the cwd nor the study file's folder holds burgers_fast.yaml
+    (tmp_path / "mine").mkdir()
+    study = tmp_path / "mine" / "s.yaml"
+    study.write_text("base: burgers_fast.yaml\nseeds: 2\n")
+    plan = load_plan(study)
+    shipped = yaml.safe_load(find_shipped("burgers_fast.yaml").read_text())
+    assert plan.study.base_file == find_shipped("burgers_fast") and plan.study.base == shipped
+    assert [r.seed for r in plan.runs] == [0, 1]
+    assert plan.runs[0].config["network"]["width"] == shipped["network"]["width"]
+    # a file of that name beside the study file comes first
+    (tmp_path / "mine" / "burgers_fast.yaml").write_text(yaml.safe_dump(small_burgers(tmp_path)))
+    local = load_plan(study)
+    assert local.study.base_file == tmp_path / "mine" / "burgers_fast.yaml"
+    assert local.runs[0].config["network"]["width"] == 16
+
+
+def test_a_file_of_another_kind_is_named_for_what_it_is_with_the_command_that_takes_it(tmp_path, capsys):
+    from pinnit.shipped import find_shipped
+
+    config, declaration = find_shipped("burgers.yaml"), find_shipped("heat.yaml", "problems")
+    assert main(["study", str(config), "--dry-run"]) == 2
+    assert capsys.readouterr().err == (f"pinnit: error: {config} is a run config, not a study file; run it with "
+                                       f"`pinnit run {config}`\n")
+    assert main(["study", str(declaration), "--dry-run"]) == 2
+    assert capsys.readouterr().err.startswith(f"pinnit: error: {declaration} is a PDE declaration, not a study file; "
+                                              "use it from a run config: problem: {name: declared, file: ")
+    study = tmp_path / "s.yaml"
+    study.write_text(f"base: {declaration}\n")
+    assert main(["study", str(study), "--dry-run"]) == 2
+    assert capsys.readouterr().err.startswith(f"pinnit: error: study s.yaml: base: {declaration} is a PDE "
+                                              "declaration, not a run config")
+    study.write_text("base: no_such_config.yaml\n")
+    assert main(["study", str(study), "--dry-run"]) == 2
+    assert capsys.readouterr().err == (f"pinnit: error: study s.yaml: base: {tmp_path / 'no_such_config.yaml'}: no "
+                                       "such file (nor a shipped config of that name; `pinnit list configs` lists "
+                                       "them)\n")
