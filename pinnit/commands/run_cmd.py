@@ -31,7 +31,8 @@ class RunCommand:
         p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
         p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
         p.add_argument("--run-dir", metavar="DIR", help="write here instead of outputs/<name>/<id>/")
-        p.add_argument("--quiet", action="store_true", help="no progress bar and no phase messages (also with --resume)")
+        p.add_argument("--quiet", action="store_true",
+                       help="no progress bars or phase messages (also with --resume)")
 
     @staticmethod
     def execute(args) -> int:
