@@ -6,10 +6,10 @@ import argparse
 from .base import register_command
 
 EXAMPLES = """examples:
-  pinnit predict outputs/stokes_deeponet_cpu/s0-1a2b3c4d --lid my_lid.npy
-  pinnit predict RUN_DIR --lid lid.csv --out lid_fields.npz --reference --plot
-RUN_DIR: the "run directory:" printed by e.g. pinnit run configs/stokes_deeponet_cpu.yaml; the lid holds one
-value per sensor (101 for the shipped Stokes problem)
+  pinnit predict RUN_DIR --lid LID.npy
+  pinnit predict RUN_DIR --lid LID.csv --out lid_fields.npz --reference --plot
+RUN_DIR: the "run directory:" printed by e.g. pinnit run configs/stokes_deeponet_cpu.yaml; LID holds the
+function at the sensors, one value per sensor (101 for the shipped Stokes problem)
 """
 
 
