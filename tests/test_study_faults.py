@@ -78,7 +78,8 @@ UNREADABLE = "failed): metrics.json unreadable"
 @pytest.mark.parametrize("corrupt, shown", [
     (lambda text: text[: len(text) // 2], UNREADABLE),              # cut short
     (lambda text: "[]", UNREADABLE),                                # JSON, but not an object
-    (lambda text: '{"status": ["completed"]}', "interrupted): metrics.json: status \"['completed']\""),     # a status that is not one a run writes
+    (lambda text: '{"status": ["completed"]}',                      # a status no run writes
+     "interrupted): metrics.json: status \"['completed']\""),
     (lambda text: "\udcff\udcfe", UNREADABLE),                      # not UTF-8 (written with surrogateescape)
     (lambda text: "[" * 100_000 + "]" * 100_000, UNREADABLE),       # nested beyond the parser's recursion limit
 ], ids=["truncated", "list", "status-list", "binary", "deep"])
@@ -260,12 +261,14 @@ def test_a_ray_worker_that_dies_fails_its_run_only_and_a_rerun_completes(tmp_pat
     assert _wait(lambda: len(_ray_workers()) == 1)
     os.kill(_ray_workers()[0], signal.SIGKILL)
     out, err = proc.communicate(timeout=600)
-    assert "Traceback" not in out
+    assert proc.returncode == 1 and "Traceback" not in out, out + err
+    assert f"{long_run.name}: failed, " in out and "study tiny: 1 completed, 0 diverged, 1 failed" in out
+    error = json.loads((long_run / "failure.json").read_text())["error"]
+    assert error and "\n" not in error
     assert _metrics(short_run)["status"] == "completed"
     kept = (short_run / "metrics.json").stat().st_mtime_ns
-    assert f"{long_run.name}: interrupted" in out or f"{long_run.name}: failed" in out, out + err
     again = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "1 finished (kept)" in again.stdout and "study tiny: 1 completed" in again.stdout
+    assert "1 finished (kept), 0 to resume, 1 to run" in again.stdout and "study tiny: 1 completed" in again.stdout
     assert _metrics(long_run)["iterations"]["adam"] == LONG
     assert (short_run / "metrics.json").stat().st_mtime_ns == kept

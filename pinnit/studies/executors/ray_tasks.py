@@ -79,7 +79,10 @@ class RayExecutor(Executor):
             return ray.get(ref)
         except Exception as exc:  # noqa: BLE001 (a cancelled task, or a worker that died)
             run_dir = Path(task["run_dir"])
-            if stopping or run_state(run_dir) == "interrupted":
+            if stopping:
                 return {"id": task["id"], "status": "interrupted"}
-            write_failure(run_dir, task["id"], exc)
+            # a worker that died (killed, out of memory, its node gone) is a failed run, as with the local
+            # executor: recorded, redone by the next `pinnit study`; a finished run is never touched here
+            if run_state(run_dir) != "finished":
+                write_failure(run_dir, task["id"], exc)
             return status_record(run_dir, task["id"])
