@@ -169,11 +169,19 @@ def test_a_full_disk_fails_the_runs_it_hits_and_a_rerun_completes_them(tmp_path)
     kept = (done / "metrics.json").stat().st_mtime_ns
     bigger = tiny_study_file(tmp_path, iterations=20, seeds=3)  # the same study with two more seeds
 
-    def full_disk():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (12_000, 12_000))
+    def full_disk(limit: int):
+        return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
+    # no room for plan.json: the study stops before any run, in one line
     proc = subprocess.run(_cmd(bigger, sd, "--executor", "serial"), capture_output=True, text=True, env=ENV,
-                          timeout=600, preexec_fn=full_disk)
+                          timeout=600, preexec_fn=full_disk(3_000))
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stdout + proc.stderr
+    assert proc.stderr == (f"pinnit: error: {sd}: File too large; finished runs are kept (run the same command again "
+                           "once there is room)\n")
+    assert len(json.loads((sd / "plan.json").read_text())["runs"]) == 1  # the old plan, intact
+    # room for plan.json and failure records, not for a checkpoint: the new runs fail, the finished one stays
+    proc = subprocess.run(_cmd(bigger, sd, "--executor", "serial"), capture_output=True, text=True, env=ENV,
+                          timeout=600, preexec_fn=full_disk(12_000))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "study tiny: 0 completed, 0 diverged, 2 failed, 0 interrupted; 1 kept from before" in proc.stdout

@@ -52,6 +52,7 @@ class StudyCommand:
 
     @staticmethod
     def execute(args) -> int:
+        from ..errors import ResourceError
         from ..studies import ExecutorOptions, load_plan, print_plan, run_study
 
         plan = load_plan(args.study, study_dir=args.dir, overrides=args.overrides)
@@ -60,7 +61,11 @@ class StudyCommand:
             return 0
         options = ExecutorOptions(workers=args.workers, threads=args.threads, gpus_per_run=args.gpus_per_run,
                                   address=args.address)
-        outcome = run_study(plan, args.executor, options, overwrite=args.overwrite)
+        try:
+            outcome = run_study(plan, args.executor, options, overwrite=args.overwrite)
+        except OSError as exc:  # e.g. a full disk while writing plan.json or a failure record
+            raise ResourceError(f"{exc.filename or plan.study_dir}: {exc.strerror or exc}; finished runs are kept "
+                                "(run the same command again once there is room)") from None
         print(f"study {plan.name}: {outcome.count('completed')} completed, {outcome.count('diverged')} diverged, "
               f"{outcome.count('failed')} failed, {outcome.count('interrupted')} interrupted; "
               f"{outcome.skipped} kept from before")
