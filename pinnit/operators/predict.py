@@ -36,6 +36,7 @@ def read_function_file(path: str | Path, count: int) -> np.ndarray:
             why = "it holds pickled Python objects, never loaded" if "pickle" in str(exc) else exc
             raise PinnitError(f"{p}: not a readable .npy array ({why})") from None
         if not isinstance(values, np.ndarray):  # e.g. an .npz archive renamed .npy
+            values.close()
             raise PinnitError(f"{p}: not a .npy array (an archive of several?); expected {count} numbers")
         if values.dtype.kind not in "iuf":  # not bool, complex, dates, strings, records or objects
             raise PinnitError(f"{p}: holds {values.dtype} values; expected {count} numbers (real, finite)")
