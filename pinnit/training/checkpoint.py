@@ -1,12 +1,13 @@
 """Checkpoints: the full training state in one file, replaced atomically (never half-written), and read
 without running code.
 
-A run directory may come from someone else, and a pickle can run any command while it loads. So every file
-pinnit reads with ``torch.load`` (``checkpoint.pt``, ``model.pt``, the basis cache) goes through
-:func:`load_tensors`: ``weights_only=True`` (torch's restricted unpickler: tensors, plain containers,
-numbers, strings) plus an allow-list of exactly what pinnit's own checkpoints held before they were
-written in that form — numpy arrays of float32/float64/int64 (sampled points, the operator batch order).
-Anything else, e.g. a reduce to ``os.system``, is refused in one line before it runs.
+A run directory may come from someone else, and a pickle can run any command while it loads. So
+``checkpoint.pt`` (resume, predict) and ``model.pt`` (predict) are read by :func:`load_tensors`:
+``weights_only=True`` (torch's restricted unpickler: tensors, plain containers, numbers, strings) plus an
+allow-list of exactly what pinnit's own checkpoints held before they were written in that form — numpy
+arrays of float32/float64/int64 (sampled points, the operator batch order). Anything else, e.g. a reduce to
+``os.system``, is refused in one line before it runs. (The basis cache loads with ``weights_only=True`` too
+and treats a refused entry as missing.)
 
 The snapshot is written in that form: numpy arrays become ``{"__ndarray__": tensor}`` and are turned back on
 load; RNG states are plain dicts of ints already. Checkpoints written before (numpy arrays pickled as such)
