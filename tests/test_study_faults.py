@@ -159,29 +159,24 @@ def test_a_stale_lock_of_a_killed_study_is_waited_for_then_taken(tmp_path, capsy
     worker.wait()
 
 
-def test_a_full_disk_fails_the_runs_it_hits_and_a_rerun_completes_them(tmp_path):
-    """RLIMIT_FSIZE: every write past 12 kB fails (EFBIG), as on a full disk: a run's 23 kB checkpoint cannot be
-    written, plan.json (8 kB) and failure.json can."""
-    study = tiny_study_file(tmp_path, iterations=20, seeds=1)
+def _full_disk(limit: int):
+    """RLIMIT_FSIZE for a child process: every write past ``limit`` bytes fails (EFBIG), as on a full disk."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def _one_finished_run(tmp_path) -> tuple[Path, Path, int, Path]:
+    """(study dir, its finished run, that run's metrics.json mtime, the same study file with two more seeds)."""
     sd = tmp_path / "sd"
-    assert run_study(load_plan(study, study_dir=sd), "serial", ONE).count("completed") == 1
+    assert run_study(load_plan(tiny_study_file(tmp_path, seeds=1), study_dir=sd), "serial", ONE).count("completed") == 1
     (done,) = _run_dirs(sd)
-    kept = (done / "metrics.json").stat().st_mtime_ns
-    bigger = tiny_study_file(tmp_path, iterations=20, seeds=3)  # the same study with two more seeds
+    return sd, done, (done / "metrics.json").stat().st_mtime_ns, tiny_study_file(tmp_path, seeds=3)
 
-    def full_disk(limit: int):
-        return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    # no room for plan.json: the study stops before any run, in one line
+def test_a_full_disk_fails_the_runs_it_hits_and_a_rerun_completes_them(tmp_path):
+    """Room for plan.json (8 kB) and failure records, not for a run's 23 kB checkpoint."""
+    sd, done, kept, bigger = _one_finished_run(tmp_path)
     proc = subprocess.run(_cmd(bigger, sd, "--executor", "serial"), capture_output=True, text=True, env=ENV,
-                          timeout=600, preexec_fn=full_disk(3_000))
-    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stdout + proc.stderr
-    assert proc.stderr == (f"pinnit: error: {sd}: File too large; finished runs are kept (run the same command again "
-                           "once there is room)\n")
-    assert len(json.loads((sd / "plan.json").read_text())["runs"]) == 1  # the old plan, intact
-    # room for plan.json and failure records, not for a checkpoint: the new runs fail, the finished one stays
-    proc = subprocess.run(_cmd(bigger, sd, "--executor", "serial"), capture_output=True, text=True, env=ENV,
-                          timeout=600, preexec_fn=full_disk(12_000))
+                          timeout=600, preexec_fn=_full_disk(12_000))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert "study tiny: 0 completed, 0 diverged, 2 failed, 0 interrupted; 1 kept from before" in proc.stdout
@@ -192,6 +187,18 @@ def test_a_full_disk_fails_the_runs_it_hits_and_a_rerun_completes_them(tmp_path)
     assert (done / "metrics.json").stat().st_mtime_ns == kept
     again = run_study(load_plan(bigger, study_dir=sd), "serial", ONE)
     assert again.skipped == 1 and [r["status"] for r in again.records] == ["completed", "completed"]
+    assert (done / "metrics.json").stat().st_mtime_ns == kept
+
+
+@pytest.mark.slow
+def test_a_disk_too_full_for_plan_json_stops_the_study_in_one_line(tmp_path):
+    sd, done, kept, bigger = _one_finished_run(tmp_path)
+    proc = subprocess.run(_cmd(bigger, sd, "--executor", "serial"), capture_output=True, text=True, env=ENV,
+                          timeout=600, preexec_fn=_full_disk(3_000))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr == (f"pinnit: error: {sd}: File too large; finished runs are kept (run the same command again "
+                           "once there is room)\n")
+    assert len(json.loads((sd / "plan.json").read_text())["runs"]) == 1  # the old plan, intact
     assert (done / "metrics.json").stat().st_mtime_ns == kept
 
 
