@@ -88,7 +88,8 @@ def log_study(study_dir: str | Path, tracking_uri: str | None = None, experiment
         found = client.get_experiment_by_name(name)
         exp_id = found.experiment_id if found else client.create_experiment(
             name, artifact_location=(study.path / "mlartifacts").resolve().as_uri() if not tracking_uri else None)
-        existing = {run.data.tags.get("pinnit.run_id"): run for run in _search(client, exp_id, study.name[:PARAM_LIMIT])}
+        logged = _search(client, exp_id, study.name[:PARAM_LIMIT])
+        existing = {run.data.tags.get("pinnit.run_id"): run for run in logged}
     except Exception as exc:  # mlflow raises its own exception types for bad URIs, servers, databases
         raise PinnitError(f"--mlflow {uri}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
     counts = {"created": 0, "updated": 0, "unchanged": 0, "skipped": 0}
