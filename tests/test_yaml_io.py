@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,37 @@ def test_read_yaml_reads_a_mapping_and_rejects_the_rest(tmp_path):
         bad.write_text(text)
         with pytest.raises(PinnitError, match=message):
             read_yaml(bad)
+
+
+HOSTILE = [
+    ("a: &a [*a]\n", "alias refers to a mapping or list that contains it"),
+    ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(6)),
+     "more than 200000 values"),
+    ("a: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("text, message", HOSTILE, ids=["self-alias", "alias-bomb", "deep"])
+def test_hostile_yaml_is_one_line_for_run_and_declarations(tmp_path, text, message):
+    """Run configs and declarations go through the same reader as study files: an alias that contains itself, an
+    alias bomb (10⁷ values from a few lines) and nesting past the parser's recursion are one-line errors."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(PinnitError, match=message):
+        read_yaml(bad)
+    out = subprocess.run([sys.executable, "-m", "pinnit", "run", str(bad)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert len(out.stderr.strip().splitlines()) == 1 and message in out.stderr, out.stderr
+
+
+def test_a_fifo_or_device_is_refused_before_it_is_read(tmp_path):
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(PinnitError, match="not a regular file"):
+            read_yaml(path)
 
 
 @pytest.mark.parametrize("order", [("pinnit.config", "pinnit.problems"), ("pinnit.problems", "pinnit.config"),

@@ -32,14 +32,11 @@ from ..config.loading import format_validation_error, read_yaml
 from ..errors import ConfigError, PinnitError
 from ..params import check_finite
 from ..shipped import find_shipped
+from ..yaml_io import check_size
 
 DOTTED = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 SEED_KEY = "training.seed"
-#: Largest study or base file read (bytes), and most values its YAML may expand to (aliases counted each time
-#: they are used: ten nested aliases of ten would otherwise expand to 10¹⁰ values in the run configs).
-MAX_FILE_BYTES = 10_000_000
-MAX_VALUES = 200_000
 #: Most runs one study may plan (a typo such as ``seeds: 1000000`` is refused before anything is built).
 MAX_RUNS = 10_000
 
@@ -172,9 +169,8 @@ def parse_study(data: Any, *, source: Path | None = None, text: str = "", name: 
     if isinstance(spec.base, str):
         try:
             base_file = find_base(spec.base, source)
-            base = _read(base_file)
+            base = read_yaml(base_file)
             require_kind(base, base_file, RUN)
-            check_size(base, str(base_file))
         except PinnitError as err:
             raise where("base", str(err)) from None
     else:
@@ -198,52 +194,8 @@ def find_base(name: str, source: Path | None) -> Path:
     return shipped
 
 
-def _read(path: Path) -> dict[str, Any]:
-    """:func:`read_yaml`, refusing first what is not a regular file of sane size (a FIFO or /dev/zero would hang
-    the read) and then YAML nested deeper than the parser recurses."""
-    if path.exists() and not path.is_dir():
-        if not path.is_file():
-            raise PinnitError(f"{path}: not a regular file")
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise PinnitError(f"{path}: {path.stat().st_size} bytes; a YAML file of at most {MAX_FILE_BYTES} is read")
-    try:
-        return read_yaml(path)
-    except RecursionError:
-        raise PinnitError(f"{path}: malformed YAML: nested too deeply") from None
-
-
-def check_size(data: Any, label: str) -> None:
-    """Refuse YAML whose aliases nest into itself or expand to more than MAX_VALUES values."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: Any) -> int:
-        if not isinstance(node, (dict, list)):
-            return 1
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise PinnitError(f"{label}: a YAML alias refers to a mapping or list that contains it")
-        active.add(key)
-        items = node.values() if isinstance(node, dict) else node
-        total = 1
-        for item in items:
-            total += size(item)
-            if total > MAX_VALUES:
-                raise PinnitError(f"{label}: more than {MAX_VALUES} values once its YAML aliases are expanded")
-        active.discard(key)
-        sizes[key] = total
-        return total
-
-    try:
-        size(data)
-    except RecursionError:
-        raise PinnitError(f"{label}: nested too deeply") from None
-
-
 def load_study(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Study:
     """Read and validate a study file (errors: ``study FILE: key.path: message``)."""
     p = Path(path)
-    data = _read(p)
+    data = read_yaml(p)
     return parse_study(data, source=p, text=p.read_text(), overrides=overrides)
