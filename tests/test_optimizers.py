@@ -343,3 +343,33 @@ def test_loss_forms_and_their_gradients():
         assert float(out.detach()) == pytest.approx(value, rel=1e-15) and float(grad) == pytest.approx(slope, rel=1e-14)
     with pytest.raises(ConfigError, match=r"stages\[1\]\.loss: unknown loss form 'sqr' \(did you mean 'sqrt'\?\)"):
         loss_form("sqr", "stages[1].loss")
+
+
+def test_lbfgs_stops_at_the_last_good_point_when_its_line_search_meets_a_nan():
+    """torch's strong-Wolfe search raises IndexError on a NaN trial loss whose gradient is zero (what the trainer
+    leaves for a non-finite loss); the registered lbfgs ends the step there instead, at the last accepted point."""
+    target = torch.tensor([10.0, 10.0], dtype=torch.float64)
+
+    def problem(opt, x, points):
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            if float(x.detach().norm()) > 5:  # outside the ball: a NaN loss and no gradient, as the trainer does
+                return torch.tensor(math.nan, dtype=torch.float64)
+            loss = ((x - target) ** 2).sum()
+            loss.backward()
+            points.append(x.detach().clone())
+            return loss
+        return closure
+
+    y = torch.nn.Parameter(torch.tensor([3.0, -2.0], dtype=torch.float64))
+    plain = torch.optim.LBFGS([y], max_iter=20, line_search_fn="strong_wolfe")
+    with pytest.raises(IndexError):  # the bug, in torch's own class
+        plain.step(problem(plain, y, []))
+    x = torch.nn.Parameter(torch.tensor([3.0, -2.0], dtype=torch.float64))
+    opt = build_optimizer({"name": "lbfgs", "max_iter": 20}, [x])
+    points = []
+    loss = opt.step(problem(opt, x, points))
+    state = opt.state[x]
+    assert state["stop_reason"] == "the line search met a non-finite loss"
+    assert math.isfinite(float(loss.detach())) and float(x.detach().norm()) <= 5
+    assert torch.equal(points[-1], x.detach())  # the last evaluation is of the point x is left at

@@ -16,8 +16,9 @@ mean to two digits, so it is as many times above the worst seed as below the unt
 where that factor is ≥ 1.5 (it is not for most Burgers variants, whose soft-constraint error barely moves in 100
 steps, the declared Burgers without a reference, and the DeepONets, whose held-out error is still ≥ 1 after 40
 steps). An lr of 0 gives a ratio of 1 and a rising loss (a gradient of the wrong sign) one of at least 1: both fail
-(``test_an_untrained_recipe_fails_its_proxy``). burgers_mrepu's seeds 0 and 1 stop in torch's L-BFGS line search
-(IndexError on a NaN loss, see the xfail); its bounds come from seed 2.
+(``test_an_untrained_recipe_fails_its_proxy``). burgers_mrepu's seed 1 diverges in its L-BFGS stage (NaN weights,
+which the trainer catches); its bounds come from seeds 0 and 2. (This proxy found that torch's L-BFGS line search
+raised IndexError on a NaN trial loss, for seeds 0 and 1: see the ``lbfgs`` entry.)
 """
 from __future__ import annotations
 
@@ -122,14 +123,7 @@ def test_every_shipped_recipe_has_a_proxy():
         assert error_bound is None or worst_error < error_bound < untrained_error
 
 
-#: recipes whose proxy run hits a known bug (strict: the xfail turns into a failure once it is fixed)
-KNOWN_BUGS = {"burgers_mrepu": pytest.mark.xfail(
-    raises=IndexError, strict=True,
-    reason="torch.optim.LBFGS's strong-Wolfe zoom indexes a one-point bracket when the trial loss is NaN "
-           "(torch/optim/lbfgs.py, bracket[low_pos]); the run stops with a traceback")}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=KNOWN_BUGS.get(n, ())) for n in sorted(PROXIES)])
+@pytest.mark.parametrize("name", sorted(PROXIES))
 def test_recipe_trains_in_a_short_run(name, tmp_path, monkeypatch):
     monkeypatch.chdir(CONFIGS.parent)  # declaration files resolve from the checkout
     ratio_bound, key, error_bound, _ = PROXIES[name]

@@ -33,14 +33,42 @@ def sgd(params, *, lr: Positive = 1e-3, momentum: Annotated[float, Field(ge=0, l
     return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov)
 
 
+class LBFGS(torch.optim.LBFGS):
+    """torch's L-BFGS, except that a line search that meets a NaN loss ends the ``step`` call at the last
+    accepted point (``state["stop_reason"]``) instead of raising: torch's strong-Wolfe search orders its bracket
+    by comparing losses, and a NaN trial that passes the curvature test (the trainer leaves the gradient of a
+    non-finite loss at zero) makes it index a one-point bracket (IndexError in ``_strong_wolfe``). The parameters
+    are back at the search's start by then; the closure is called there once more, so the caller's last
+    evaluation is of the point it is left at."""
+
+    def step(self, closure):  # type: ignore[override]
+        state = self.state[self._params[0]]
+        state.pop("stop_reason", None)
+        try:
+            return super().step(closure)
+        except IndexError as exc:
+            if exc.__traceback__ is None or _innermost(exc.__traceback__) != "_strong_wolfe":
+                raise
+        state["n_iter"] = state.get("n_iter", 1) - 1  # the iteration whose search failed did not move
+        state["stop_reason"] = "the line search met a non-finite loss"
+        with torch.enable_grad():
+            return closure()
+
+
+def _innermost(tb) -> str:
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code.co_name
+
+
 @register_optimizer("lbfgs")
 def lbfgs(params, *, lr: Positive = 1.0, max_iter: Count = 50, history_size: Count = 50,
           tolerance_grad: NonNegative = 1e-7, tolerance_change: NonNegative = 1e-9,
           line_search: Literal["strong_wolfe", "none"] = "strong_wolfe") -> torch.optim.Optimizer:
     """L-BFGS with a strong-Wolfe line search, torch's implementation (O(m n) memory)."""
-    return torch.optim.LBFGS(params, lr=lr, max_iter=max_iter, max_eval=max_iter * 5, history_size=history_size,
-                             tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
-                             line_search_fn=None if line_search == "none" else "strong_wolfe")
+    return LBFGS(params, lr=lr, max_iter=max_iter, max_eval=max_iter * 5, history_size=history_size,
+                 tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
+                 line_search_fn=None if line_search == "none" else "strong_wolfe")
 
 
 lbfgs.needs_closure = True  # type: ignore[attr-defined]
