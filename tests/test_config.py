@@ -17,7 +17,7 @@ def _write(tmp_path, text: str):
 def test_defaults_fill_in(burgers_cfg):
     cfg = parse_config(burgers_cfg)
     assert cfg.network.hidden_widths() == [16, 16, 16]
-    assert cfg.training.lbfgs.line_search == "strong_wolfe"
+    assert cfg.training.stages["lbfgs"].model_extra["line_search"] == "strong_wolfe"
     assert cfg.run_name == "burgers"
 
 
@@ -52,9 +52,16 @@ def test_bad_values_name_the_key(burgers_cfg, override, path, fragment):
 def test_set_overrides_and_promotes_names(burgers_cfg):
     cfg = parse_config(burgers_cfg, ["training.adam.iterations=500", "network.width=32",
                                      "network.activation.b=2", "problem.nu=0.01"])
-    assert cfg.training.adam.iterations == 500 and cfg.network.width == 32
+    assert cfg.training.stages["adam"].iterations == 500 and cfg.network.width == 32
     assert cfg.network.activation == {"name": "tanh", "b": 2}
     assert cfg.problem.model_dump()["nu"] == 0.01
+
+
+def test_a_config_without_training_trains_5000_adam_steps(burgers_cfg):
+    del burgers_cfg["training"]
+    stages = parse_config(burgers_cfg).training.stages
+    assert {k: (s.iterations, s.model_extra["lr"]) for k, s in stages.items()} == {"adam": (5000, 1e-3),
+                                                                                  "lbfgs": (0, 1.0)}
 
 
 def test_set_without_equals_is_an_error(burgers_cfg):

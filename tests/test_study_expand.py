@@ -37,7 +37,7 @@ def test_grid_zip_methods_and_seeds_expand_in_order(tmp_path):
     assert cfg["network"]["initializer"] == {"name": "eoc", "sigma_b": 0.0}
     assert cfg["network"]["activation"] == {"name": "tanh", "a": 1.5}  # 'tanh' became a mapping to set a
     assert (cfg["network"]["depth"], cfg["network"]["width"], cfg["training"]["seed"]) == (3, 12, 1)
-    assert cfg["training"]["adam"]["iterations"] == 5  # the study's `set`
+    assert cfg["training"]["stages"]["adam"]["iterations"] == 5  # the study's `set`
     assert first.id.startswith("proposed-a0.5-d2-w8-s0-") and len(first.id.split("-")[-1]) == 8
     assert len({r.id for r in runs}) == len(runs)
     # deterministic: the same file gives the same ids; the hash is that of the resolved config
@@ -55,7 +55,7 @@ def test_lr_per_omega_is_resolved_per_run(tmp_path):
     data["set"]["training.adam.lr_per_omega"] = 5e-4
     runs = expand(parse_study(data))
     # a·tanh has ω = 1/a: lr = 5e-4/a
-    assert [r.config["training"]["adam"]["lr"] for r in runs] == pytest.approx([1e-3, 2.5e-4], rel=1e-12)
+    assert [r.config["training"]["stages"]["adam"]["lr"] for r in runs] == pytest.approx([1e-3, 2.5e-4], rel=1e-12)
 
 
 def test_bad_value_in_a_late_combination_names_the_study_key_and_the_run(tmp_path):

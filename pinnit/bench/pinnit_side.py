@@ -27,7 +27,7 @@ class PinnitStepper:
 
         cfg = parse_config(case.pinnit_config(dtype, threads=threads, engine=engine))
         a = assemble(cfg)
-        a.loss.engine_name = resolve_engine(engine, cfg.training.adam.iterations)
+        a.loss.engine_name = resolve_engine(engine, cfg.training.stages["adam"].iterations)
         a.loss.points = {k: a.ctx.tensor(data[k]) for k in ("pde", "initial", "boundary")}
         with torch.no_grad():
             for layer, (w, b) in zip(a.model.net.layers, layer_arrays(data), strict=True):

@@ -18,7 +18,8 @@ from .schema import RunConfig
 def apply_override(data: dict[str, Any], assignment: str) -> None:
     """Apply one ``key.path=value`` (value parsed as YAML) in place."""
     if "=" not in assignment:
-        raise PinnitError(f"--set {assignment!r}: expected KEY.PATH=VALUE, e.g. --set training.adam.iterations=500")
+        raise PinnitError(f"--set {assignment!r}: expected KEY.PATH=VALUE, e.g. "
+                          "--set training.stages.adam.iterations=500")
     key, raw = assignment.split("=", 1)
     if not key.strip() or any(not k for k in key.strip().split(".")):
         raise PinnitError(f"--set {assignment!r}: empty key in path")
@@ -88,6 +89,16 @@ def parse_config(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = 
     for assignment in overrides:
         apply_override(data, assignment)
     check_finite(data, "")
+    from .dialect import older_path, translate
+
+    older = translate(data)  # training.adam / training.lbfgs → training.stages, after every override
+    try:
+        return _validated(data)
+    except ConfigError as err:  # named as the keys the config was written with
+        raise (older_path(err) if older else err) from None
+
+
+def _validated(data: dict[str, Any]) -> RunConfig:
     try:
         cfg = validate_whole(RunConfig.model_validate, data)  # "1e3" for an integer field: 1000
     except pydantic.ValidationError as exc:

@@ -1,9 +1,10 @@
 """Values derived from other keys once a config is valid (recorded in the resolved config.yaml).
 
-``training.adam.lr_per_omega`` (or a stage's ``lr_per_omega``): seed 000 ties Adam's learning rate to the activation's critical scale,
-η ∈ [1e−5·ω, 1e−3·ω] with ω = 1/f'(0) (methods.md §2.3 'Learning-rate band'). When it is set, the
-learning rate is ``lr = lr_per_omega·ω`` of the configured activation (at its initial scales) and replaces
-any ``lr`` given: one rule, and a resolved config (which holds both) reloads to the same value.
+A stage's ``lr_per_omega`` (``training.adam.lr_per_omega`` in the older form) ties a first-order stage's
+learning rate to the activation's critical scale, in the band η ∈ [1e−5·ω, 1e−3·ω], ω = 1/f'(0) (Lee,
+'Beyond Gaussian Initializations: Signal Preserving Weight Initialization for Odd-Sigmoid Activations', 2026).
+When it is set, the stage's ``lr = lr_per_omega·ω`` of the configured activation (at its initial scales) replaces any
+``lr`` given: one rule, and a resolved config (which holds both) reloads to the same value.
 """
 from __future__ import annotations
 
@@ -15,10 +16,7 @@ from .schema import RunConfig
 
 def resolve_derived(cfg: RunConfig) -> None:
     """Fill the derived keys of a validated config in place."""
-    adam = cfg.training.adam
-    if adam.lr_per_omega is not None:
-        adam.lr = adam.lr_per_omega * _omega(cfg, "training.adam")
-    for name, stage in (cfg.training.stages or {}).items():  # a stage's lr_per_omega → its lr option
+    for name, stage in cfg.training.stages.items():
         if stage.lr_per_omega is not None:
             setattr(stage, "lr", stage.lr_per_omega * _omega(cfg, f"training.stages.{name}"))
 

@@ -10,8 +10,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, NonNegativeInt, PositiveFloat, NonNegativeFloat
 
+from .defaults import CHUNK, RESTARTS
 
-class _Strict(BaseModel):
+
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
@@ -23,7 +25,7 @@ class ProblemConfig(BaseModel):
     hard_constraints: bool = False
 
 
-class SubNetConfig(_Strict):
+class SubNetConfig(Strict):
     """One sub-network of a DeepONet (branch or trunk); unset keys inherit the network-level ones."""
 
     width: PositiveInt | None = Field(None, le=100_000)
@@ -33,7 +35,7 @@ class SubNetConfig(_Strict):
     initializer: str | dict[str, Any] | None = None
 
 
-class NetworkConfig(_Strict):
+class NetworkConfig(Strict):
     arch: Literal["mlp", "deeponet"] = Field("mlp", description="mlp, or deeponet for problems with function inputs")
     width: PositiveInt = Field(20, le=100_000)
     depth: PositiveInt = Field(3, le=100_000, description="number of hidden layers")
@@ -65,7 +67,7 @@ class NetworkConfig(_Strict):
 Bound = float | Annotated[str, Field(max_length=200)]
 
 
-class RefineRegion(_Strict):
+class RefineRegion(Strict):
     """Extra collocation points in a sub-box: ``{box: {S: [0.4, 0.6], tau: [0, 0.1]}, fraction: 0.3}``; a bound
     may be an expression of the problem's numeric parameters, e.g. ``S: ["K - 0.15", "K + 0.15"]``."""
 
@@ -75,7 +77,7 @@ class RefineRegion(_Strict):
     fraction: float = Field(0.2, gt=0, lt=1)
 
 
-class AdaptiveConfig(_Strict):
+class AdaptiveConfig(Strict):
     """Residual-based adaptive collocation points for the physics terms (pinnit/adaptive_sampling.py; Wu et al.
     2023): at each resample, draw from a candidate pool with p ∝ |r|^k / E[|r|^k] + c."""
 
@@ -93,55 +95,33 @@ class AdaptiveConfig(_Strict):
         None, le=50_000_000, description="rar_d: stop adding when a term holds this many points (default: no cap)")
 
 
-class SamplingConfig(_Strict):
+class SamplingConfig(Strict):
     sampler: Literal["uniform", "sobol", "lhs"] = "sobol"
     points: dict[str, Annotated[int, Field(gt=0, le=50_000_000)]] = Field(
         default_factory=dict,
         description="points per loss term; keys are the problem's term names (default: the problem's own counts)",
     )
     resample_every: NonNegativeInt = Field(0, description="draw fresh collocation points every k Adam steps (0: never)")
-    function_batch: PositiveInt = Field(50, le=10_000_000, description="operator problems: training functions "
+    function_batch: PositiveInt = Field(50, le=10_000_000, description="operator runs only: training functions "
                                                                        "drawn for each Adam step")
     refine: list[RefineRegion] = Field(default_factory=list)
     adaptive: AdaptiveConfig = Field(default_factory=AdaptiveConfig,
                                      description="residual-based adaptive points (RAD / RAR-D) at each resample")
 
 
-class Schedule(_Strict):
+class Schedule(Strict):
     kind: Literal["constant", "exponential", "inverse_time", "cosine", "step"] = "constant"
     decay_rate: PositiveFloat = 0.5
     decay_steps: PositiveInt = 1000
     min_lr: NonNegativeFloat = 0.0
 
 
-class AdamConfig(_Strict):
-    iterations: NonNegativeInt = 5000
-    lr: PositiveFloat = 1e-3
-    lr_per_omega: PositiveFloat | None = Field(
-        None, description="learning rate relative to the activation's critical scale: lr = lr_per_omega·ω, ω = 1/f'(0) "
-                          "(seed 000's band η ∈ [1e-5·ω, 1e-3·ω]); when set it wins and lr is replaced by the "
-                          "resolved value when the config is loaded")
-    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.9, 0.999)
-    schedule: Schedule = Field(default_factory=Schedule)
-
-
-class LBFGSConfig(_Strict):
-    iterations: NonNegativeInt = 0
-    lr: PositiveFloat = 1.0
-    history_size: PositiveInt = 50
-    tolerance_grad: NonNegativeFloat = 1e-9
-    tolerance_change: NonNegativeFloat = 1e-12
-    line_search: Literal["strong_wolfe", "none"] = "strong_wolfe"
-    chunk: PositiveInt = Field(50, description="iterations per optimizer.step call (progress, checkpoints)")
-    restarts: NonNegativeInt = Field(
-        10, description="when L-BFGS stops on tolerance_change but the chunk lowered the loss, clear its memory and "
-                        "continue, at most this many times (float32 line searches stall spuriously)")
-
-
 class StageConfig(BaseModel):
     """One stage of the training pipeline (pinnit/training/stages.py). Keys other than those below are the
     optimizer's own options (``lr``, ``betas``, ``history_size``, ``c1``, ``c2``, …), checked against its
-    registry entry."""
+    registry entry, with the entry's defaults except where pinnit/config/defaults.py says otherwise: an ``lbfgs``
+    stage's ``tolerance_grad`` is 1e-9 and ``tolerance_change`` 1e-12 (torch's 1e-7 and 1e-9 stop a PINN's
+    L-BFGS early; every older ``training.lbfgs`` config trained with these, and one default serves both)."""
 
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     optimizer: str | None = Field(None, description="registered optimizer (adam, lbfgs, bfgs, ssbfgs, ssbroyden, "
@@ -154,22 +134,31 @@ class StageConfig(BaseModel):
     resample_every: NonNegativeInt | None = Field(
         None, description="fresh collocation points (sampling.adaptive decides how) every k iterations of this "
                           "stage; 0: never; default: sampling.resample_every")
-    chunk: PositiveInt = Field(50, le=10**9, description="closure optimizers: iterations per optimizer.step call "
-                                                         "(progress, checkpoints, evaluation granularity)")
+    chunk: PositiveInt = Field(CHUNK, le=10**9, description="closure optimizers: iterations per optimizer.step call "
+                                                            "(progress, checkpoints, evaluation granularity)")
     restarts: NonNegativeInt = Field(
-        10, description="closure optimizers: when a chunk stops early (line search or tolerance) after lowering "
-                        "the loss, clear the curvature memory and go on, at most this many times")
+        RESTARTS, description="closure optimizers: when a chunk stops early (line search or tolerance) after "
+                              "lowering the loss, clear the curvature memory and go on, at most this many times "
+                              "(float32 line searches stall spuriously)")
     schedule: Schedule = Field(default_factory=Schedule, description="first-order optimizers: lr schedule")
     lr_per_omega: PositiveFloat | None = Field(
-        None, description="first-order optimizers: lr = lr_per_omega·ω of the activation (as training.adam's)")
+        None, description="first-order optimizers: lr = lr_per_omega·ω, ω = 1/f'(0) of the activation at its "
+                          "initial scales (the band η ∈ [1e-5·ω, 1e-3·ω]); when set it wins, and the stage's lr "
+                          "is replaced by the resolved value when the config is loaded")
 
 
-class TrainingConfig(_Strict):
-    stages: dict[str, StageConfig] | None = Field(
-        None, description="the training pipeline, in order: stage name → optimizer, iterations, dtype, loss form, "
-                          "resampling and the optimizer's options. Without it, training.adam then training.lbfgs")
-    adam: AdamConfig = Field(default_factory=AdamConfig)
-    lbfgs: LBFGSConfig = Field(default_factory=LBFGSConfig)
+def _default_stages() -> dict[str, StageConfig]:
+    from .dialect import older_stages
+
+    return {name: StageConfig.model_validate(stage) for name, stage in older_stages({}).items()}
+
+
+class TrainingConfig(Strict):
+    stages: dict[str, StageConfig] = Field(
+        default_factory=_default_stages,
+        description="the training pipeline, in order: stage name → optimizer, iterations, dtype, loss form, "
+                    "resampling and the optimizer's options (default: adam 5000 iterations, then lbfgs 0). The "
+                    "older training.adam / training.lbfgs keys are read as the stages adam and lbfgs")
     weights: dict[str, NonNegativeFloat] = Field(
         default_factory=dict, description="λ per loss kind (physics, boundary, initial, data) or per term name"
     )
@@ -187,33 +176,36 @@ class TrainingConfig(_Strict):
     rollback_lr_factor: float = Field(0.1, gt=0, lt=1)
     max_rollbacks: NonNegativeInt = 3
     engine: Literal["auto", "autograd", "jets", "compiled", "compiled_autograd"] = Field(
-        "auto", description="PINN problems: how residual derivatives are computed (pinnit/training/engine.py): nested "
-                            "autograd, forward jets through the MLP, the jets' whole loss under torch.compile, nested "
-                            "autograd under torch.compile (compiled also fuses each Adam iteration into one graph); auto: "
-                            "compiled for runs of ≥ 1000 steps on 1 thread, else autograd; whatever does not apply "
-                            "falls back (compiled → compiled_autograd → autograd) with one line on stderr")
+        "auto", description="PINN runs only (an operator run refuses any other value than auto; it sets "
+                            "training.derivatives): how residual derivatives are computed "
+                            "(pinnit/training/engine.py): nested autograd, forward jets through the MLP, the jets' "
+                            "whole loss under torch.compile, nested autograd under torch.compile (compiled also fuses "
+                            "each Adam iteration into one graph); auto: compiled for runs of ≥ 1000 steps on 1 "
+                            "thread, else autograd; whatever does not apply falls back (compiled → compiled_autograd → "
+                            "autograd) with one line on stderr")
     derivatives: Literal["zcs", "autograd", "jet"] = Field(
-        "zcs", description="operator problems: derivatives over functions × points by zero-coordinate shift "
-                           "(a few scalar backward passes), plain autograd (every point of every function) or "
-                           "forward jets of the trunk (second order at most; fewest operations)")
+        "zcs", description="operator runs only (a PINN run refuses any other value than zcs; it sets "
+                           "training.engine): derivatives over functions × points by zero-coordinate shift (a few "
+                           "scalar backward passes), plain autograd (every point of every function) or forward jets "
+                           "of the trunk (second order at most; fewest operations)")
 
 
-class EvaluationConfig(_Strict):
+class EvaluationConfig(Strict):
     every: NonNegativeInt = Field(500, description="steps between evaluations against the reference (0: end only)")
     resolution: list[Annotated[int, Field(gt=0, le=100_000)]] | None = Field(
         None, description="grid points per input; default: the problem's")
     functions: NonNegativeInt | None = Field(
-        None, description="operator problems: held-out functions scored (default: all the problem's test ones)")
+        None, description="operator runs only: held-out functions scored (default: all the problem's test ones)")
 
 
-class OutputConfig(_Strict):
+class OutputConfig(Strict):
     dir: str = "outputs"
     name: str | None = Field(None, description="run name; default: the problem name")
     plots: bool = True
     progress: bool = True
 
 
-class RunConfig(_Strict):
+class RunConfig(Strict):
     problem: ProblemConfig
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import math
+import typing
 
 from ..context import resolve_device
 from ..errors import ConfigError, did_you_mean
 from ..refine_boxes import refine_regions
-from .schema import RunConfig
+from .schema import RunConfig, TrainingConfig
 
 MAX_PARAMETERS = 50_000_000
 MAX_GRID = 20_000_000
@@ -18,7 +19,9 @@ def validate_registries(cfg: RunConfig) -> None:
     from ..problems.base import KINDS
 
     problem = build_problem(cfg.problem.model_dump(), "problem")
-    if cfg.network.arch == "deeponet" or getattr(problem, "functions", None):
+    operator = cfg.network.arch == "deeponet" or bool(getattr(problem, "functions", None))
+    _refuse_keys_of_the_other_kind(cfg, operator)
+    if operator:
         from ..operators.validate import validate_operator
 
         validate_operator(cfg, problem, MAX_PARAMETERS)  # DeepONet, function batches, derivative mode
@@ -44,8 +47,32 @@ def validate_registries(cfg: RunConfig) -> None:
         problem.evaluation_axes(cfg.evaluation.resolution)
     from ..training.stages import resolve_stages
 
-    resolve_stages(cfg)  # optimizer options, the older adam/lbfgs keys mixed with stages, nothing to train
+    resolve_stages(cfg)  # optimizer options, nothing to train
     resolve_device(cfg.training.device)
+
+
+#: keys only one kind of run reads → the key the other kind sets instead (None: nothing)
+_OPERATOR_ONLY = {"training.derivatives": "training.engine", "sampling.function_batch": None,
+                  "evaluation.functions": None}
+_PINN_ONLY = {"training.engine": "training.derivatives"}
+_KINDS = {True: "an operator run (a problem with function inputs)", False: "a PINN run (a problem without function "
+                                                                           "inputs)"}
+
+
+def _refuse_keys_of_the_other_kind(cfg: RunConfig, operator: bool) -> None:
+    """A key only the other kind of run reads is an error naming it, unless it holds its default (a resolved
+    config.yaml holds every key)."""
+    for key, instead in (_PINN_ONLY if operator else _OPERATOR_ONLY).items():
+        section, name = key.split(".")
+        model = getattr(cfg, section)
+        value = getattr(model, name)
+        if value == type(model).model_fields[name].default:
+            continue
+        message = f"{value!r} is not used by {_KINDS[operator]}: only {'PINN' if operator else 'operator'} runs read it"
+        if instead:
+            choices = typing.get_args(TrainingConfig.model_fields[instead.split(".")[1]].annotation)
+            message += f"; this run's derivatives are set by {instead} ({', '.join(choices)})"
+        raise ConfigError(key, message + "; remove it")
 
 
 def _validate_adaptive(cfg: RunConfig, problem) -> None:

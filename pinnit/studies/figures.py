@@ -33,6 +33,7 @@ AXIS_LABELS = {
     "network.depth": r"depth $L$ (hidden layers)",
     "network.width": r"width $N$ (units per hidden layer)",
     "training.adam.lr": r"Adam learning rate $\eta$",
+    "training.stages.adam.lr": r"Adam learning rate $\eta$",
     "network.initializer.sigma_b": r"bias std $\sigma_b$",
     "network.initializer.rho": r"target sign-flip rate $\rho$",
     "network.initializer.alpha": r"KGI perturbation factor $\alpha$",

@@ -77,9 +77,9 @@ def print_plan(plan: StudyPlan, out=None) -> None:
     print(f"{'id':<{width}}  {'method':<10}  {'seed':>4}  {'state':<11}  axes", file=out)
     for r in plan.runs:
         axes = ", ".join(f"{k}={_short(v)}" for k, v in r.axes.items()) or "-"
-        lr = r.config["training"]["adam"]["lr"]
-        print(f"{r.id:<{width}}  {r.method or '-':<10}  {r.seed:>4}  {states[r.id]:<11}  {axes}; adam lr {lr:.3g}",
-              file=out)
+        lrs = "".join(f"; {name} lr {s['lr']:.3g}" for name, s in r.config["training"]["stages"].items()
+                      if s.get("lr") is not None and s["iterations"])
+        print(f"{r.id:<{width}}  {r.method or '-':<10}  {r.seed:>4}  {states[r.id]:<11}  {axes}{lrs}", file=out)
 
 
 def _short(value: Any) -> str:

@@ -8,11 +8,11 @@
         adam: {iterations: 2000, lr: 5.0e-3, dtype: float32}
         ssbroyden: {iterations: 10000, dtype: float64, loss_form: log, resample_every: 500}
 
-The older form — ``training.adam`` then ``training.lbfgs`` — is the two-stage pipeline ``adam``, ``lbfgs``
-and keeps working; mixing the two forms is refused with a line that says how to migrate. A stage with 0
-iterations is skipped (it still appears, with 0, in metrics.json). Optimizers whose ``step`` takes a closure (L-BFGS and the dense quasi-Newton family)
-run in chunks of ``chunk`` iterations; first-order ones (Adam) take one step per iteration with the lr
-``schedule``.
+It is the one dialect: the older ``training.adam`` / ``training.lbfgs`` form is translated into the stages
+``adam`` and ``lbfgs`` when a config is loaded (:mod:`pinnit.config.dialect`), with the defaults of
+:mod:`pinnit.config.defaults`. A stage with 0 iterations is skipped (it still appears, with 0, in
+metrics.json). Optimizers whose ``step`` takes a closure (L-BFGS and the dense quasi-Newton family) run in
+chunks of ``chunk`` iterations; first-order ones (Adam) take one step per iteration with the lr ``schedule``.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ..config.defaults import CHUNK, RESTARTS, stage_options
 from ..config.schema import RunConfig, Schedule, StageConfig, TrainingConfig
 from ..errors import ConfigError, PinnitError
 from ..params import bind_params, parameter_names
@@ -41,8 +42,8 @@ class Stage:
     dtype: str
     loss_form: str = "mse"
     resample_every: int = 0
-    chunk: int = 50
-    restarts: int = 10
+    chunk: int = CHUNK
+    restarts: int = RESTARTS
     schedule: Schedule = field(default_factory=Schedule)
     options: dict[str, Any] = field(default_factory=dict)
     closure: bool = False
@@ -61,29 +62,12 @@ class Stage:
         return OPTIMIZERS.get(self.optimizer)(list(params), **options)
 
 
-def legacy_stages(t: TrainingConfig, resample_every: int = 0) -> list[Stage]:
-    """``training.adam`` then ``training.lbfgs`` as the stages ``adam`` and ``lbfgs``."""
-    a, b = t.adam, t.lbfgs
-    return [
-        Stage("adam", "adam", a.iterations, t.dtype, resample_every=resample_every, schedule=a.schedule,
-              options={"lr": a.lr, "betas": tuple(a.betas), "eps": 1e-8}),
-        Stage("lbfgs", "lbfgs", b.iterations, t.dtype, chunk=b.chunk, restarts=b.restarts, closure=True,
-              options={"lr": b.lr, "history_size": b.history_size, "tolerance_grad": b.tolerance_grad,
-                       "tolerance_change": b.tolerance_change, "line_search": b.line_search}),
-    ]
-
-
-def _non_default(section: Any) -> list[str]:
-    defaults = type(section)()
-    return [k for k in type(section).model_fields if getattr(section, k) != getattr(defaults, k)]
-
-
 def _stage(name: str, s: StageConfig, t: TrainingConfig, resample_every: int) -> Stage:
     path = f"training.stages.{name}"
     optimizer = s.optimizer or name
     factory = OPTIMIZERS.get(optimizer, f"{path}.optimizer" if s.optimizer else f"{path} (its optimizer)")
     closure = bool(getattr(factory, "needs_closure", False))
-    options = dict(s.model_extra or {})
+    options = stage_options(optimizer, dict(s.model_extra or {}))
     for key in _MANAGED:
         if closure and key in options:
             raise ConfigError(f"{path}.{key}", f"set by the trainer from the stage's chunk ({s.chunk}); "
@@ -102,21 +86,14 @@ def _stage(name: str, s: StageConfig, t: TrainingConfig, resample_every: int) ->
 
 def resolve_stages(cfg: RunConfig) -> list[Stage]:
     """The stages, in order (the trainer skips those with 0 iterations); one-line ConfigErrors for bad ones."""
-    t = cfg.training
-    if t.stages is None:
-        stages = legacy_stages(t, cfg.sampling.resample_every)
-    else:
-        for key in ("adam", "lbfgs"):
-            changed = _non_default(getattr(t, key))
-            if changed:
-                raise ConfigError(
-                    f"training.{key}.{changed[0]}",
-                    f"this config trains with training.stages, so training.{key} is not used; set the stage's "
-                    f"key instead (e.g. training.stages.<name>.{changed[0]}; stages here: {', '.join(t.stages)})")
-        stages = [_stage(name, s, t, cfg.sampling.resample_every) for name, s in t.stages.items()]
+    return stages_of(cfg.training, cfg.sampling.resample_every)
+
+
+def stages_of(t: TrainingConfig, resample_every: int = 0) -> list[Stage]:
+    """The stages of ``t``; a stage's ``resample_every`` defaults to ``resample_every``."""
+    stages = [_stage(name, s, t, resample_every) for name, s in t.stages.items()]
     if not any(s.iterations for s in stages):
-        where = "training.stages" if t.stages is not None else "training"
-        raise ConfigError(where, "every stage has 0 iterations; nothing to train")
+        raise ConfigError("training.stages", "every stage has 0 iterations; nothing to train")
     return stages
 
 

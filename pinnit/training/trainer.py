@@ -38,7 +38,7 @@ from .optimizers import loss_form, optimizer_label
 from .progress import Progress
 from .schedule import scheduled_lr
 from .signals import StopRequest
-from .stages import Stage, legacy_stages
+from .stages import Stage, stages_of
 from .train_state import Diverged, TrainState
 from ..threads import ThreadGovernor
 
@@ -54,7 +54,7 @@ class Trainer:
         self.model = loss.model
         self.evaluate = evaluate
         self.eval_every, self.log_every = eval_every, log_every
-        self.stages = stages if stages is not None else legacy_stages(cfg, resample_every)
+        self.stages = stages if stages is not None else stages_of(cfg, resample_every)
         self.governor = ThreadGovernor(configured=bool(cfg.threads))
         #: the weights (model state_dict, cloned) of the lowest total loss seen so far; None before any evaluation
         self.best = BestWeights()
