@@ -256,7 +256,7 @@ def test_shipped_config_trains_from_yaml(tmp_path, name):
     from pinnit.run import run
 
     cfg = load_config(REPO / "configs" / f"{name}.yaml", [
-        "training.adam.iterations=5", "training.lbfgs.iterations=0", "training.threads=1",
+        "training.stages.adam.iterations=5", "training.stages.lbfgs.iterations=0", "training.threads=1",
         "network.initializer.steps=10", "network.initializer.lbfgs=2", f"network.initializer.cache_dir={tmp_path}/c",
         "sampling.points={pde: 64, initial: 32, boundary: 16}", "evaluation.resolution=[16, 8]",
         f"output.dir={tmp_path}/out", "output.plots=false", "output.progress=false"])

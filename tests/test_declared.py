@@ -348,7 +348,7 @@ def test_cli_trains_a_declared_problem_and_the_error_falls(tmp_path):
     t0 = time.time()
     proc = subprocess.run(
         [sys.executable, "-m", "pinnit", "run", str(REPO / "configs" / "heat.yaml"), "--quiet",
-         "--set", "training.adam.iterations=250", "--set", "training.lbfgs.iterations=0",
+         "--set", "training.stages.adam.iterations=250", "--set", "training.stages.lbfgs.iterations=0",
          "--set", "sampling.points={pde: 400, insulated: 50}", "--set", "network.width=20",
          "--set", "evaluation.every=25", "--set", "output.plots=false", "--run-dir", str(tmp_path / "run")],
         capture_output=True, text=True, cwd=tmp_path, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})

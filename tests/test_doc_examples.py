@@ -221,7 +221,8 @@ def test_quick_start_run_trains(tmp_path, monkeypatch):
     """The README quick start's `pinnit run configs/heat.yaml`, shrunk, trains end to end and scores itself."""
     monkeypatch.chdir(REPO)
     assert "pinnit run configs/heat.yaml  " in (REPO / "README.md").read_text()
-    shrink = ["training.adam.iterations=20", "training.lbfgs.iterations=0", "training.threads=1", "output.plots=false",
+    shrink = ["training.stages.adam.iterations=20", "training.stages.lbfgs.iterations=0", "training.threads=1",
+              "output.plots=false",
               "sampling.points={pde: 128, initial: 32, wall: 16, insulated: 16}", "evaluation.every=0"]
     argv = ["run", "configs/heat.yaml", "--quiet", "--run-dir", str(tmp_path / "run"),
             *(a for s in shrink for a in ("--set", s))]

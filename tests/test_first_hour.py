@@ -45,7 +45,8 @@ def test_init_of_a_declaration_prints_the_command_that_trains_it_and_that_comman
     err = _one_line_exit_2(["run", "wave.yaml"], capsys)  # the declaration itself is not a run config
     assert "wave.yaml is a PDE declaration, not a run config" in err and f"`{command}`" in err
     (tmp_path / "wave.yaml").write_text((tmp_path / "wave.yaml").read_text().replace("c: 1.0", "c: 2.0"))
-    tiny = ["--set", "training.adam.iterations=3", "--set", "training.lbfgs.iterations=2", "--set",
+    tiny = ["--set", "training.stages.adam.iterations=3", "--set", "training.stages.lbfgs.iterations=2",
+            "--set",
             "sampling.points={pde: 64, initial: 16, velocity: 16, boundary: 16}", "--set", "training.threads=1",
             "--set", "evaluation.every=0", "--set", "evaluation.resolution=[16, 8]", "--set", "output.plots=false",
             "--set", f"output.dir={tmp_path / 'out'}", "--quiet"]

@@ -88,8 +88,8 @@ def test_installed_pinnit_runs_a_shipped_config_by_name_from_an_empty_directory(
 
 
 def test_installed_declared_config_finds_its_shipped_declaration(venv, tmp_path):
-    out = _pinnit(venv, tmp_path, "run", "heat", "--set", "training.adam.iterations=3", "--set",
-                  "training.lbfgs.iterations=0", "--set", "evaluation.resolution=[11, 11]", "--quiet")
+    out = _pinnit(venv, tmp_path, "run", "heat", "--set", "training.stages.adam.iterations=3", "--set",
+                  "training.stages.lbfgs.iterations=0", "--set", "evaluation.resolution=[11, 11]", "--quiet")
     assert out.returncode == 0, out.stderr[-3000:]
     assert "rel_l2_u" in out.stdout
 

@@ -1,11 +1,15 @@
-"""Every shipped study under configs/studies expands into valid run configs (nothing is trained)."""
+"""Every shipped study under configs/studies expands into valid run configs that train the intended stages, and
+plans with `pinnit study FILE --dry-run` (nothing is trained)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
+from pinnit import parse_config
+from pinnit.cli import main
 from pinnit.studies import expand, load_study
+from pinnit.training.stages import resolve_stages
 
 STUDIES = sorted((Path(__file__).resolve().parents[1] / "configs" / "studies").glob("*.yaml"))
 
@@ -22,6 +26,7 @@ def test_shipped_study_expands_and_validates(path):
     runs = expand(study)
     assert study.name == path.stem and len({r.id for r in runs}) == len(runs)
     cfgs = [r.config for r in runs]
+    _train_the_intended_stages(path, runs)
     if "_scale_" in path.stem:
         full = path.stem.endswith("_full")
         scales = sorted({c["network"]["activation"]["a"] for c in cfgs})
@@ -31,11 +36,11 @@ def test_shipped_study_expands_and_validates(path):
         assert len(runs) >= (162 if full else 12)
         if full:
             assert {(c["network"]["depth"], c["network"]["width"]) for c in cfgs} == {(50, 64)}
-        for c in cfgs:  # seed 000's band, at 5e-4·ω with ω = 1/a
+        for c in cfgs:  # Lee 2026's band η ∈ [1e-5·ω, 1e-3·ω], at 5e-4·ω with ω = 1/a
             a = c["network"]["activation"]["a"]
-            assert c["training"]["adam"]["lr"] == pytest.approx(5e-4 / a, rel=1e-12)
-            assert 1e-5 / a <= c["training"]["adam"]["lr"] <= 1e-3 / a
-    elif path.stem.startswith("stokes_kgi"):  # seed 001: Xavier vs KGI per net, 10 seeds in the full study
+            assert c["training"]["stages"]["adam"]["lr"] == pytest.approx(5e-4 / a, rel=1e-12)
+            assert 1e-5 / a <= c["training"]["stages"]["adam"]["lr"] <= 1e-3 / a
+    elif path.stem.startswith("stokes_kgi"):  # the KGI preprint's protocol: Xavier vs KGI per net
         assert len(runs) == (20 if path.stem.endswith("_full") else 6)
         for r in runs:
             nets = (r.config["network"]["branch"]["initializer"], r.config["network"]["trunk"]["initializer"])
@@ -51,3 +56,33 @@ def test_shipped_study_expands_and_validates(path):
         assert {c["network"]["depth"] for c in cfgs} == {7}
         mrepu = [c for c in cfgs if c["network"]["activation"] == {"name": "mrepu", "p": 2}]
         assert mrepu and all(c["network"]["initializer"]["c_w"] == 0.15 for c in mrepu)
+
+
+#: the stages each shipped study trains (name → iterations, stages with 0 left out) and its first stage's lr
+#: (None: set per run from lr_per_omega)
+TRAINS = {"burgers_scale_cpu": ({"adam": 1000}, None), "burgers_scale_full": ({"adam": 5000, "lbfgs": 5000}, None),
+          "black_scholes_scale_cpu": ({"adam": 1000}, None),
+          "black_scholes_scale_full": ({"adam": 3000, "lbfgs": 3000}, None),
+          "burgers_activations_cpu": ({"adam": 1500}, 1e-3), "burgers_activations_full": ({"adam": 10000}, 1e-3),
+          "stokes_kgi_cpu": ({"adam": 3000}, 3e-3), "stokes_kgi_full": ({"adam": 50000}, 1e-3)}
+
+
+def _train_the_intended_stages(path: Path, runs) -> None:
+    stages, lr = TRAINS[path.stem]
+    for run in runs[:: max(1, len(runs) // 4)]:
+        resolved = resolve_stages(parse_config(run.config))
+        assert {s.name: s.iterations for s in resolved if s.iterations} == stages
+        assert lr is None or resolved[0].lr == lr
+        lbfgs = [s for s in resolved if s.optimizer == "lbfgs" and s.iterations]
+        assert all(s.options["tolerance_change"] == 1e-12 and s.resample_every == 0 for s in lbfgs)
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=[pytest.mark.slow] if p.stem.endswith("_full") else [])
+                                  for p in STUDIES], ids=lambda p: p.stem)
+def test_shipped_study_plans_with_dry_run(path, capsys, monkeypatch, tmp_path):
+    """`pinnit study FILE --dry-run` exits 0 and lists every run (the full studies, 20-162 runs: slow)."""
+    monkeypatch.chdir(tmp_path)  # no study directory there: every run is missing
+    assert main(["study", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if " missing " in line]
+    assert out.startswith(f"study {path.stem}: {len(lines)} run(s)") and len(lines) >= 6

@@ -1,0 +1,256 @@
+"""One config dialect: the older training.adam / training.lbfgs form is translated into training.stages when a
+config is loaded, with the defaults of pinnit/config/defaults.py, and resolves to the same stages as the stage
+form; every shipped config trains as its older form did; an older run directory resumes; and a key that only
+the other kind of run reads (training.engine, training.derivatives, ...) is an error naming it."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import typing
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import interrupt_after_step, small_burgers
+from pinnit import parse_config, resume, run
+from pinnit.cli import main
+from pinnit.config.dialect import translate
+from pinnit.config.schema import TrainingConfig
+from pinnit.errors import ConfigError
+from pinnit.training.stages import resolve_stages, stages_of
+from pinnit.yaml_io import read_yaml
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+BURGERS_5000 = {"adam": {"iterations": 5000, "lr": 1.0e-3},
+                "lbfgs": {"iterations": 5000, "history_size": 50, "line_search": "strong_wolfe"}}
+STOKES = {"adam": {"iterations": 50000, "lr": 1.0e-3,
+                   "schedule": {"kind": "inverse_time", "decay_steps": 10000, "decay_rate": 0.5}},
+          "lbfgs": {"iterations": 0}}
+STOKES_CPU = {"adam": {"iterations": 3000, "lr": 3.0e-3,
+                       "schedule": {"kind": "inverse_time", "decay_steps": 1000, "decay_rate": 0.5}},
+              "lbfgs": {"iterations": 0}}
+#: the training sections of the shipped configs written in the older form before their migration to stages
+OLDER = {
+    "advection": {"adam": {"iterations": 3000, "lr": 2.0e-3}, "lbfgs": {"iterations": 1000}},
+    "black_scholes_basis": {"adam": {"iterations": 3000, "lr": 1.0e-3}, "lbfgs": {"iterations": 3000}},
+    "black_scholes_declared": {"adam": {"iterations": 5000, "lr": 1.0e-3}, "lbfgs": {"iterations": 2000}},
+    "black_scholes_fast": {"adam": {"iterations": 3000, "lr": 1.0e-3}, "lbfgs": {"iterations": 3000}},
+    **dict.fromkeys([f"burgers_{n}" for n in ("basis", "declared", "eoc", "fast", "kgi", "mrepu", "proposed",
+                                              "siren")], BURGERS_5000),
+    "heat": {"adam": {"iterations": 2000, "lr": 2.0e-3}, "lbfgs": {"iterations": 500}},
+    "poisson": {"adam": {"iterations": 2000, "lr": 2.0e-3}, "lbfgs": {"iterations": 500}},
+    "wave": {"adam": {"iterations": 3000, "lr": 2.0e-3}, "lbfgs": {"iterations": 1000}},
+    **dict.fromkeys(["stokes_deeponet", "stokes_deeponet_kgi", "stokes_deeponet_xavier"], STOKES),
+    **dict.fromkeys(["stokes_deeponet_cpu", "stokes_deeponet_cpu_kgi"], STOKES_CPU),
+}
+#: written in stages from the start (no older form)
+STAGED = {"burgers", "burgers_long", "black_scholes"}
+
+
+def _stages(data: dict) -> list:
+    """The stages a raw config mapping resolves to (translation, schema, optimizer options; no problem built)."""
+    data = copy.deepcopy(data)
+    translate(data)
+    return stages_of(TrainingConfig.model_validate(data.get("training", {})),
+                     data.get("sampling", {}).get("resample_every", 0))
+
+
+def _older(data: dict, sections: dict) -> dict:
+    data = copy.deepcopy(data)
+    data["training"] = {k: v for k, v in data["training"].items() if k != "stages"} | copy.deepcopy(sections)
+    return data
+
+
+def test_every_shipped_config_is_in_stages_or_listed_here():
+    names = {p.stem for p in CONFIGS.glob("*.yaml")}
+    assert names == set(OLDER) | STAGED
+
+
+@pytest.mark.parametrize("name", sorted(OLDER))
+def test_a_migrated_config_trains_the_stages_of_its_older_form(name):
+    """Same stages (iterations, dtype, options, L-BFGS tolerances, chunk, restarts, resampling) as before its
+    migration; a stage of 0 iterations (L-BFGS in the operator recipes) may have been dropped."""
+    shipped = read_yaml(CONFIGS / f"{name}.yaml")
+    new, old = _stages(shipped), _stages(_older(shipped, OLDER[name]))
+    assert [s for s in new if s.iterations] == [s for s in old if s.iterations]
+    assert {s.name for s in old} - {s.name for s in new} <= {s.name for s in old if not s.iterations}
+
+
+@pytest.mark.parametrize("name", sorted(OLDER))
+def test_a_shipped_config_in_the_older_form_reads_the_same(name):
+    """Written back in the older form (stage adam → training.adam, stage lbfgs → training.lbfgs), each shipped
+    two-stage config resolves to identical stages."""
+    shipped = read_yaml(CONFIGS / f"{name}.yaml")
+    stages = shipped["training"]["stages"]
+    sections = {k: {key: v for key, v in stages[k].items() if key != "resample_every"} for k in stages}
+    assert set(stages) <= {"adam", "lbfgs"}
+    new, old = _stages(shipped), _stages(_older(shipped, sections))
+    assert [s for s in new if s.iterations] == [s for s in old if s.iterations]
+
+
+schedules = st.fixed_dictionaries({"kind": st.sampled_from(["constant", "exponential", "inverse_time", "cosine"]),
+                                   "decay_steps": st.integers(1, 10**5)})
+adam_sections = st.fixed_dictionaries({"iterations": st.integers(0, 10**5)}, optional={
+    "lr": st.floats(1e-6, 1.0), "betas": st.tuples(st.floats(0, 0.99), st.floats(0, 0.9999)),
+    "schedule": schedules})
+lbfgs_sections = st.fixed_dictionaries({"iterations": st.integers(0, 10**5)}, optional={
+    "lr": st.floats(0.01, 2.0), "history_size": st.integers(1, 200), "tolerance_grad": st.floats(0, 1e-3),
+    "tolerance_change": st.floats(0, 1e-3), "line_search": st.sampled_from(["strong_wolfe", "none"]),
+    "chunk": st.integers(1, 500), "restarts": st.integers(0, 50)})
+
+
+@given(adam=adam_sections, lbfgs=lbfgs_sections, resample_every=st.integers(0, 1000), dtype=st.sampled_from(
+    ["float32", "float64"]))
+def test_both_forms_resolve_to_identical_stages(adam, lbfgs, resample_every, dtype):
+    """training.adam + training.lbfgs ≡ training.stages {adam, lbfgs} with the same keys, the L-BFGS stage's
+    resample_every 0 (the older form never resampled in L-BFGS)."""
+    if not adam["iterations"] and not lbfgs["iterations"]:
+        adam["iterations"] = 1
+    base = {"problem": {"name": "burgers"}, "sampling": {"resample_every": resample_every}}
+    older = {**base, "training": {"dtype": dtype, "adam": adam, "lbfgs": lbfgs}}
+    staged = {**base, "training": {"dtype": dtype, "stages": {"adam": adam, "lbfgs": {**lbfgs, "resample_every": 0}}}}
+    assert _stages(older) == _stages(staged)
+
+
+def test_an_lbfgs_stage_stops_as_the_older_form_did(burgers_cfg):
+    """The stage form's L-BFGS defaults (tolerances 1e-9 / 1e-12, chunk 50, 10 restarts) are the older form's,
+    not torch's looser 1e-7 / 1e-9: moving a config to stages leaves its stopping test alone."""
+    older = resolve_stages(parse_config(burgers_cfg, ["training.lbfgs={iterations: 5}"]))
+    del burgers_cfg["training"]["adam"], burgers_cfg["training"]["lbfgs"]
+    staged = resolve_stages(parse_config(burgers_cfg, ["training.stages={adam: {iterations: 60, lr: 3.0e-3}, "
+                                                       "lbfgs: {iterations: 5}}"]))
+    assert staged == older
+    assert (staged[1].options["tolerance_grad"], staged[1].options["tolerance_change"]) == (1e-9, 1e-12)
+    assert (staged[1].chunk, staged[1].restarts) == (50, 10)
+
+
+def test_the_resolved_config_holds_the_stages_and_reloads_to_them(burgers_cfg):
+    from pinnit.config import dump_config
+
+    cfg = parse_config(burgers_cfg)
+    training = yaml.safe_load(dump_config(cfg))["training"]
+    assert "adam" not in training and "lbfgs" not in training and list(training["stages"]) == ["adam", "lbfgs"]
+    assert training["stages"]["lbfgs"]["tolerance_change"] == 1e-12 and training["stages"]["lbfgs"]["chunk"] == 10
+    assert resolve_stages(parse_config(yaml.safe_load(dump_config(cfg)))) == resolve_stages(cfg)
+
+
+def _older_dump(training: dict) -> dict:
+    """A resolved config's training section as pinnit wrote it before the one dialect: ``stages: null`` and
+    both sections complete."""
+    adam, lbfgs = training["stages"]["adam"], training["stages"]["lbfgs"]
+    rest = {k: v for k, v in training.items() if k != "stages"}
+    return {"stages": None,
+            "adam": {k: adam.get(k) for k in ("iterations", "lr", "lr_per_omega", "betas", "schedule")},
+            "lbfgs": {k: lbfgs[k] for k in ("iterations", "lr", "history_size", "tolerance_grad", "tolerance_change",
+                                            "line_search", "chunk", "restarts")}, **rest}
+
+
+def test_an_older_run_directory_resumes(burgers_cfg, monkeypatch, tmp_path):
+    """A run interrupted under the older dialect (its config.yaml: stages null, training.adam, training.lbfgs)
+    resumes and ends exactly where an uninterrupted run does."""
+    cfg = parse_config(burgers_cfg, ["training.adam.iterations=30", "training.lbfgs={iterations: 10, chunk: 5}"])
+    whole = run(cfg, run_dir=tmp_path / "whole").metrics
+    interrupt_after_step(monkeypatch, 15)
+    cut = tmp_path / "cut"
+    assert run(cfg, run_dir=cut).metrics["status"] == "interrupted (SIGINT)"
+    monkeypatch.undo()
+    config = yaml.safe_load((cut / "config.yaml").read_text())
+    config["training"] = _older_dump(config["training"])
+    (cut / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    started = json.loads((cut / "started.json").read_text())
+    started["config_sha256"] = hashlib.sha256((cut / "config.yaml").read_bytes()).hexdigest()
+    (cut / "started.json").write_text(json.dumps(started))
+    resumed = resume(cut).metrics
+    assert resumed["status"] == "completed" and resumed["iterations"] == {"adam": 30, "lbfgs": 10}
+    for key in ("final_loss", "rel_l2_u", "best_step"):
+        assert resumed[key] == whole[key], key
+
+
+def test_an_older_stage_runs_complete_default_sections_are_dropped(burgers_cfg):
+    """A stage-form run's config.yaml from before held complete all-default adam/lbfgs sections beside its stages:
+    they set nothing, so it loads; a section with a key of its own is refused, even at its default value."""
+    del burgers_cfg["training"]["adam"], burgers_cfg["training"]["lbfgs"]
+    burgers_cfg["training"]["stages"] = {"adam": {"iterations": 20}}
+    dumped = copy.deepcopy(burgers_cfg)
+    dumped["training"].update(
+        adam={"iterations": 5000, "lr": 0.001, "lr_per_omega": None, "betas": [0.9, 0.999],
+              "schedule": {"kind": "constant", "decay_rate": 0.5, "decay_steps": 1000, "min_lr": 0.0}},
+        lbfgs={"iterations": 0, "lr": 1.0, "history_size": 50, "tolerance_grad": 1e-09, "tolerance_change": 1e-12,
+               "line_search": "strong_wolfe", "chunk": 50, "restarts": 10})
+    assert resolve_stages(parse_config(dumped)) == resolve_stages(parse_config(burgers_cfg))
+    for override in ("training.lbfgs.iterations=0", "training.lbfgs.chunk=50"):
+        with pytest.raises(ConfigError) as info:
+            parse_config(burgers_cfg, [override])
+        key = override.split("=")[0]
+        assert str(info.value) == (f"{key}: this config trains with training.stages, so training.lbfgs is not "
+                                   f"used; set the stage's key instead (e.g. training.stages.<name>."
+                                   f"{key.split('.')[-1]}; stages here: adam)")
+
+
+@pytest.mark.parametrize("override, path", [
+    ("training.adam.lr=-0.1", "training.adam.lr: got -0.1"),
+    ("training.lbfgs.history_size=0", "training.lbfgs.history_size: got 0"),
+    ("training.adam.lr_per_omega=1e-3", "training.adam.lr_per_omega: activation 'relu' has no finite critical "
+                                        "scale ω = 1/f'(0) (f'(0) = 0); set training.adam.lr instead"),
+    ("training.adam.iterations=0", "training: every stage has 0 iterations; nothing to train"),
+])
+def test_errors_in_the_older_form_name_its_keys(burgers_cfg, override, path):
+    burgers_cfg["network"]["activation"] = "relu"
+    burgers_cfg["training"]["lbfgs"]["iterations"] = 0
+    with pytest.raises(ConfigError) as info:
+        parse_config(burgers_cfg, [override])
+    assert str(info.value).startswith(path)
+
+
+ENGINES = typing.get_args(TrainingConfig.model_fields["engine"].annotation)
+DERIVATIVES = typing.get_args(TrainingConfig.model_fields["derivatives"].annotation)
+
+
+@pytest.fixture(scope="module")
+def operator_cfg() -> dict:
+    return read_yaml(CONFIGS / "stokes_deeponet_cpu.yaml")
+
+
+@pytest.mark.parametrize("kind", ["PINN", "operator"])
+@pytest.mark.parametrize("key, value", [("training.engine", v) for v in ENGINES] +
+                         [("training.derivatives", v) for v in DERIVATIVES])
+def test_each_engine_and_derivatives_value_on_a_pinn_and_an_operator_run(kind, key, value, operator_cfg, tmp_path):
+    """training.engine is read by PINN runs, training.derivatives by operator runs: the other kind refuses any
+    value but the default, naming the key and the key it reads instead."""
+    data = small_burgers(tmp_path) if kind == "PINN" else operator_cfg
+    applies = (key == "training.engine") == (kind == "PINN")
+    default = TrainingConfig.model_fields[key.split(".")[1]].default
+    if applies or value == default:
+        cfg = parse_config(data, [f"{key}={value}"])
+        assert getattr(cfg.training, key.split(".")[1]) == value
+        return
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, [f"{key}={value}"])
+    instead = "training.derivatives (zcs, autograd, jet)" if kind == "operator" else \
+        "training.engine (auto, autograd, jets, compiled, compiled_autograd)"
+    run_kind = "an operator run (a problem with function inputs)" if kind == "operator" else \
+        "a PINN run (a problem without function inputs)"
+    assert str(info.value) == (f"{key}: {value!r} is not used by {run_kind}: only "
+                               f"{'PINN' if kind == 'operator' else 'operator'} runs read it; this run's derivatives "
+                               f"are set by {instead}; remove it")
+
+
+@pytest.mark.parametrize("override", ["sampling.function_batch=10", "evaluation.functions=5"])
+def test_operator_only_sampling_and_evaluation_keys_on_a_pinn_run(override, tmp_path):
+    with pytest.raises(ConfigError) as info:
+        parse_config(small_burgers(tmp_path), [override])
+    key, value = override.split("=")
+    assert str(info.value) == (f"{key}: {value} is not used by a PINN run (a problem without function inputs): "
+                               "only operator runs read it; remove it")
+
+
+def test_the_cli_names_a_key_that_does_not_apply_in_one_line(capsys):
+    assert main(["run", str(CONFIGS / "heat.yaml"), "--set", "training.derivatives=jet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("pinnit: error: training.derivatives: 'jet' is not used by a PINN run (a problem without "
+                   "function inputs): only operator runs read it; this run's derivatives are set by training.engine "
+                   "(auto, autograd, jets, compiled, compiled_autograd); remove it")
