@@ -69,6 +69,8 @@ def _default(field) -> str:
         value = field.default
     if isinstance(value, BaseModel):
         return "(section)"
+    if isinstance(value, dict) and any(isinstance(v, BaseModel) for v in value.values()):
+        return "(sections: see the description)"
     return "null" if value is None else f"`{value!r}`" if isinstance(value, str) else f"`{value}`"
 
 
