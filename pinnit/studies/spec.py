@@ -5,7 +5,7 @@ name: burgers_scale             # optional; default: the file's stem
 base: ../burgers.yaml           # a run config: relative to this file, else a shipped config
                                 # (burgers_fast.yaml, as `pinnit run` finds it), or an inline mapping
 set:                            # --set-style overrides of the base (mapping or list of "key=value")
-  training.adam.iterations: 2000
+  training.stages.adam.iterations: 2000
 methods:                        # named bundles of keys; the method is itself an axis
   proposed: {network.initializer: {name: proposed}}
   eoc: {network.initializer: {name: eoc, sigma_b: 0.0}}
