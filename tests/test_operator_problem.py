@@ -32,9 +32,10 @@ def test_stokes_declaration():
     assert f.argument == "x" and f.train == 1000 and f.test == 200
     assert np.allclose(f.sensors, np.linspace(0, 1, 101))
     assert (f.law.length_scale, f.law.variance) == (0.2, 1.0)
-    assert p.solver == ("stokes", {"mu": 0.01})
+    assert p.solver == ("stokes", {"mu": 0.01, "gauge": "corner"})
     assert [t.name for t in p.loss_terms()] == ["momentum_x", "momentum_y", "mass", "lid"]
-    assert set(p.hard_terms) == {"lid_v", "walls_u", "walls_v", "gauge"}
+    assert set(p.hard_terms) == {"lid_v", "walls_u", "walls_v"}
+    assert p.gauge == ("p", (0.0, 0.0))  # p pinned at one point, not along the bottom wall
 
 
 @pytest.mark.parametrize("mode", ["zcs", "autograd", "jet"])
@@ -47,7 +48,7 @@ def test_walls_exact_and_lid_residual(mode):
     f = p.functions["f"]
     terms = {t.name: t for t in p.terms()}
     rng = np.random.default_rng(1)
-    for name in ("walls_u", "walls_v", "lid_v", "gauge"):
+    for name in ("walls_u", "walls_v", "lid_v"):
         x = torch.as_tensor(np.concatenate([rng.random((20, 1)), rng.random((20, 1))], 1))
         for face in terms[name].region.faces:
             pts = x.clone()

@@ -11,6 +11,7 @@ import yaml
 
 from pinnit.cli import main
 from pinnit.config import parse_config
+from pinnit.operators.evaluation import field_errors
 from pinnit.run import assemble, run
 
 
@@ -51,7 +52,13 @@ def test_run_writes_operator_metrics_plots_and_prediction(finished):
     with np.load(result.path / "prediction.npz") as z:
         assert z["u"].shape == z["u_ref"].shape == (21, 21)
         assert np.allclose(z["x"], np.linspace(0, 1, 21))
-        assert np.allclose(z["u"][:, 0], 0) and np.allclose(z["p"][:, 0], 0)  # hard walls and gauge
+        assert np.allclose(z["u"][:, 0], 0) and abs(z["p"][0, 0]) < 1e-12  # hard walls; p's gauge point (0, 0)
+        assert z["p_ref"][0, 0] == 0 and np.ptp(z["p_ref"][:, 0]) > 1e-4  # the solver's gauge: the same point
+        pred, ref = {k: z[k] for k in "uvp"}, {k: z[f"{k}_ref"] for k in "uvp"}
+    for c in (0.0, 1.0):  # p is scored up to a constant, the same in metrics.json and here
+        errs = field_errors({**pred, "p": pred["p"] + c}, ref, ("p",))
+        assert errs["rel_l2_p"] == pytest.approx(m["rel_l2_p_f0"], rel=1e-9)
+        assert errs["rel_l2_mean"] == pytest.approx(m["rel_l2_mean_f0"], rel=1e-9)
 
 
 def test_predict_matches_the_run_on_a_held_out_lid(finished, capsys):

@@ -1,7 +1,8 @@
 """Scoring a trained operator: relative L2 on each field over held-out functions and the zero function.
 
 For each held-out function f_b the relative L2 error ‖G(f_b) − G_ref(f_b)‖₂ / ‖G_ref(f_b)‖₂ per field on
-the evaluation grid; metrics are the means over the held-out functions (``rel_l2_u`` …, and
+the evaluation grid (a field with a declared ``gauge``, e.g. a pressure, up to a constant: both fields minus
+their grid means, :func:`field_errors`); metrics are the means over the held-out functions (``rel_l2_u`` …, and
 ``rel_l2_mean``, the mean over the fields: seed 001's Stokes metric), the same for f ≡ 0 (``…_f0``, the
 unperturbed lid of ``shared/reference/stokes.npz``), and the convergence slowness of seed 001
 (mean of the loss curve / initial loss).
@@ -23,6 +24,27 @@ from .functions import FunctionInput
 from .solvers import solve
 
 HELD_OUT, ZERO = "held_out", "f0"
+
+
+def up_to_constant(problem: Problem) -> tuple[str, ...]:
+    """The fields compared up to a constant: the declared gauge's (a pressure), none otherwise."""
+    gauge = getattr(problem, "gauge", None)
+    return () if gauge is None else (gauge[0],)
+
+
+def field_error(pred: np.ndarray, ref: np.ndarray, constant: bool = False) -> float:
+    """Relative L2 of one field; with ``constant`` up to a constant (the L2-best shift: both minus their means)."""
+    if constant:
+        pred, ref = pred - np.mean(pred), ref - np.mean(ref)
+    return relative_l2(pred, ref)
+
+
+def field_errors(pred: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], constant: Sequence[str] = ()
+                 ) -> dict[str, float]:
+    """``rel_l2_<field>`` for each field of ``ref`` (those in ``constant`` up to a constant) and ``rel_l2_mean``."""
+    out = {f"rel_l2_{k}": field_error(np.asarray(pred[k]), np.asarray(r), k in constant) for k, r in ref.items()}
+    out["rel_l2_mean"] = float(np.mean(list(out.values())))
+    return out
 
 
 class OperatorEvaluator:
@@ -61,7 +83,8 @@ class OperatorEvaluator:
 
     def per_function(self, pred: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Relative L2 of each field for each function (B,), and their mean over the fields."""
-        out = {k: np.array([relative_l2(p, r) for p, r in zip(pred[k], ref[k])]) for k in ref}
+        constant = up_to_constant(self.problem)
+        out = {k: np.array([field_error(p, r, k in constant) for p, r in zip(pred[k], ref[k])]) for k in ref}
         out["mean"] = np.mean([out[k] for k in ref], axis=0)
         return out
 

@@ -50,6 +50,11 @@ class OperatorModel(nn.Module):
         self._compiled: dict[tuple, object] = {}  # transform derivatives, compiled once
 
     def forward(self, F: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        out = self._transformed(F, X)
+        anchor = self._anchor(F, X)
+        return out if anchor is None else out - anchor
+
+    def _transformed(self, F: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         y = self.net(F, X)
         if not self.problem.hard_constraints:
             return y
@@ -57,6 +62,18 @@ class OperatorModel(nn.Module):
             b, n, d = X.shape
             return self.problem.output_transform(X.reshape(b * n, d), y.reshape(b * n, -1)).view(b, n, -1)
         return self.problem.output_transform(X, y)
+
+    def _anchor(self, F: torch.Tensor, X: torch.Tensor) -> torch.Tensor | None:
+        """The gauge (``problem.gauge``): the gauged field's value at its point (B × 1 × fields, zero in the
+        other fields), subtracted everywhere, so that field is 0 there; its derivatives are unchanged."""
+        gauge = getattr(self.problem, "gauge", None)
+        if gauge is None:
+            return None
+        field, point = gauge
+        mask = torch.zeros(len(self.problem.outputs), dtype=X.dtype, device=X.device)
+        mask[self.problem.outputs.index(field)] = 1.0
+        x0 = torch.as_tensor(point, dtype=X.dtype, device=X.device)[None]
+        return self._transformed(F, x0) * mask
 
     def jet(self, F: torch.Tensor, X: torch.Tensor):
         """``d(field, key)`` → ∂^key of the (transformed) output (B × N), key sorted input indices (≤ 2)."""
@@ -66,14 +83,23 @@ class OperatorModel(nn.Module):
         def raw_d(field: str, key: tuple[int, ...]) -> torch.Tensor:
             return raw(outputs.index(field), key)
 
-        if not self.problem.hard_constraints:
-            return raw_d
         env = _RawJet(X, inputs, raw_d)
+        anchor: list[torch.Tensor] = []
 
         def transformed(field: str, key: tuple[int, ...]) -> torch.Tensor:
-            if (field, key) not in self._compiled:
-                self._compiled[(field, key)] = self.problem.transform_derivative(field, tuple(inputs[i] for i in key))
-            return self._compiled[(field, key)](env)
+            if not self.problem.hard_constraints:
+                value = raw_d(field, key)
+            else:
+                if (field, key) not in self._compiled:
+                    wrt = tuple(inputs[i] for i in key)
+                    self._compiled[(field, key)] = self.problem.transform_derivative(field, wrt)
+                value = self._compiled[(field, key)](env)
+            gauge = getattr(self.problem, "gauge", None)
+            if key or gauge is None or gauge[0] != field:
+                return value
+            if not anchor:  # the gauged field's value at its point, once per jet
+                anchor.append(self._anchor(F, X)[..., outputs.index(field)])
+            return value - anchor[0]
 
         return transformed
 

@@ -6,7 +6,7 @@ reference): prediction and reference share one colour scale per field, diverging
 field changes sign, else sequential."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,16 @@ from ..plots import ERROR, _figure, _save, colour_scale, symbol
 
 
 def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray],
-                  ref: Mapping[str, np.ndarray] | None = None, title: str = ""):
+                  ref: Mapping[str, np.ndarray] | None = None, title: str = "", constant: Sequence[str] = ()):
     """One row per field of ``pred``: prediction | reference | |error| (just the prediction when ``ref`` is
     None). ``axes`` maps the two grid inputs to their 1-D coordinates (the first is drawn along x); each field
     is a 2-D array of shape (len(first), len(second)). Prediction and reference share one colour scale:
     sequential when the reference (else the prediction) keeps one sign, otherwise diverging and centred on 0
-    (vmin = −vmax, so white means 0). Every colorbar is labelled. Returns the matplotlib figure."""
+    (vmin = −vmax, so white means 0). Every colorbar is labelled. Fields in ``constant`` (a gauged pressure)
+    are compared up to a constant: the error panel and its rel. L2 are those after the best constant shift.
+    Returns the matplotlib figure."""
+    from .evaluation import field_error
+
     plt = _figure()
     (n0, a0), (n1, a1) = list(axes.items())[:2]
     names = list(pred)
@@ -39,10 +43,12 @@ def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray]
             fig.colorbar(im, ax=ax, label=f"{s} ({what})")
             ax.set_title(f"{s}: {what}")
         if r is not None:
-            im = row[2].pcolormesh(a0, a1, np.abs(p - r).T, shading="auto", cmap=ERROR)
-            fig.colorbar(im, ax=row[2], label=f"|{s} − reference|")
-            rel = np.linalg.norm(p - r) / max(np.linalg.norm(r), 1e-300)
-            row[2].set_title(f"{s}: |error| (rel. $L^2$ {rel:.3g})")
+            shift = name in constant
+            diff = (p - r) - np.mean(p - r) if shift else p - r
+            im = row[2].pcolormesh(a0, a1, np.abs(diff).T, shading="auto", cmap=ERROR)
+            fig.colorbar(im, ax=row[2], label=f"|{s} − reference{' − c' if shift else ''}|")
+            rel = field_error(p, r, shift)
+            row[2].set_title(f"{s}: |error|{' up to a constant' if shift else ''} (rel. $L^2$ {rel:.3g})")
         for ax in row:
             ax.set_xlabel(symbol(n0))
             ax.set_ylabel(symbol(n1))
@@ -53,23 +59,25 @@ def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray]
 
 
 def plot_fields(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray], path: Path,
-                ref: Mapping[str, np.ndarray] | None = None, title: str = "") -> Path:
+                ref: Mapping[str, np.ndarray] | None = None, title: str = "", constant: Sequence[str] = ()) -> Path:
     """Save :func:`fields_figure` as a PNG at ``path`` (written atomically); returns ``path``."""
-    fig = fields_figure(axes, pred, ref, title)
+    fig = fields_figure(axes, pred, ref, title, constant)
     _save(fig, path)
     _figure().close(fig)
     return path
 
 
 def plot_operator(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], folder: Path) -> list[Path]:
-    from .evaluation import HELD_OUT, ZERO
+    from .evaluation import HELD_OUT, ZERO, up_to_constant
 
     if ev.reference is None:
         return []
     plt = _figure()
     paths = []
+    constant = up_to_constant(ev.problem)
     paths.append(plot_fields(ev.axes, {k: v[0] for k, v in pred[ZERO].items()}, folder / "fields_f0.png",
-                             {k: v[0] for k, v in ev.reference[ZERO].items()}, f"{ev.function.name} ≡ 0 (unperturbed)"))
+                             {k: v[0] for k, v in ev.reference[ZERO].items()},
+                             f"{ev.function.name} ≡ 0 (unperturbed)", constant))
     if HELD_OUT not in ev.reference:
         return paths
     errs = ev.per_function(pred[HELD_OUT], ev.reference[HELD_OUT])
@@ -77,7 +85,7 @@ def plot_operator(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], folder:
     median = int(order[len(order) // 2])
     paths.append(plot_fields(ev.axes, {k: v[median] for k, v in pred[HELD_OUT].items()}, folder / "fields_held_out.png",
                              {k: v[median] for k, v in ev.reference[HELD_OUT].items()},
-                             f"held-out {ev.function.name} #{median} (median error)"))
+                             f"held-out {ev.function.name} #{median} (median error)", constant))
 
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     bins = np.geomspace(max(min(e.min() for e in errs.values()), 1e-6), max(e.max() for e in errs.values()), 30)
@@ -106,7 +114,7 @@ def lids_figure(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], errs: Map
     """The held-out functions with the lowest (best), median and highest (worst) mean relative L2 error, one
     column each: the function on top, then the first output along the first input at two values of the
     second, reference solid and prediction dashed. Each column's title names its rank and error."""
-    from .evaluation import HELD_OUT
+    from .evaluation import HELD_OUT, up_to_constant
 
     plt = _figure()
     order = np.argsort(errs["mean"])
@@ -120,7 +128,9 @@ def lids_figure(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], errs: Map
     for col, (rank, b) in enumerate(picks):
         ax = grid[0][col]
         ax.plot(ev.function.sensors, ev.functions[HELD_OUT][b], "k-", lw=1)
-        ax.set_title(f"{rank}: {f} #{b}, rel. $L^2$ error {errs['mean'][b]:.3g}", fontsize=10)
+        each = ", ".join(f"{symbol(k)} {e[b]:.2g}" for k, e in errs.items() if k != "mean")
+        each = f"\n({each})" if len(errs) > 2 else ""  # several fields: each one's error too
+        ax.set_title(f"{rank}: {f} #{b}, rel. $L^2$ error {errs['mean'][b]:.3g}{each}", fontsize=10)
         ax.set_xlabel(symbol(arg))
         ax.set_ylabel(f"{f}({arg})")
         for r, j in enumerate(rows, start=1):
@@ -131,7 +141,8 @@ def lids_figure(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], errs: Map
             ax.set_xlabel(symbol(n0))
             ax.set_ylabel(symbol(first))
             ax.legend(fontsize=7)
+    constant = "".join(f"; {symbol(k)} up to a constant" for k in up_to_constant(ev.problem))
     fig.suptitle(f"held-out {f}: best, median and worst of {len(order)} by the rel. $L^2$ error "
-                 f"(mean over {', '.join(k for k in errs if k != 'mean')})")
+                 f"(mean over {', '.join(k for k in errs if k != 'mean')}{constant})")
     return fig
 

@@ -14,11 +14,11 @@ import torch
 
 from ..config import load_config
 from ..errors import PinnitError
-from ..evaluation import relative_l2
 from ..nn.deeponet import build_deeponet
 from ..problems import build_problem
 from ..rundir import CHECKPOINT_FILE, CONFIG_FILE, write_bytes
 from ..training.checkpoint import Checkpointer, load_tensors, reason
+from .evaluation import field_errors, up_to_constant
 from .loss import OperatorModel, the_function
 from .solvers import solve
 
@@ -121,8 +121,7 @@ def predict(run_dir: str | Path, function_file: str | Path, out: str | Path | No
         for k, r in ref.items():
             arrays[f"{k}_ref"] = r[0]
             arrays[f"{k}_abs_error"] = np.abs(arrays[k] - r[0])
-            errors[f"rel_l2_{k}"] = relative_l2(arrays[k], r[0])
-        errors["rel_l2_mean"] = float(np.mean(list(errors.values())))
+        errors = field_errors(arrays, {k: r[0] for k, r in ref.items()}, up_to_constant(problem))
         arrays.update({k: np.asarray(v) for k, v in errors.items()})
     target = Path(out) if out else Path(run_dir) / "predictions" / f"{Path(function_file).stem}.npz"
     buf = io.BytesIO()

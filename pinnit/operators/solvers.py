@@ -30,7 +30,8 @@ def stokes(values: np.ndarray, function: FunctionInput, axes: Mapping[str, np.nd
            cache_dir: Path | None = None, mu: float = 0.01, gauge: str | None = None) -> dict[str, np.ndarray]:
     """Lid-driven Stokes flow on the unit square, lid u(x, 1) = (1 + f(x)/10)·x(1−x)
     (:mod:`pinnit.references.stokes`, finite differences; cached on disk per set of lids). ``gauge``: the
-    solver's pressure constant (default its ``bottom_mean``, the closest to the network's p(x, 0) = 0)."""
+    solver's pressure constant (default its ``bottom_mean``; ``problems/stokes.yaml`` sets ``corner``, the
+    point where its network's p is pinned)."""
     from ..references.stokes import solve_stokes_batch
     from ..references.stokes_cache import cached_references
 

@@ -18,7 +18,7 @@ from ..errors import ConfigError, did_you_mean
 from ..fields import Fields
 from .base import Box, Problem, Region, Term, register_problem
 from .declared_functions import function_inputs, solver_spec
-from .declared_transform import apply_transform, parse_output_transform
+from .declared_transform import apply_transform, parse_gauge, parse_output_transform
 from .declared_io import PATH, ConditionSpec, Declaration, Table, load_declaration, read_table, resolve
 
 if TYPE_CHECKING:
@@ -109,6 +109,7 @@ class DeclaredProblem(Problem):
                                   f"term name '{t.name}' is used twice; give each condition its own name")
             names.add(t.name)
         self._transform, self.hard_terms = parse_output_transform(self, s)
+        self.gauge = parse_gauge(self, s.gauge)  # (field, point) pinned to 0 by operator runs, or None
         self._exact, self._table = self._reference(s)
         self._eval_box = {**self._domain, **self._box(s.evaluation.box, f"{PATH}.evaluation.box")}
         res = s.evaluation.resolution

@@ -48,6 +48,13 @@ class ConditionSpec(_Spec):
     data: dict[str, list[float]] | None = None
 
 
+class GaugeSpec(_Spec):
+    """Where a field defined up to a constant (a pressure) is pinned: ``{field: p, at: {x: 0, y: 0}}``."""
+
+    field: str
+    at: dict[str, Expr]
+
+
 class ExactFile(_Spec):
     path: str
     names: dict[str, str] = {}  # array name in the file → input or field name, e.g. {usol: u}
@@ -102,11 +109,12 @@ class Declaration(_Spec):
     max_derivative_order: Annotated[int, Field(ge=1, le=32)] = 4  # raise it for higher-order PDEs
     functions: dict[str, FunctionSpec] = {}  # function inputs (operator learning, e.g. a random lid)
     solver: str | dict[str, Expr] | None = None  # reference solver for any function input: name or {name, **params}
+    gauge: GaugeSpec | None = None  # a field known up to a constant, pinned to 0 at one point (operator runs)
 
 
-_OWNERS = {"conditions": ConditionSpec, "evaluation": EvaluationSpec, "exact_file": ExactFile}
+_OWNERS = {"conditions": ConditionSpec, "evaluation": EvaluationSpec, "exact_file": ExactFile, "gauge": GaugeSpec}
 _FUNCTION_OWNERS = {"sensors": SensorSpec, "law": LawSpec}
-_TAGS = {"str", "float", "int", "dict", "list", "tuple", *(m.__name__ for m in (ConditionSpec, ExactFile))}
+_TAGS = {"str", "float", "int", "dict", "list", "tuple", *(m.__name__ for m in (ConditionSpec, ExactFile, GaugeSpec))}
 
 
 def _owner(loc: Sequence) -> type[BaseModel]:

@@ -10,7 +10,7 @@ import torch
 from ..errors import ConfigError, did_you_mean
 from ..fields import Fields
 from ..sampling import sample_region
-from .declared_io import PATH, Declaration
+from .declared_io import PATH, Declaration, GaugeSpec
 
 if TYPE_CHECKING:
     from .declared import DeclaredProblem
@@ -56,6 +56,26 @@ def parse_output_transform(problem: DeclaredProblem, s: Declaration
     hard_terms = tuple(s.satisfies)
     _check_transform(problem, transform, hard_terms)
     return transform, hard_terms
+
+
+def parse_gauge(problem: DeclaredProblem, spec: GaugeSpec | None) -> tuple[str, tuple[float, ...]] | None:
+    """``gauge: {field: p, at: {x: 0, y: 0}}`` → ("p", (0.0, 0.0)): the field, known only up to a constant (a
+    pressure), is pinned by subtracting its value at that one point (operator runs: the network's output and
+    the metric, which compares it up to a constant). One-line ConfigErrors for a bad field or point."""
+    if spec is None:
+        return None
+    path = f"{PATH}.gauge"
+    if not problem.functions:
+        raise ConfigError(path, "a gauge is applied by operator runs (DeepONet); declare 'functions', or pin the "
+                                "field with a condition")
+    if spec.field not in problem.outputs:
+        raise ConfigError(f"{path}.field", f"'{spec.field}' is not a field{did_you_mean(spec.field, problem.outputs)}"
+                                           f"; fields: {', '.join(problem.outputs)}")
+    missing = [k for k in problem.inputs if k not in spec.at]
+    if missing:
+        raise ConfigError(f"{path}.at", f"give one point: a value for every input (missing {', '.join(missing)})")
+    (face,) = problem._faces(spec.at, f"{path}.at", "gauge")
+    return spec.field, tuple(face[k] for k in problem.inputs)
 
 
 def _check_transform(problem: DeclaredProblem, transform: list[Compiled], hard_terms: tuple[str, ...]) -> None:

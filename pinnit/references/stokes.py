@@ -28,10 +28,11 @@ lid corners (mostly the file's p(x, 0) = 0, see below), median pointwise differe
 
 **Gauge** (the solution fixes p only up to a constant): ``"bottom_mean"`` (default) makes the mean of
 p(x, 0) over the bottom wall zero; ``"corner"`` sets p(0, 0) = 0; ``"mean"`` zeroes the domain mean.
-The FreeFEM reference (and the network's output transform p = N_p y) has p(x, 0) = 0 on the whole bottom
-wall, which no true solution has (p varies by ~1.3e-3 along it); among constant shifts, the
-bottom-mean gauge is the one closest to that (for f = 0 it is within 4e-7 of the L2-optimal shift
-against the FreeFEM file, while ``"corner"`` is 1e-1 off in rel. L2).
+The operator problem (``problems/stokes.yaml``) uses ``"corner"``, the same point its network is pinned at
+(p − p(0, 0)), and its metric compares p up to a constant. The FreeFEM reference has p(x, 0) = 0 on the
+whole bottom wall, which no true solution has (p varies by ~1.3e-3 along it); among constant shifts, the
+bottom-mean gauge is the one closest to that file (for f = 0 it is within 4e-7 of the L2-optimal shift
+against it, while ``"corner"`` is 1e-1 off in rel. L2), hence the default.
 
 **Lid data.**  f is given at m equispaced sensors on [0, 1] (m = 101 in the problem); between sensors it
 is interpolated by ``scipy.interpolate.CubicSpline`` (not-a-knot), which reproduces f at the sensors.
