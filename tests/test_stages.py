@@ -156,18 +156,3 @@ def test_stage_summary_and_restart_events_for_a_dense_stage(burgers_cfg, tmp_pat
     s = m["stages"]["bfgs"]
     assert s["restarts"] == m["restarts"] <= 2 and s["iterations"] < 200
     assert "tolerance_change=0.001" in s["stop_reason"] and f"after {s['restarts']} restarts" in s["stop_reason"]
-
-
-def test_operator_runs_refuse_closure_stages_and_dtype_switches():
-    from pathlib import Path
-
-    from pinnit.yaml_io import read_yaml
-
-    data = read_yaml(Path(__file__).resolve().parents[1] / "configs" / "stokes_deeponet_cpu.yaml")
-    data["training"].pop("adam")
-    data["training"]["stages"] = {"adam": {"iterations": 5}, "qn": {"optimizer": "bfgs", "iterations": 5}}
-    with pytest.raises(ConfigError, match=r"^training.stages.qn: operator runs"):
-        parse_config(data)
-    data["training"]["stages"] = {"adam": {"iterations": 5, "dtype": "float64"}}
-    with pytest.raises(ConfigError, match=r"^training.stages.adam.dtype: operator runs keep one dtype"):
-        parse_config(data)

@@ -71,10 +71,13 @@ class OperatorEvaluator:
     def predict_values(self, model: nn.Module, values: np.ndarray) -> dict[str, np.ndarray]:
         """Fields (B × grid shape) for sensor values (B × sensors)."""
         outs = []
+        dtype = next(model.parameters()).dtype  # a float64 stage's model, after a float32 start
+        x = self.x.to(dtype)
         with torch.no_grad():
             for chunk in np.array_split(values, max(1, -(-len(values) // self.batch))):
                 if len(chunk):
-                    outs.append(model(self.ctx.tensor(chunk), self.x).detach().cpu().double().numpy())
+                    F = torch.as_tensor(chunk, dtype=dtype, device=x.device)
+                    outs.append(model(F, x).detach().cpu().double().numpy())
         y = np.concatenate(outs) if outs else np.zeros((0, len(self.x), len(self.problem.outputs)))
         return {name: y[..., j].reshape(len(values), *self.shape) for j, name in enumerate(self.problem.outputs)}
 

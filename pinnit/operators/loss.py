@@ -140,6 +140,7 @@ class OperatorLoss:
         self.batch_rng = seeded_rng(ctx.seed, BATCH_SALT)
         self.order = np.zeros(0, dtype=np.int64)  # the current epoch's permutation, consumed from the front
         self.batch: np.ndarray | None = None  # indices of the last batch drawn
+        self.held: np.ndarray | None = None  # the batch every evaluation uses during a closure chunk
         self._interp: dict[str, torch.Tensor] = {}
         self.resample()
 
@@ -165,6 +166,20 @@ class OperatorLoss:
             self.order = np.concatenate([self.order, self.batch_rng.permutation(len(self.train_functions))])
         self.batch, self.order = self.order[: self.batch_size], self.order[self.batch_size:]
         return self.batch
+
+    def hold_batch(self, hold: bool) -> None:
+        """``True``: draw the next batch and evaluate every later call on it (a closure optimizer's chunk: L-BFGS
+        and the quasi-Newton methods need one fixed function-and-point batch per chunk); ``False``: back to a
+        new batch per call. The trainer holds one batch per chunk, so batches change between chunks."""
+        self.held = self.next_batch() if hold else None
+
+    def set_dtype(self, dtype: torch.dtype) -> None:
+        """Functions, points (and later draws, through the context) in ``dtype``: a float64 stage."""
+        self.ctx.dtype = dtype
+        self.train_tensor = self.train_tensor.to(dtype)
+        shared: dict[int, torch.Tensor] = {}  # shared point sets stay shared
+        self.points = {k: shared.setdefault(v.data_ptr(), v.to(dtype)) for k, v in self.points.items()}
+        self._interp.clear()
 
     def function_values(self, F: torch.Tensor) -> callable:
         """(name, points) → f at the points' argument for every function of ``F`` (B × N), cubic from sensors."""
@@ -195,6 +210,7 @@ class OperatorLoss:
         self.ctx.rng.bit_generator.state = state["rng"]
         self.batch_rng.bit_generator.state = state["batch_rng"]
         self.order = np.asarray(state["order"], dtype=np.int64)
+        self.held = None
         self._interp.clear()
 
     # --- the loss -------------------------------------------------------------------------------------
@@ -217,8 +233,9 @@ class OperatorLoss:
         return out
 
     def term_losses(self) -> dict[str, torch.Tensor]:
-        """One step: the next batch of training functions, and each term's loss on it."""
-        idx = torch.as_tensor(self.next_batch(), device=self.train_tensor.device)
+        """One step: the next batch of training functions (the held one in a closure chunk), each term's loss on it."""
+        batch = self.next_batch() if self.held is None else self.held
+        idx = torch.as_tensor(batch, device=self.train_tensor.device)
         return self.losses_for(self.train_tensor[idx])
 
     def total(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:

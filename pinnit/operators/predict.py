@@ -90,7 +90,9 @@ def load_operator(run_dir: str | Path) -> tuple[Any, Any, OperatorModel]:
         state = {k[len("net."):]: v for k, v in full.items() if k.startswith("net.")}
     else:
         raise PinnitError(f"{path}: no model.pt or {CHECKPOINT_FILE} (has the run started?)")
-    dtype = torch.float64 if cfg.training.dtype == "float64" else torch.float32
+    floats = [v.dtype for v in (state.values() if isinstance(state, dict) else ())
+              if isinstance(v, torch.Tensor) and v.is_floating_point()]
+    dtype = floats[0] if floats else torch.float32  # the saved weights' (a float64 last stage's, say)
     net = net.to(dtype)
     try:
         net.load_state_dict(state)

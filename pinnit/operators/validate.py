@@ -10,7 +10,9 @@ from .loss import the_function
 
 
 def validate_operator(cfg: RunConfig, problem: Problem, max_parameters: int) -> None:
-    """One-line errors for a DeepONet without function inputs (or the reverse), L-BFGS, and bad sub-nets."""
+    """One-line errors for a DeepONet without function inputs (or the reverse), a dense quasi-Newton stage on
+    too many parameters, and bad sub-nets. Closure optimizers (L-BFGS, BFGS, SSBFGS, SSBroyden) run on one
+    function batch per chunk (:meth:`~pinnit.operators.loss.OperatorLoss.hold_batch`), stages in any dtype."""
     from ..nn.deeponet import build_deeponet, deeponet_parameter_count
 
     net = cfg.network
@@ -21,23 +23,11 @@ def validate_operator(cfg: RunConfig, problem: Problem, max_parameters: int) -> 
         raise ConfigError("network.arch", f"the problem has function inputs ({', '.join(problem.functions)}); "
                                           "use arch: deeponet")
     fn = the_function(problem)
-    if cfg.training.lbfgs.iterations:
-        raise ConfigError("training.lbfgs.iterations", "operator runs train with Adam on a new function batch "
-                                                       "each step; L-BFGS is not supported (set 0)")
-    if cfg.training.stages is not None:
-        from ..training.stages import resolve_stages
-
-        for stage in resolve_stages(cfg):
-            if stage.closure and stage.iterations:
-                raise ConfigError(f"training.stages.{stage.name}", f"operator runs train on a new function batch "
-                                  f"each step; the closure optimizer '{stage.optimizer}' is not supported (use a "
-                                  "first-order one such as adam)")
-            if stage.dtype != cfg.training.dtype:
-                raise ConfigError(f"training.stages.{stage.name}.dtype", "operator runs keep one dtype (training.dtype)")
     check_jet(cfg, problem)
     n_params = deeponet_parameter_count(net, fn.count, len(problem.inputs), len(problem.outputs))
     if n_params > max_parameters:
         raise ConfigError("network", f"{n_params:,} parameters; at most {max_parameters:,} are supported")
+    check_dense_stages(cfg, n_params)
     gen = torch.Generator().manual_seed(0)
     lo = torch.tensor([problem.domain[k][0] for k in problem.inputs], dtype=torch.float64)
     hi = torch.tensor([problem.domain[k][1] for k in problem.inputs], dtype=torch.float64)
@@ -45,6 +35,26 @@ def validate_operator(cfg: RunConfig, problem: Problem, max_parameters: int) -> 
     functions = torch.randn(16, fn.count, generator=gen, dtype=torch.float64)
     build_deeponet(net, fn.count, len(problem.inputs), len(problem.outputs), gen, lo.tolist(), hi.tolist(),
                    sample_functions=functions, sample_points=points)
+
+
+def check_dense_stages(cfg: RunConfig, n_params: int) -> None:
+    """A dense quasi-Newton stage (an n × n inverse Hessian) needs the DeepONet's parameter count within its
+    ``max_params``: refused here, before any solve, with one line naming the key and the count; a residual-vector
+    method (Levenberg–Marquardt) is refused for operator runs."""
+    from ..training.optimizers import OPTIMIZERS
+    from ..training.stages import resolve_stages
+
+    for stage in resolve_stages(cfg):
+        if stage.iterations and getattr(OPTIMIZERS.get(stage.optimizer), "needs_residuals", False):
+            raise ConfigError(f"training.stages.{stage.name}.optimizer",
+                              f"'{stage.optimizer}' works on a PINN's residual vector; operator runs (functions × "
+                              "points) are not supported: use lbfgs")
+        limit = stage.options.get("max_params")
+        if stage.iterations and limit is not None and n_params > limit:
+            raise ConfigError(f"training.stages.{stage.name}.max_params",
+                              f"'{stage.optimizer}' keeps a dense {n_params:,} × {n_params:,} inverse Hessian: this "
+                              f"DeepONet has {n_params:,} parameters, above max_params={limit:,}; use lbfgs, a "
+                              "smaller network, or raise max_params")
 
 
 def check_jet(cfg: RunConfig, problem: Problem) -> None:

@@ -97,7 +97,7 @@ class Trainer:
         dtype = DTYPES[name]
         if next(self.model.parameters()).dtype != dtype:
             self.model.to(dtype)
-        if self.loss.ctx.dtype != dtype:  # operator runs keep one dtype (validated), so never get here
+        if self.loss.ctx.dtype != dtype:
             self.loss.set_dtype(dtype)
 
     def _enter(self, index: int) -> None:
@@ -275,6 +275,9 @@ class Trainer:
         state = self.optimizer.state[group["params"][0]]
         before = state.get("n_iter", 0)
         last: dict[str, Any] = {}
+        hold = getattr(self.loss, "hold_batch", None)  # operator runs: one function batch for the whole chunk
+        if hold is not None:
+            hold(True)
 
         def closure() -> torch.Tensor:
             self.optimizer.zero_grad(set_to_none=True)
@@ -292,6 +295,8 @@ class Trainer:
         # torch's L-BFGS ends on its last evaluation; the dense methods may end after a rejected trial point
         lbfgs = isinstance(self.optimizer, torch.optim.LBFGS)
         total, terms = (last["total"], last["terms"]) if lbfgs else self._losses()
+        if hold is not None:
+            hold(False)
         values = self._check(total.detach(), {k: v.detach() for k, v in terms.items()})
         self._check_parameters()
         improved = values["total"] < s.last_losses.get("total", math.inf)
