@@ -1,7 +1,8 @@
 """``history.csv`` and ``events.csv``: the training history as two tables with fixed columns.
 
-The trainer's history is one list of rows; metric rows (``step, stage, loss_<term>…, lr``, plus
-``rel_l2_<field>…`` at evaluation steps) and event rows (``step, stage, event``: an L-BFGS restart, a
+The trainer's history is one list of rows; metric rows (``step, stage, loss_<term>…, lr, time_s``, plus
+``rel_l2_<field>…`` at evaluation steps; ``time_s`` is the wall time in seconds since the run began, carried in
+the checkpoint so that a resumed run continues it) and event rows (``step, stage, event``: an L-BFGS restart, a
 rollback) are split here, so ``history.csv`` has one header — fixed by its first row's columns plus every
 error column the run reports — and one row per step, and ``events.csv`` lists what happened where.
 """
@@ -34,7 +35,7 @@ def split_history(history: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, 
 
 
 def history_columns(rows: list[Mapping[str, Any]]) -> list[str]:
-    """``step, stage, loss_*…, lr`` as in the first row, then the error columns (``rel_l2_*``), then any
+    """``step, stage, loss_*…, lr, time_s`` as in the first row, then the error columns (``rel_l2_*``), then any
     other column, in order of first appearance."""
     seen: list[str] = []
     for row in rows:

@@ -262,5 +262,6 @@ def test_a_run_whose_adam_step_stayed_eager_resumes_eager(burgers_cfg, tmp_path,
     second._adam_step()
     first._adam_step()
     assert tried == [] and second.engine == first.engine == "autograd"
-    assert second.state.history[-1] == first.state.history[-1]
+    drop_time = lambda row: {k: v for k, v in row.items() if k != "time_s"}  # noqa: E731  (wall clocks differ)
+    assert drop_time(second.state.history[-1]) == drop_time(first.state.history[-1])
     assert second.loss.engine.notes == first.loss.engine.notes

@@ -56,3 +56,16 @@ def test_a_run_with_lbfgs_restarts_writes_unique_steps(burgers_cfg):
     _, events = _read(res.path / "events.csv")
     assert res.metrics["restarts"] >= 1 and len(events) == res.metrics["restarts"]
     assert all(e["event"].startswith("L-BFGS restart") for e in events)
+
+
+def test_history_records_seconds_since_the_run_began(burgers_cfg):
+    """``time_s`` follows ``lr``, never decreases, and ends within the run's wall time (the resumed case is in
+    test_levenberg_marquardt.py: the clock continues across --resume)."""
+    cfg = {**burgers_cfg, "training": {k: v for k, v in burgers_cfg["training"].items() if k not in ("adam", "lbfgs")}}
+    cfg["training"]["stages"] = {"adam": {"iterations": 40, "lr": 3e-3}}
+    res = run(parse_config(cfg))
+    header, rows = _read(res.path / "history.csv")
+    assert header[header.index("lr") + 1] == "time_s"
+    times = [float(r["time_s"]) for r in rows]
+    assert len(times) == 4 and all(0 < a <= b for a, b in zip(times, times[1:]))
+    assert times[-1] <= res.metrics["wall_time_s"] + 1e-3

@@ -13,6 +13,7 @@ from ..context import RunContext
 from ..problems.base import Problem, Term
 from ..sampling import sample_region
 from .engine import LossEngine
+from .residuals import PinnResiduals
 
 
 class PinnModel(nn.Module):
@@ -95,3 +96,9 @@ class PinnLoss:
 
     def total(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return sum(self.weights[k] * v for k, v in losses.items())
+
+    def residuals(self) -> PinnResiduals:
+        """The residual vector r(θ) at the current points, with ‖r‖² = the total loss (checked against it):
+        r = concat_t √(λ_t/N_t)·r_t, a pure function of the flat float64 parameters, with its Jacobian
+        (pinnit/training/residuals.py), for least-squares optimizers such as Levenberg–Marquardt."""
+        return PinnResiduals(self)

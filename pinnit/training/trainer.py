@@ -36,6 +36,7 @@ from .fused_adam import FusedAdam, fused_adam_for
 from .loss import PinnLoss
 from .optimizers import loss_form, optimizer_label
 from .progress import Progress
+from .residuals import check_residual_stages
 from .schedule import scheduled_lr
 from .signals import StopRequest
 from .stages import Stage, stages_of
@@ -61,6 +62,8 @@ class Trainer:
         self._fused: tuple[torch.optim.Optimizer, FusedAdam | None] | None = None  # (for this optimizer, step)
         self.progress = Progress({s.name: s.iterations for s in self.stages},
                                  labels={s.name: self._label(s) for s in self.stages}, enabled=progress)
+        check_residual_stages(self.stages, loss)  # e.g. levenberg_marquardt: loss_form mse, a PINN loss
+        self._clock = time.perf_counter()  # elapsed = now − _clock (train() continues a resumed run's time)
         self.state = TrainState(iterations={s.name: 0 for s in self.stages},
                                 stop_reasons={s.name: None for s in self.stages},
                                 restarts={s.name: 0 for s in self.stages})
@@ -202,7 +205,8 @@ class Trainer:
         due = bool(self.eval_every) and s.step // self.eval_every > step0 // self.eval_every
         evaluate = self.evaluate is not None and (due or final)
         if log or final or evaluate or s.step % self.log_every == 0:
-            row = {"step": s.step, "stage": s.stage, **{f"loss_{k}": v for k, v in values.items()}, "lr": lr}
+            row = {"step": s.step, "stage": s.stage, **{f"loss_{k}": v for k, v in values.items()}, "lr": lr,
+                   "time_s": round(time.perf_counter() - self._clock, 6)}  # since the run began, across resumes
             if evaluate:
                 row.update(self.evaluate())
             s.history.append(row)
@@ -275,6 +279,8 @@ class Trainer:
         state = self.optimizer.state[group["params"][0]]
         before = state.get("n_iter", 0)
         last: dict[str, Any] = {}
+        if getattr(self.optimizer, "needs_residuals", False):  # Levenberg–Marquardt: r(θ) at this chunk's points
+            self.optimizer.residuals = self.loss.residuals()
         hold = getattr(self.loss, "hold_batch", None)  # operator runs: one function batch for the whole chunk
         if hold is not None:
             hold(True)
@@ -358,6 +364,7 @@ class Trainer:
         """Train to the end, to divergence, or until SIGINT/SIGTERM; returns the final state."""
         start = time.perf_counter()
         elapsed0 = self.state.elapsed
+        self._clock = start - elapsed0
         if self.state.step == 0 and not self.ckpt.exists():
             self.save_checkpoint()  # the last good state before any step
         every = self.cfg.checkpoint_every

@@ -41,7 +41,8 @@ def build_optimizer(spec: Any, params: Iterable[torch.nn.Parameter],
 
 
 #: how logs, progress bars and plots name each registered optimizer (other names are shown as they are)
-LABELS = {"adam": "Adam", "lbfgs": "L-BFGS", "bfgs": "BFGS", "ssbfgs": "SSBFGS", "ssbroyden": "SSBroyden"}
+LABELS = {"adam": "Adam", "lbfgs": "L-BFGS", "bfgs": "BFGS", "ssbfgs": "SSBFGS", "ssbroyden": "SSBroyden",
+          "levenberg_marquardt": "Levenberg–Marquardt"}
 
 
 def optimizer_label(name: str) -> str:

@@ -1,7 +1,9 @@
 """The registered optimizers: ``adam``, ``sgd`` and ``lbfgs`` (torch's), ``bfgs``, ``ssbfgs`` and ``ssbroyden``
-(:class:`.dense.DenseQuasiNewton`). Each entry's keyword arguments are its config options; an entry whose
-optimizer's ``step`` needs a closure (it evaluates the loss itself) sets ``needs_closure = True``, and the
-trainer then runs it in chunks of ``max_iter`` iterations."""
+(:class:`.dense.DenseQuasiNewton`) and ``levenberg_marquardt`` (:class:`.levenberg_marquardt.LevenbergMarquardt`).
+Each entry's keyword arguments are its config options; an entry whose optimizer's ``step`` needs a closure (it
+evaluates the loss itself) sets ``needs_closure = True``, and the trainer then runs it in chunks of ``max_iter``
+iterations; one that also sets ``needs_residuals = True`` gets the loss's residual vector bound before each chunk
+(``optimizer.residuals = loss.residuals()``; the loss form must be ``mse``)."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -11,6 +13,8 @@ from pydantic import Field
 
 from .base import register_optimizer
 from .dense import DEFAULT_MAX_PARAMS, DenseQuasiNewton
+from .levenberg_marquardt import DEFAULT_MAX_PARAMS as LM_MAX_PARAMS
+from .levenberg_marquardt import SCALINGS, LevenbergMarquardt
 
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
@@ -92,3 +96,20 @@ register_optimizer("ssbfgs")(_dense(
     "ssbfgs", "Self-scaled BFGS (Al-Baali's τ), dense inverse Hessian, strong Wolfe (Urbán et al. 2024)."))
 register_optimizer("ssbroyden")(_dense(
     "ssbroyden", "Self-scaled Broyden (τ_k, φ_k), dense inverse Hessian, strong Wolfe (Urbán et al. 2024)."))
+
+
+@register_optimizer("levenberg_marquardt")
+def levenberg_marquardt(params, *, max_iter: Count = 50, damping: Positive = 1e-3,
+                        scaling: Literal[SCALINGS] = "identity", max_params: Count = LM_MAX_PARAMS,
+                        max_rejections: Count = 30, cg_max_iter: Count = 200, cg_tolerance: Positive = 1e-10,
+                        tolerance_grad: NonNegative = 0.0,
+                        tolerance_change: NonNegative = 0.0) -> torch.optim.Optimizer:
+    """Levenberg–Marquardt with Nielsen's damping rule on the residual vector (loss_form mse only); dense JᵀJ
+    up to max_params parameters, matrix-free CG beyond."""
+    return LevenbergMarquardt(params, max_iter=max_iter, damping=damping, scaling=scaling, max_params=max_params,
+                              max_rejections=max_rejections, cg_max_iter=cg_max_iter, cg_tolerance=cg_tolerance,
+                              tolerance_grad=tolerance_grad, tolerance_change=tolerance_change)
+
+
+levenberg_marquardt.needs_closure = True  # type: ignore[attr-defined]
+levenberg_marquardt.needs_residuals = True  # type: ignore[attr-defined]  (the trainer binds loss.residuals())
