@@ -86,17 +86,18 @@ def test_each_closure_optimizer_trains_an_operator_on_one_batch_per_chunk(tmp_pa
     assert m["best_loss"] < m["initial_loss"]
 
 
-def _interrupt_in_chunk(monkeypatch, at_step: int) -> None:
-    real = trainer_mod.Trainer._closure_chunk
-    fired = []
+def _interrupt_after_chunks(monkeypatch, chunks: int) -> None:
+    """A real SIGINT as the trainer releases the batch of closure chunk number ``chunks`` (it stops after it)."""
+    real, released = OperatorLoss.hold_batch, []
 
-    def chunk(self):
-        real(self)
-        if self.state.step >= at_step and not fired:
-            fired.append(1)
-            os.kill(os.getpid(), signal.SIGINT)
+    def hold_batch(self, hold: bool) -> None:
+        real(self, hold)
+        if not hold:
+            released.append(1)
+            if len(released) == chunks:
+                os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(trainer_mod.Trainer, "_closure_chunk", chunk)
+    monkeypatch.setattr(OperatorLoss, "hold_batch", hold_batch)
 
 
 def test_an_operator_run_interrupted_in_a_float64_lbfgs_stage_resumes_bit_for_bit(tmp_path, monkeypatch):
@@ -104,7 +105,7 @@ def test_an_operator_run_interrupted_in_a_float64_lbfgs_stage_resumes_bit_for_bi
               "lbfgs": {"iterations": 12, "chunk": 3, "dtype": "float64", "resample_every": 6}}
     data = tiny(tmp_path, stages)
     reference = run(parse_config(data), run_dir=tmp_path / "straight").metrics
-    _interrupt_in_chunk(monkeypatch, 9)
+    _interrupt_after_chunks(monkeypatch, 3)  # 9 L-BFGS iterations in: past the points redrawn at 6
     stopped = run(parse_config(data), run_dir=tmp_path / "killed").metrics
     assert stopped["status"].startswith("interrupted") and 0 < stopped["iterations"]["lbfgs"] < 12
     monkeypatch.undo()
