@@ -191,6 +191,37 @@ def test_an_older_stage_runs_complete_default_sections_are_dropped(burgers_cfg):
                                    f"{key.split('.')[-1]}; stages here: adam)")
 
 
+def test_an_older_study_directory_continues(tmp_path, capsys):
+    """A study planned under the older dialect (plan.json and a finished run's config.yaml in training.adam /
+    training.lbfgs) continues with `pinnit study STUDY_DIR`: the run still to do writes its config.yaml in
+    stages, and both compare equal to the plan (config_digest reads either form)."""
+    from study_builder import tiny_study_file
+
+    from pinnit.studies import config_digest
+
+    study_dir = tmp_path / "sd"
+    assert main(["study", str(tiny_study_file(tmp_path, iterations=5, seeds=2)), "--dir", str(study_dir),
+                 "--executor", "serial", "--no-report"]) == 0
+    plan = json.loads((study_dir / "plan.json").read_text())
+    first, second = plan["runs"]
+    for entry in plan["runs"]:
+        assert config_digest({**entry["config"], "training": _older_dump(entry["config"]["training"])}) == \
+            config_digest(entry["config"]) == entry["id"][-8:]
+        entry["config"]["training"] = _older_dump(entry["config"]["training"])
+    (study_dir / "plan.json").write_text(json.dumps(plan))
+    done = study_dir / first["run_dir"] / "config.yaml"
+    done.write_text(yaml.safe_dump({**yaml.safe_load(done.read_text()), "training": first["config"]["training"]}))
+    for path in sorted((study_dir / second["run_dir"]).iterdir()):  # the run still to do
+        path.unlink()
+    capsys.readouterr()
+    assert main(["study", str(study_dir), "--executor", "serial", "--no-report"]) == 0
+    assert "2 run(s): 1 finished (kept), 0 to resume, 1 to run" in capsys.readouterr().out
+    assert "stages" in yaml.safe_load((study_dir / second["run_dir"] / "config.yaml").read_text())["training"]
+    assert main(["study", str(study_dir), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" finished ") == 2 and out.count("; adam lr 0.003") == 2, out
+
+
 @pytest.mark.parametrize("override, path", [
     ("training.adam.lr=-0.1", "training.adam.lr: got -0.1"),
     ("training.lbfgs.history_size=0", "training.lbfgs.history_size: got 0"),

@@ -11,6 +11,7 @@ dropped: they set nothing).
 """
 from __future__ import annotations
 
+import copy
 import re
 from typing import Annotated, Any, Literal
 
@@ -76,6 +77,22 @@ def older_stages(sections: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if adam.lr_per_omega is not None:
         stages["adam"]["lr_per_omega"] = adam.lr_per_omega
     return stages
+
+
+def as_stages(training: Any) -> Any:
+    """A resolved config's training section as this version writes it: an older one (``stages: null`` beside
+    ``adam`` and ``lbfgs``, from a run's config.yaml or a study's plan.json) translated and filled in, so that it
+    compares equal to the section its run writes now; one in stages (or unreadable) is returned as it is."""
+    if not isinstance(training, dict) or not any(key in training for key in SECTIONS):
+        return training
+    from .schema import TrainingConfig
+
+    data = {"training": copy.deepcopy(training)}
+    try:
+        translate(data)
+        return TrainingConfig.model_validate(data["training"]).model_dump(mode="json")
+    except (ConfigError, pydantic.ValidationError):
+        return training
 
 
 def older_path(err: ConfigError) -> ConfigError:

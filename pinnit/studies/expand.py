@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from ..config import parse_config
+from ..config.dialect import as_stages
 from ..config.loading import set_path
 from ..errors import ConfigError, PinnitError
 from .spec import SEED_KEY, Study
@@ -53,7 +54,8 @@ class PlannedRun:
 def config_digest(config: dict[str, Any]) -> str:
     """8 hex digits of the resolved config, less the keys that do not change a run's result."""
     body = {k: v for k, v in config.items() if k != "output"}
-    body["training"] = {k: v for k, v in body.get("training", {}).items() if k not in UNHASHED_TRAINING_KEYS}
+    training = as_stages(body.get("training", {}))  # an older plan.json's or config.yaml's: as written now
+    body["training"] = {k: v for k, v in training.items() if k not in UNHASHED_TRAINING_KEYS}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import parse_config
+from ..config.dialect import as_stages
 from ..errors import PinnitError
 from .executors import EXECUTORS, ExecutorOptions, StudyStop
 from .expand import PlannedRun, expand
@@ -77,7 +78,8 @@ def print_plan(plan: StudyPlan, out=None) -> None:
     print(f"{'id':<{width}}  {'method':<10}  {'seed':>4}  {'state':<11}  axes", file=out)
     for r in plan.runs:
         axes = ", ".join(f"{k}={_short(v)}" for k, v in r.axes.items()) or "-"
-        lrs = "".join(f"; {name} lr {s['lr']:.3g}" for name, s in r.config["training"]["stages"].items()
+        stages = as_stages(r.config["training"])["stages"]  # an older plan.json holds training.adam / lbfgs
+        lrs = "".join(f"; {name} lr {s['lr']:.3g}" for name, s in stages.items()
                       if s.get("lr") is not None and s["iterations"])
         print(f"{r.id:<{width}}  {r.method or '-':<10}  {r.seed:>4}  {states[r.id]:<11}  {axes}{lrs}", file=out)
 
