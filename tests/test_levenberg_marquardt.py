@@ -146,7 +146,8 @@ def test_an_lm_stage_through_pinnit_run_lowers_the_loss_far_below_adam(tmp_path)
 
 
 def test_an_interrupted_lm_stage_resumes_bit_identically_and_the_clock_continues(tmp_path, monkeypatch):
-    cfg = parse_config(_config(tmp_path, {**ADAM, **LM}, checkpoint_every=4))
+    lm = {"levenberg_marquardt": {**LM["levenberg_marquardt"], "resample_every": 4}}  # new points every chunk
+    cfg = parse_config(_config(tmp_path, {**ADAM, **lm}, checkpoint_every=4))
     whole = run(cfg, run_dir=tmp_path / "whole").metrics
     real = trainer_mod.Trainer._closure_chunk
 
