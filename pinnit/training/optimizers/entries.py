@@ -104,8 +104,9 @@ def levenberg_marquardt(params, *, max_iter: Count = 50, damping: Positive = 1e-
                         max_rejections: Count = 30, cg_max_iter: Count = 200, cg_tolerance: Positive = 1e-10,
                         tolerance_grad: NonNegative = 0.0,
                         tolerance_change: NonNegative = 0.0) -> torch.optim.Optimizer:
-    """Levenberg–Marquardt with Nielsen's damping rule on the residual vector (loss_form mse only); dense JᵀJ
-    up to max_params parameters, matrix-free CG beyond."""
+    """Levenberg–Marquardt (Nielsen's damping) on the residual vector, loss_form mse; CG above max_params.
+
+    Dense JᵀJ with a Cholesky solve up to ``max_params`` parameters, matrix-free conjugate gradients beyond."""
     return LevenbergMarquardt(params, max_iter=max_iter, damping=damping, scaling=scaling, max_params=max_params,
                               max_rejections=max_rejections, cg_max_iter=cg_max_iter, cg_tolerance=cg_tolerance,
                               tolerance_grad=tolerance_grad, tolerance_change=tolerance_change)
