@@ -21,7 +21,7 @@ from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, Pos
 from ..errors import ConfigError
 from ..params import validate_whole
 from .defaults import ADAM, LBFGS
-from .schema import Schedule, Strict
+from .schema import Schedule, Strict, TrainingConfig
 
 Beta = Annotated[float, Field(ge=0, lt=1)]
 
@@ -85,8 +85,6 @@ def as_stages(training: Any) -> Any:
     compares equal to the section its run writes now; one in stages (or unreadable) is returned as it is."""
     if not isinstance(training, dict) or not any(key in training for key in SECTIONS):
         return training
-    from .schema import TrainingConfig
-
     data = {"training": copy.deepcopy(training)}
     try:
         translate(data)
