@@ -1,7 +1,7 @@
 """CPU thread policy for torch, one for every command.
 
 Torch's default (one OpenMP thread per core, threads that spin while they wait) is a trap on a shared
-machine: beside one busy single-threaded process on 2 cores, the README's Burgers run was ~40× slower,
+machine: beside one busy single-threaded process on 2 cores, the Burgers run of configs/burgers.yaml was ~40× slower,
 because a spinning thread of the pool holds the core its siblings and the neighbour need. Passive waits
 fix that but cost idle speed: measured on this 2-core machine (Adam steps/s of configs/burgers.yaml),
 2 spinning threads 43.6 idle / 5.1 beside a busy neighbour, 2 passive threads 18.6 / 17.0, 1 thread

@@ -1,4 +1,4 @@
-"""Shared fixtures: small, fast configs and paths to ../shared reference data (skipped when absent)."""
+"""Shared fixtures: small, fast configs and paths to optional reference data files (tests skip when absent)."""
 from __future__ import annotations
 
 import os

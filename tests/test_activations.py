@@ -121,7 +121,7 @@ def test_sum_rule_and_seed_equation_1():
     parts = [build_activation({k: v for k, v in t.items() if k != "c"}) for t in terms]
     cs = [t.get("c", 1.0) for t in terms]
     assert 1 / act.omega == pytest.approx(sum(c / f.omega for c, f in zip(cs, parts)), rel=1e-13)
-    # seed 000 Eq. (1): ω = 1/(a + 2b/√π + c + d) for c_j = 1
+    # Lee 2026, Eq. (1): ω = 1/(a + 2b/√π + c + d) for c_j = 1
     eq1 = build_activation({"name": "sum", "terms": [{"name": "tanh", "b": 10}, {"name": "erf", "b": 1000},
                                                      {"name": "softsign_1", "b": 10}, {"name": "gd", "b": 1}]})
     assert eq1.omega == pytest.approx(1 / (10 + 2 * 1000 / math.sqrt(math.pi) + 10 + 1), rel=1e-13)

@@ -1,4 +1,4 @@
-"""Basis-function pretraining initializer (seed 003): polynomials, pretraining accuracy, the on-disk cache
+"""Basis-function pretraining initializer (Hu et al. 2025): polynomials, pretraining accuracy, the on-disk cache
 (reuse, corruption, concurrent writers), fit targets from problems, and the initial-condition projection."""
 from __future__ import annotations
 

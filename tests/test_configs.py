@@ -31,5 +31,5 @@ def test_config_loads_and_builds(path, monkeypatch):
     losses = a.loss.term_losses()
     assert losses and all(math.isfinite(float(v.detach())) and float(v.detach()) > 0 for v in losses.values())
     # every shipped config validates against a reference, except the declared Burgers: Cole–Hopf is no closed
-    # form, and ../shared's data file is not shipped (its YAML says how to add it as exact_file)
+    # form, and DeepXDE's Burgers.npz data file is not shipped (its YAML says how to add it as exact_file)
     assert (a.evaluator.reference is None) == (path.stem == "burgers_declared")

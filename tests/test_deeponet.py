@@ -57,7 +57,7 @@ def test_per_net_activation_and_initializer():
 
 
 def test_kgi_first_layer_bounds_per_net():
-    """The seed's per-net bounds: branch [−1.5, 1.5] (GRF values, not normalised), trunk [−0.6, 0.6]."""
+    """The KGI preprint's per-net bounds: branch [−1.5, 1.5] (GRF values, not normalised), trunk [−0.6, 0.6]."""
     kgi = {"name": "kgi", "alpha": 0.0, "bounds": [[-1.5, 1.5], [-0.8, 0.8]]}
     _, net = _build(depth=2, branch={"initializer": kgi})
     w, b = net.branches[0].layers[0].weight, net.branches[0].layers[0].bias

@@ -50,7 +50,7 @@ def _inputs(n=1024, d=2, seed=0):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_depth_500_proposed_keeps_the_signal_while_eoc_collapses(seed):
-    """Seed 000, Figs. 9–10: at huge depth and small width the proposed D + Z init keeps a spread last-layer
+    """Lee 2026, Figs. 9–10: at huge depth and small width the proposed D + Z init keeps a spread last-layer
     histogram while EOC's collapses. Measured (tanh, width 16, 500 hidden layers, 1024 points, seeds 0–3):
     proposed σ_z = 0.0853 last std 0.064–0.071 (sample std 0.059–0.065); EOC σ_b = 0: 1.1e−8 – 1.2e−7;
     EOC σ_b = 0.1: std 0.26–0.52 across units but sample std ≤ 7e−8 (an input-independent constant)."""
@@ -65,7 +65,7 @@ def test_depth_500_proposed_keeps_the_signal_while_eoc_collapses(seed):
 
 
 def test_chi1_is_one_at_the_edge_of_chaos_on_a_wide_net():
-    """Mean-field χ₁ = σ_w²E[φ'(√q* Z)²] = 1 on the EOC (methods.md §2.2). With σ_b = 0.3 (σ_w = 1.3956,
+    """Mean-field χ₁ = σ_w²E[φ'(√q* Z)²] = 1 on the EOC (Schoenholz et al. 2017). With σ_b = 0.3 (σ_w = 1.3956,
     q* = 0.763) the first layer already has q¹ = σ_w²/3 + σ_b² ≈ 0.74 for inputs uniform on [−1, 1]².
     Layers 1–2 are excluded: layer 1 maps the 2-D input (χ = σ_w²), and layer 2's tangent still lives in the
     input's 2-D span, correlated with h¹. Measured (width 512, depth 10): mean χ₁ over layers 3–10 = 1.007,
@@ -83,7 +83,7 @@ def test_chi1_is_one_at_the_edge_of_chaos_on_a_wide_net():
 
 
 def test_negative_gain_rate_is_the_surrogate_when_inputs_have_equal_magnitudes():
-    """Seed 000 / methods.md §2.3: each neuron's gain is a ≈ N(ω, σ_z²), per-layer negative rate p = Φ(−ω/σ_z).
+    """Lee 2026, Lemma 1: each neuron's gain is a ≈ N(ω, σ_z²), per-layer negative rate p = Φ(−ω/σ_z).
     Exact when every |x_j| is equal (Lemma 1: Var a_i = σ_z²/N·‖x‖²/x_i² = σ_z²): a 512 → 512 D + Z layer fed
     random sign vectors. Measured 0.02248–0.02267 for seeds 0–3 vs Φ(−2) = 0.02275."""
     signs = torch.randint(0, 2, (1000, 512), generator=torch.Generator().manual_seed(3)).double() * 2 - 1
@@ -95,7 +95,7 @@ def test_negative_gain_rate_is_the_surrogate_when_inputs_have_equal_magnitudes()
 @pytest.mark.parametrize("seed", [0, 1])
 def test_negative_gain_rate_on_a_real_net_follows_lemma_1_not_the_surrogate(seed):
     """On a deep net with real inputs the |x_j| differ, so Lemma 1's conditional variance σ_z²/N·‖x‖²/x_i² is
-    heavy-tailed and the rate is far above Φ(−ω/σ_z) (why seed 000 calibrates ρ(L) empirically, Fig. 5).
+    heavy-tailed and the rate is far above Φ(−ω/σ_z) (why Lee 2026 calibrates ρ(L) empirically, Fig. 5).
     Measured (tanh, width 64, depth 20, σ_z = 0.406, Φ(−1/σ_z) = 0.0068): empirical 0.087–0.094, Lemma-1
     prediction 0.090–0.094."""
     rows = forward_statistics(_net("tanh", [64] * 20, "proposed", seed), _inputs(), torch.Generator()).rows
@@ -107,7 +107,7 @@ def test_negative_gain_rate_on_a_real_net_follows_lemma_1_not_the_surrogate(seed
 
 
 def test_kgi_raises_the_relu_knot_density_over_a_random_bias_baseline():
-    """Seed 001 Fig. 3: KGI ≈ 3× the in-domain knots of the pre-initialised ReLU net. Through `diagnose` on the
+    """KGI preprint, Fig. 3: KGI ≈ 3× the in-domain knots of the pre-initialised ReLU net. Through `diagnose` on the
     Burgers config (8 × 20 ReLU). Baseline: Xavier normal with N(0, 1) biases (as tests/test_kgi.py), KGI
     pre-initialised by it. Measured over seeds 0–2: knots per chord 21.4–30.5 vs 5.5–11.2, ratio 3.13.
     Zero-bias Xavier is not a useful baseline in pinnit's normalised coordinates: a bias-free ReLU net is

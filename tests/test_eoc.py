@@ -1,4 +1,4 @@
-"""Edge-of-chaos solver and initializer (methods.md §2.2 reference table and closed forms)."""
+"""Edge-of-chaos solver and initializer (reference values and closed forms)."""
 from __future__ import annotations
 
 import math
@@ -15,7 +15,7 @@ from pinnit.nn.initializers import chi1, eoc_point, gaussian_moments, initialize
 from pinnit.nn.initializers.eoc import gaussian_nodes
 
 SIGMA_B = [0.0, 0.05, 0.1, 0.2, 0.3]
-#: methods.md §2.2: σ_w [q*] per σ_b.
+#: σ_w [q*] per σ_b (reference values of the mean-field equations).
 TABLE = {
     "tanh": ([1.000000, 1.122539, 1.193401, 1.304146, 1.395584], [0.0, 0.153692, 0.273301, 0.512079, 0.763475]),
     "scaled": ([10.000000, 11.225390, 11.934007, 13.041458, 13.955840], [0.0, 0.153692, 0.273301, 0.512079, 0.763475]),

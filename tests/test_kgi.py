@@ -1,4 +1,4 @@
-"""Knot-gathering initialization (seed 001; methods.md §2.4)."""
+"""Knot-gathering initialization (KGI preprint: 'Enhancing Performance of Multilayer Perceptrons by KGI')."""
 from __future__ import annotations
 
 
@@ -110,8 +110,8 @@ def _knots_along_lines(net: MLP, seed: int) -> float:
 
 
 def test_kgi_gathers_relu_knots_into_the_domain():
-    """Seed 001 Fig. 3: ≈ 3× the in-domain knot density of the pre-initialised net. The baseline is Xavier
-    normal (seed 001's Stokes pre-init) with N(0, 1) biases, so its knots are not pinned at the centre of the
+    """KGI preprint, Fig. 3: ≈ 3× the in-domain knot density of the pre-initialised net. The baseline is Xavier
+    normal (the preprint's Stokes pre-init) with N(0, 1) biases, so its knots are not pinned at the centre of the
     normalised domain as with zero biases."""
     base = [_knots_along_lines(_net("relu", (32, 32, 32), RANDOM_BIAS_XAVIER, seed=s), 100 + s) for s in range(6)]
     kgi = [_knots_along_lines(_net("relu", (32, 32, 32), {"name": "kgi", "pre": RANDOM_BIAS_XAVIER}, seed=s), 100 + s)
@@ -174,7 +174,7 @@ def test_default_kgi_spreads_hidden_layer_knots():
 
 
 def test_default_kgi_gathers_relu_knots():
-    """Seed 001 Fig. 3 (≈ 3× the in-domain knots of the pre-initialised ReLU net): under the defaults KGI doubles
+    """KGI preprint, Fig. 3 (≈ 3× the in-domain knots of the pre-initialised ReLU net): under the defaults KGI doubles
     the knots per chord of [−1, 1]² relative to α = 1 (the same pre-init and b₀ redraw, no gathering) —
     measured 2.05× over 20 seeds; the bound is 1.6× over 12. With zero b₀ kept it halves them instead (0.52×)."""
     kgi = [_knots_along_lines(_net("relu", (32, 32, 32), "kgi", seed=s), 100 + s) for s in range(12)]

@@ -1,4 +1,4 @@
-"""PinnLoss: Σ_terms λ_term · mean(residual²), λ by kind with a term's own name taking precedence (seed 000)."""
+"""PinnLoss: Σ_terms λ_term · mean(residual²), λ by kind with a term's own name taking precedence (Lee 2026)."""
 from __future__ import annotations
 
 import pytest

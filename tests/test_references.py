@@ -1,4 +1,4 @@
-"""Tests for pinnit.references: Cole–Hopf Burgers and closed-form Black–Scholes (problems.md §1–2)."""
+"""Tests for pinnit.references: Cole–Hopf Burgers and closed-form Black–Scholes."""
 from __future__ import annotations
 
 import warnings

@@ -13,7 +13,7 @@ from pinnit.registry import Registry
 
 @register_activation("test_swish")
 class _Swish(Activation):
-    """Swish x·sigmoid(βx) — registered by this test module, as the README shows."""
+    """Swish x·sigmoid(βx) — registered by this test module, as docs/guides/extending.md shows."""
 
     def __init__(self, *, beta: float = 1.0):
         super().__init__()

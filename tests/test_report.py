@@ -158,7 +158,7 @@ def test_figures_plot_the_table_and_mark_failures(study_dir, report):
         assert Image.open(fig / "init" / f"{name}.png").info.get("Title") == caption
     assert init["cell"] == {A: "0.5"} and [d["initializer"] for d in init["initializers"]] == ["xavier", "proposed"]
     diag = {d["initializer"]: d["diagonal"]["d"] for d in init["initializers"]}
-    assert diag["proposed"] > 1.2 and abs(diag["xavier"]) < 0.5  # W = D + Z with D = ω·I, ω = 1/a = 2 (seed 000)
+    assert diag["proposed"] > 1.2 and abs(diag["xavier"]) < 0.5  # W = D + Z with D = ω·I, ω = 1/a = 2 (Lee 2026)
     assert (fig / "init" / "activation_range.png").exists()
 
 

@@ -1,4 +1,4 @@
-"""RePU/MRePU susceptibilities and their Gaussian initializer (seed 004; methods.md §1.3)."""
+"""RePU/MRePU susceptibilities and their Gaussian initializer (the RePU paper, 'Why RePU Networks Fail')."""
 from __future__ import annotations
 
 import math

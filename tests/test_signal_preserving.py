@@ -1,4 +1,4 @@
-"""Signal-preserving W = D + Z (seed 000 'proposed') and the authors' earlier tanh initialization."""
+"""Signal-preserving W = D + Z (Lee 2026, 'proposed') and the authors' earlier tanh initialization."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,7 @@ from pinnit.errors import ConfigError
 from pinnit.nn.activations import build_activation
 from pinnit.nn.initializers import initialize, proposed_sigma_z, target_rate
 
-#: methods.md §2.3, σ_z/ω for ω = 1: L → (ρ(L), p, σ_z).
+#: σ_z/ω for ω = 1 (the closed form): L → (ρ(L), p, σ_z).
 TABLE = {5: (0.4, 0.1376, 0.9165), 10: (0.4, 0.0743, 0.6924), 15: (0.2788, 0.0265, 0.5167),
          20: (0.1434, 8.4e-3, 0.4181), 30: (0.0379, 1.3e-3, 0.3324), 50: (0.00265, 5.3e-5, 0.2580)}
 
@@ -51,7 +51,7 @@ def test_diagonal_pattern_and_zero_bias(fan_in, fan_out):
 
 
 def _gains(layers, seed):
-    """Effective gains a_i = (W x)_i / x_i for sign inputs x (then Var(a_i) = σ_z², seed 000 Lemma 1)."""
+    """Effective gains a_i = (W x)_i / x_i for sign inputs x (then Var(a_i) = σ_z², Lee 2026, Lemma 1)."""
     g = torch.Generator().manual_seed(seed)
     out = []
     for layer in layers:
@@ -111,7 +111,7 @@ def test_sigma_z_stays_exact_at_huge_depth(L, expected):
 @pytest.mark.parametrize("spec, omega, sigma_z", [({"name": "proposed", "sigma_z": 0.5}, 2.0, 0.5),
                                                   ("tanh_init", 1.0, 0.085)])
 def test_noise_is_added_on_the_diagonal_too(spec, omega, sigma_z):
-    """W − ωD ~ N(0, σ_z²/fan_in) on AND off the identity pattern (seed 000: W = ωD + Z, Z i.i.d.).
+    """W − ωD ~ N(0, σ_z²/fan_in) on AND off the identity pattern (Lee 2026: W = ωD + Z, Z i.i.d.).
 
     Sample variances of n normal draws have relative standard deviation √(2/(n−1)); the bounds are 5 of those
     (n = 6 × 300 pattern entries, and far more off it), and the pattern mean within 5 standard errors.

@@ -1,4 +1,4 @@
-"""Tests for the lid-driven Stokes reference solver and its cache (problems.md §3, issue 10)."""
+"""Tests for the lid-driven Stokes reference solver and its cache (issue 10)."""
 from __future__ import annotations
 
 import numpy as np

@@ -6,7 +6,7 @@ For h⁰ = (x − shift)·scale: ∂h⁰/∂x_j = scale_j e_j, ∂²h⁰ = 0. A 
 N × d × w, Hessian N × d × d × w), kept as three tensors (no slicing of a stacked one, whose backward
 would zero-fill the whole stack for every slice).
 The derivatives of an MLP's output in its inputs thus cost one forward pass of K channels instead of nested
-backward passes (peers.md: "propagating derivatives analytically through an MLP").
+backward passes.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@
 - ``grad_norms.png``: ‖∂L/∂W^l‖ against depth (ibid., Fig. 11); omitted when no gradients were computed.
   Exact zeros (KGI at depth 500: layers 1 to ~300) cannot sit on a log axis: they are drawn as markers on a
   floor line below the smallest positive norm, named in the legend.
-- ``chi1.png``: the empirical χ₁ against depth, with the edge of chaos χ₁ = 1 marked (methods.md §2.2).
+- ``chi1.png``: the empirical χ₁ against depth, with the edge of chaos χ₁ = 1 marked.
 
 The ``*_figure`` functions return the figure (tests read its lines back); ``plot_all`` saves them.
 """

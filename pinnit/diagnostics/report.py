@@ -37,7 +37,7 @@ DEFINITIONS = {
     "saturated": "fraction of pairs with |phi'(h)| < 0.01*s, s = |phi'(0)| (|phi'(1)| if phi'(0) = 0); "
                  "tanh: |h| > 2.99; ReLU-likes: the inactive side",
     "dead_units": "fraction of units saturated on every sample",
-    "neg_gain": "fraction of pairs with h_i^l * x_j^{l-1} < 0, j = i mod N_{l-1} (seed 000 Lemma 1 gain < 0)",
+    "neg_gain": "fraction of pairs with h_i^l * x_j^{l-1} < 0, j = i mod N_{l-1} (Lee 2026, Lemma 1: gain < 0)",
     "neg_gain_pred": "Lemma 1 expectation given x^{l-1}: mean Phi(-d|x_j|sqrt(N)/(sigma_z|x|)), d and sigma_z "
                      "read from W as D + Z",
     "sign_flip": "fraction of pairs where sign(h_i^l) differs from the input coordinate on its diagonal path",
@@ -45,7 +45,7 @@ DEFINITIONS = {
             "infinitesimal random input perturbation (exact forward-mode tangent)",
     "chi1_mf": "sigma_w_hat^2 * mean(phi'(h^l)^2), sigma_w_hat^2 = N_{l-1} mean(W^l^2) (mean-field formula)",
     "knots": "ReLU-like nets: mean number of sign changes of the layer's pre-activations along random chords "
-             "of the input domain (kinks inside the domain, seed 001)",
+             "of the input domain (kinks inside the domain, KGI preprint)",
     "grad_norm": "Frobenius norm of dL/dW^l for the run's training loss at initialization (one backward pass)",
 }
 

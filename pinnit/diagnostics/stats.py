@@ -1,33 +1,33 @@
 """Per-layer statistics of an MLP at initialization: pure functions of a network and a batch of inputs.
 
-Notation (methods.md conventions): x⁰ = (x − shift)·scale is the normalised input, h^l = W^l x^{l−1} + b^l,
+Notation: x⁰ = (x − shift)·scale is the normalised input, h^l = W^l x^{l−1} + b^l,
 x^l = φ(h^l) for the hidden layers l = 1…L, N_l the width. Statistics are over all (unit, sample) pairs of a
 layer unless stated otherwise. One forward pass carries everything, so depth 10⁴ stays cheap.
 
 - **activation range**: mean, std, min, max of x^l; ``sample_std`` = mean over units of the std over samples
   (how much a unit still depends on the input: a collapsed layer can have a large ``std`` across units and
-  ``sample_std`` ≈ 0); ``pre_rms`` = √mean((h^l)²) ≈ √q^l of the mean-field length map (methods.md §2.2).
+  ``sample_std`` ≈ 0); ``pre_rms`` = √mean((h^l)²) ≈ √q^l of the mean-field length map (Poole et al. 2016).
 - **saturated**: fraction of pairs with |φ'(h)| < 0.01·s, s = |φ'(0)| (or |φ'(1)| when φ'(0) = 0, as for
   ReLU/RePU under autograd). For bounded odd sigmoids this is the tail |h| > h₀ (tanh: h₀ = 2.99, where
   |tanh| > 0.995); for ReLU-likes it is the inactive side (φ' = 0), for MRePU_p h < −1 plus a narrow band
   around h = −1/(p+1), where φ' changes sign. ``dead_units`` = fraction of units saturated on every sample
   (dead ReLUs). Both are NaN for normalising activations.
-- **neg_gain**: the empirical per-layer negative-gain rate of the diagonal-plus-noise init (seed 000, Lemma 1;
-  methods.md §2.3): output i copies input j = i mod N_{l−1}, its gain is a_i = h_i^l / x_j^{l−1}, and the rate
+- **neg_gain**: the empirical per-layer negative-gain rate of the diagonal-plus-noise init (Lee 2026, Lemma 1):
+  output i copies input j = i mod N_{l−1}, its gain is a_i = h_i^l / x_j^{l−1}, and the rate
   is the fraction of pairs with x_j^{l−1}·h_i^l ≠ 0 where a_i < 0 (NaN if none, e.g. after underflow).
   ``neg_gain_pred`` is Lemma 1's expectation of it given x^{l−1} (:func:`lemma1_rate`); the surrogate
   Φ(−ω/σ_z) is exact only when all |x_j^{l−1}| are equal. **sign_flip**: the same along the whole diagonal
   path — the fraction of pairs where sign(h_i^l) differs from the sign of the input coordinate x⁰_c that the
-  path i → i mod N_{l−1} → … reaches (the seed's π_l = (1 − (1−2p)^l)/2). Pre-activation signs are used
+  path i → i mod N_{l−1} → … reaches (Lee 2026's π_l = (1 − (1−2p)^l)/2). Pre-activation signs are used
   (equal to post-activation signs for odd φ; for ReLU/sigmoid the post-activation sign carries no information).
   For i.i.d. Gaussian inits both rates are ≈ 0.5.
 - **chi1**: empirical χ₁ from an infinitesimal random input perturbation δx⁰ ~ N(0, I) pushed forward exactly
   (δh^l = W^l(φ'(h^{l−1}) ⊙ δh^{l−1}), δh¹ = W¹δx⁰): χ₁^l = mean over samples of
   (‖δh^l‖²/N_l)/(‖δh^{l−1}‖²/N_{l−1}), i.e. the squared ratio of per-unit perturbation norms (the ratio of norms
-  is √χ₁; mean-field χ₁ is the growth of *squared* lengths, Schoenholz et al. 2017, seed 000 ref. [24]).
-  ``chi1_mf`` = σ̂_w²·mean(φ'(h^l)²) with σ̂_w² = N_{l−1}·mean((W^l)²), the mean-field formula (methods.md §2.2),
+  is √χ₁; mean-field χ₁ is the growth of *squared* lengths, Schoenholz et al. 2017).
+  ``chi1_mf`` = σ̂_w²·mean(φ'(h^l)²) with σ̂_w² = N_{l−1}·mean((W^l)²), the mean-field formula,
   meaningful for i.i.d. zero-mean weights only (it ignores the diagonal structure of D + Z).
-- **knots** (ReLU-like nets): :func:`knots_along_lines`, kinks along random chords of the domain (seed 001).
+- **knots** (ReLU-like nets): :func:`knots_along_lines`, kinks along random chords of the domain (KGI preprint).
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def reference_slope(activation: nn.Module) -> float:
 
 
 def diagonal_split(weight: torch.Tensor) -> tuple[float, float]:
-    """(d̄, σ̂_z) of W read as D + Z (methods.md §2.3): d̄ = mean of the pattern entries W[i, i mod N_in],
+    """(d̄, σ̂_z) of W read as D + Z : d̄ = mean of the pattern entries W[i, i mod N_in],
     σ̂_z = √N_in · RMS of the other entries (NaN when there are none, N_in = 1)."""
     n_out, n_in = weight.shape
     rows = torch.arange(n_out, device=weight.device)
@@ -72,7 +72,7 @@ def diagonal_split(weight: torch.Tensor) -> tuple[float, float]:
 
 
 def lemma1_rate(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Expected negative-gain rate given the layer input x (seed 000, Lemma 1): conditionally on x, the gain
+    """Expected negative-gain rate given the layer input x (Lee 2026, Lemma 1): conditionally on x, the gain
     a_i = h_i/x_j (j = i mod N) is N(d, σ_z²/N·‖x‖²/x_j²), so P(a_i < 0 | x) = Φ(−d·|x_j|·√N/(σ_z‖x‖)), averaged
     over pairs with x_j ≠ 0; d and σ_z from :func:`diagonal_split` (bias ignored: zero for D + Z inits).
     It equals the surrogate Φ(−ω/σ_z) only when all |x_j| are equal; otherwise small |x_j| raise it."""
@@ -161,8 +161,8 @@ def knots_along_lines(net: nn.Module, lines: int = 32, points: int = 1000, seed:
     """Mean number of knots per random chord of the box [lower, upper] (default [−1, 1]^d), per hidden layer.
 
     A knot is a sign change of a hidden pre-activation between neighbouring points of a chord — a kink of the
-    piecewise-linear ReLU network there (seed 001, Sec. 2 and Fig. 3, which counts knots inside the input
-    domain; methods.md §2.4). Chords pass through a uniform random centre in the box with a uniform random
+    piecewise-linear ReLU network there (KGI preprint, Sec. 2 and Fig. 3, which counts knots inside the input
+    domain). Chords pass through a uniform random centre in the box with a uniform random
     direction (angle θ ~ U(0, π) in 2-D, a normalised Gaussian otherwise) and are clipped to the box; each is
     sampled at ``points`` equispaced points. The sum over layers is the in-domain knot count per chord.
     This is the definition of tests/test_kgi.py's ``_knots_along_lines`` (same draws in 2-D with the default
@@ -196,7 +196,7 @@ def knots_along_lines(net: nn.Module, lines: int = 32, points: int = 1000, seed:
 
 
 def gradient_norms(net: nn.Module, loss_fn) -> list[float]:
-    """‖∂L/∂W^l‖ (Frobenius) of every Linear layer for the scalar ``loss_fn()`` (one backward pass; seed 000,
+    """‖∂L/∂W^l‖ (Frobenius) of every Linear layer for the scalar ``loss_fn()`` (one backward pass; Lee 2026,
     Fig. 11 plots layerwise gradient norms at initialization). Gradients are cleared before and after."""
     net.zero_grad(set_to_none=True)
     with torch.enable_grad():

@@ -1,9 +1,9 @@
-"""DeepONet for the Cartesian product functions × points (Lu et al. 2021; seed 001's Stokes experiment).
+"""DeepONet for the Cartesian product functions × points (Lu et al. 2021; the KGI preprint's Stokes experiment).
 
 For sensor values F (B × m) and points X (N × d): branch features b = B(F) ∈ R^{B×p} (the branch's last
 layer linear), trunk features t = φ(T(X)) ∈ R^{N×p} (the trunk's last layer activated, as in DeepXDE's
 ``DeepONetCartesianProd``), output G(F)(X)_{bn} = Σ_k b_{bk} t_{nk} + β (a trainable bias per output).
-Layouts: ``independent`` (one branch, trunk and β per output field: the seed's three DeepONets) and
+Layouts: ``independent`` (one branch, trunk and β per output field: the KGI preprint's three DeepONets) and
 ``shared`` (one trunk; one branch of p·n_out features split into n_out groups, DeepXDE's split_branch).
 Branch and trunk are :class:`~pinnit.nn.mlp.MLP`s built by :func:`~pinnit.nn.mlp.build_mlp`, so every
 registered activation and initializer applies to each, with per-net settings.

@@ -3,8 +3,8 @@
 For each held-out function f_b the relative L2 error ‖G(f_b) − G_ref(f_b)‖₂ / ‖G_ref(f_b)‖₂ per field on
 the evaluation grid (a field with a declared ``gauge``, e.g. a pressure, up to a constant: both fields minus
 their grid means, :func:`field_errors`); metrics are the means over the held-out functions (``rel_l2_u`` …, and
-``rel_l2_mean``, the mean over the fields: seed 001's Stokes metric), the same for f ≡ 0 (``…_f0``, the
-unperturbed lid of ``shared/reference/stokes.npz``), and the convergence slowness of seed 001
+``rel_l2_mean``, the mean over the fields: the KGI preprint's Stokes metric), the same for f ≡ 0 (``…_f0``, the
+unperturbed lid of the FreeFEM solution of DeepXDE's Stokes example), and the convergence slowness of the KGI preprint
 (mean of the loss curve / initial loss).
 """
 from __future__ import annotations
@@ -124,7 +124,7 @@ class OperatorEvaluator:
         self.initial_loss = float(loss.total(loss.losses_for(first)).detach())
 
     def summary(self, history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """Convergence slowness (seed 001): mean of the loss curve / initial loss; untrained errors."""
+        """Convergence slowness (KGI preprint): mean of the loss curve / initial loss; untrained errors."""
         losses = [r["loss_total"] for r in history if "loss_total" in r]
         out: dict[str, Any] = dict(self.initial)
         if losses and self.initial_loss:

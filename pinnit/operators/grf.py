@@ -1,6 +1,6 @@
 """Gaussian random fields on an interval and cubic interpolation from sensors.
 
-The law of DeepXDE's ``dde.data.GRF`` (used by the Stokes PI-DeepONet of seed 001 and the ZCS examples):
+The law of DeepXDE's ``dde.data.GRF`` (used by the Stokes PI-DeepONet of the KGI preprint and the ZCS examples):
 on a grid of ``grid`` equispaced points x_i of [a, b], K_ij = σ²·exp(−(x_i − x_j)²/(2ℓ²)) (RBF kernel),
 L = chol(K + 1e−13·I), a sample is L·ξ with ξ ~ N(0, I); its values elsewhere (the sensors) come from a
 cubic interpolating spline through the grid values (scipy's not-a-knot spline, what ``interp1d(kind=

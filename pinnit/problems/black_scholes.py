@@ -1,4 +1,4 @@
-"""Black–Scholes European option in time-to-maturity form (seed 000; problems.md §2)."""
+"""Black–Scholes European option in time-to-maturity form (the PINN of Lee 2026)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -14,9 +14,9 @@ from .base import Box, Problem, Region, Term, register_problem
 
 @register_problem("black_scholes")
 class BlackScholes(Problem):
-    """Black–Scholes V_τ = ½σ²S²V_SS + rSV_S − rV, τ = time to maturity, payoff at τ = 0 (seed 000).
+    """Black–Scholes V_τ = ½σ²S²V_SS + rSV_S − rV, τ = time to maturity, payoff at τ = 0 (Lee 2026).
 
-    Seed 000 writes V_t + ½σ²S²V_SS + rSV_S − rV = 0 with the payoff as an *initial* condition, which
+    Lee 2026 writes V_t + ½σ²S²V_SS + rSV_S − rV = 0 with the payoff as an *initial* condition, which
     is well posed only when t is the time to maturity τ; pinnit solves that forward-in-τ form on
     S ∈ [0, S_max], τ ∈ [0, T]. Call: V(S,0) = max(S−K,0), V(0,τ) = 0, V(S_max,τ) = S_max − K e^{−rτ};
     put: V(S,0) = max(K−S,0), V(0,τ) = K e^{−rτ}, V(S_max,τ) = 0 (``boundary: exact`` uses the exact price

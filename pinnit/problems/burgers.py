@@ -1,4 +1,4 @@
-"""Viscous Burgers equation (problems.md §1; the PINN benchmark of seeds 000 and 004)."""
+"""Viscous Burgers equation (DeepXDE's example; the PINN benchmark of Lee 2026 and of the RePU paper)."""
 from __future__ import annotations
 
 import math

@@ -1,6 +1,6 @@
-"""Closed-form European option prices for the Black–Scholes problem (``shared/notes/problems.md`` §2).
+"""Closed-form European option prices for the Black–Scholes problem.
 
-Convention: **tau is the time to maturity.**  Seed 000 writes the equation as
+Convention: **tau is the time to maturity.**  Lee, 'Beyond Gaussian Initializations', 2026 writes the equation as
 V_t + 1/2 sigma^2 S^2 V_SS + r S V_S - r V = 0 together with an "initial condition"
 V(S, 0) = max(S - K, 0).  A payoff prescribed at t = 0 is only well posed if t is time to maturity,
 so pinnit uses the forward-in-tau form::
@@ -73,7 +73,7 @@ def black_scholes_price(
 
 
 def black_scholes_grid(n_S: int = 201, n_tau: int = 201, S_max: float = 1.0, tau_max: float = 1.0):
-    """Uniform evaluation grid (problems.md: e.g. 201 x 201): returns S, tau 1-D arrays.
+    """Uniform evaluation grid (e.g. 201 x 201): returns S, tau 1-D arrays.
 
     Evaluate with ``black_scholes_price(S[:, None], tau[None, :])`` -> V[i, j] = V(S_i, tau_j).
     """

@@ -1,6 +1,6 @@
 """Exact (Cole–Hopf) reference solution of the 1-D viscous Burgers equation.
 
-Problem (``shared/notes/problems.md`` §1, DeepXDE's Burgers example, seed 000 scale study)::
+Problem (DeepXDE's Burgers example; the Burgers PINN of Lee 2026's scale study)::
 
     u_t + u u_x = nu u_xx,   x in [-1, 1],   u(x, 0) = -sin(pi x),   u(+-1, t) = 0,
     nu = 0.01 / pi by default.
@@ -20,7 +20,7 @@ one Newton polish, weights from the normalised Hermite recurrence).
 For 4 nu t >= 0.1 (long times / large nu) Gauss–Hermite would need thousands of nodes, so the
 default switches there to the equivalent Fourier (modified-Bessel) series of the heat solution.
 
-Accuracy (see ``tests/test_references.py``): matches ``shared/reference/Burgers.npz`` to relative
+Accuracy (see ``tests/test_references.py``): matches DeepXDE's example data Burgers.npz (the exact solution) to relative
 L2 ~ 2.9e-12 (that file's own precision); 200 vs 400 nodes agree to ~1e-16 for nu = 0.01/pi.
 """
 from __future__ import annotations

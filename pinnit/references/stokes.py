@@ -1,6 +1,6 @@
-"""Finite-difference reference solver for lid-driven Stokes flow with any lid (``shared/notes/problems.md`` §3).
+"""Finite-difference reference solver for lid-driven Stokes flow with any lid.
 
-Problem (the PI-DeepONet Stokes example of DeepXDE / ZCS / seed 001)::
+Problem (the PI-DeepONet Stokes example of DeepXDE / ZCS / the KGI preprint)::
 
     mu Lap u - p_x = 0,   mu Lap v - p_y = 0,   u_x + v_y = 0   on (0, 1)^2,   mu = 0.01,
     u = v = 0 on the bottom and the sides,   u(x, 1) = (1 + f(x)/10) x (1 - x),   v(x, 1) = 0.
@@ -18,7 +18,7 @@ edges (a Neumann graph Laplacian, solved by a cosine transform), then the gauge 
 
 **Accuracy** (``tests/test_stokes_reference.py``; f = 0): the plain scheme converges at second order
 in u, v and in p away from the two lid corners (rel. L2 vs N = 800: u 1.4e-3 / 3.7e-4 / 8e-5 at
-N = 100 / 200 / 400, matching problems.md).  By default the solve is done at N = refine (n - 1) and at 2N
+N = 100 / 200 / 400).  By default the solve is done at N = refine (n - 1) and at 2N
 and Richardson-extrapolated, (4 fine - coarse)/3, at the output nodes: u, v within 5e-5 / 8e-5 of the
 N = 800 solution for n = 101 (first call ~1.2 s on an idle core, mostly the N = 200 factorisation; each
 further lid ~0.06 s).  Pressure near the lid corners (stress singularity) is not improved.

@@ -5,7 +5,7 @@
   iterations, wall time, the failure or divergence message.
 - ``summary.csv`` / ``summary.md``: one row per method × cell (a combination of the non-seed axis values):
   planned runs, n (completed runs, the ones the statistics use), mean ± std (sample std, ddof = 1) and median
-  over seeds of the chosen error metric, of the best loss and of the convergence slowness (seed 001), and the
+  over seeds of the chosen error metric, of the best loss and of the convergence slowness (KGI preprint), and the
   other outcomes counted (diverged / failed / interrupted / missing).
 - ``figures/``: see :mod:`pinnit.studies.figures`.
 
@@ -134,7 +134,7 @@ def summary_markdown(study: Study, rows: list[dict], metric: str, weights: str, 
              f"{len(study.runs)} planned runs: " + ", ".join(f"{counts[o]} {o}" for o in OUTCOMES) + ".", "",
              f"Error metric: `{metric}` of the {which}. Statistics are over the completed runs of each cell "
              "(n); std is the sample standard deviation (ddof = 1). Convergence slowness = mean of the "
-             "loss curve / initial loss (seed 001). Bold: the lowest median error in the cell.", ""]
+             "loss curve / initial loss (KGI preprint). Bold: the lowest median error in the cell.", ""]
     axes = study.cell_axes
     head = ["method", *axes, "n / planned", f"{metric} mean ± std", "median", "best loss mean ± std", "median",
             "slowness mean ± std", "median", "diverged", "failed", "interrupted", "missing"]

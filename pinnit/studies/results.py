@@ -10,7 +10,7 @@ Only files are read, so a partial, resumed or remotely executed study reads the 
 gets an *outcome*: ``completed``, ``diverged``, ``failed`` (failure.json, or an unreadable metrics.json),
 ``interrupted`` (metrics.json says so, or a started run directory without metrics.json) or ``missing``.
 
-Convergence slowness (seed 001, methods.md §2.4) = mean of the logged total-loss curve / its first value
+Convergence slowness (KGI preprint) = mean of the logged total-loss curve / its first value
 (the rows of ``history.csv`` with a ``loss_total``; the trainer logs them at a fixed step interval).
 """
 from __future__ import annotations
@@ -119,7 +119,7 @@ class RunRecord:
         return data[:, 0], data[:, 1]
 
     def slowness(self) -> float | None:
-        """Convergence slowness = mean(loss curve) / initial loss (seed 001)."""
+        """Convergence slowness = mean(loss curve) / initial loss (KGI preprint)."""
         _, loss = self.loss_curve()
         if loss.size == 0 or loss[0] <= 0:
             return None

@@ -1,4 +1,4 @@
-"""The PINN loss: Σ_terms λ_term · mean(residual²) over each term's sampled points (seed 000's
+"""The PINN loss: Σ_terms λ_term · mean(residual²) over each term's sampled points (Lee 2026's
 λ_physics, λ_boundary, λ_initial, λ_data weighting; a term's own name overrides its kind's λ)."""
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 An activation is an ``nn.Module`` registered by name; its constructor's keyword arguments are its
 parameters (validated from YAML by :func:`pinnit.params.bind_params`). Properties that initializers need
-(f'(0), the critical scale ω = 1/f'(0) of seed 000, default KGI bounds of seed 001) come from the object.
+(f'(0), the critical scale ω = 1/f'(0) of Lee 2026, default KGI bounds of the KGI preprint) come from the object.
 """
 from __future__ import annotations
 
@@ -34,12 +34,12 @@ class Activation(nn.Module):
 
     @property
     def omega(self) -> float:
-        """Critical scale ω = 1/f'(0) (seed 000); ``inf`` when f'(0) = 0."""
+        """Critical scale ω = 1/f'(0) (Lee 2026); ``inf`` when f'(0) = 0."""
         s = self.slope_at_zero()
         return math.inf if s == 0 else 1.0 / s
 
     def default_bounds(self) -> tuple[float, float]:
-        """KGI knot bounds [a, b] for the layer *after* this activation (seed 001, methods.md §2.4)."""
+        """KGI knot bounds [a, b] for the layer *after* this activation (the KGI preprint, Section 3)."""
         return {"odd_sigmoid": (-0.8, 0.8), "relu_like": (0.2, 0.8), "periodic": (-0.8, 0.8)}.get(
             self.family, (-0.8, 0.8)
         )

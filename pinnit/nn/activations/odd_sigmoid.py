@@ -1,11 +1,11 @@
-"""Odd-sigmoid activations and their critical scale ω = 1/f'(0) (seed 000, methods.md §1.2).
+"""Odd-sigmoid activations and their critical scale ω = 1/f'(0) (Lee, 'Beyond Gaussian Initializations', 2026).
 
-An odd-sigmoid f is C¹, odd, bounded, strictly increasing, with f' decreasing on [0, ∞) (seed 000,
+An odd-sigmoid f is C¹, odd, bounded, strictly increasing, with f' decreasing on [0, ∞) (Lee 2026,
 'Definition. Odd-Sigmoid Function'). Every entry here is used in the scaled form a·f(b·x): its slope at
-0 is a·b·f'(0), so ω = 1/(a·b·f'(0)) (methods.md §1.2 table, row 'scaled'). ω is always computed from
+0 is a·b·f'(0), so ω = 1/(a·b·f'(0)). ω is always computed from
 the object (closed-form f'(0) of the base times the current a·b), never typed by hand.
 
-Trainable scales (seed 000 trains up to 10¹⁰·tanh) are stored in log form, a = a₀·exp(θ_a) with θ_a an
+Trainable scales (Lee 2026 trains up to 10¹⁰·tanh) are stored in log form, a = a₀·exp(θ_a) with θ_a an
 ``nn.Parameter`` starting at 0: the parameter stays O(1) whatever the magnitude of a₀, its gradient is
 a·∂L/∂a (scale-free), and a keeps its sign.
 """
@@ -72,7 +72,7 @@ class OddSigmoid(Activation):
 
 @register_activation("erf")
 class Erf(OddSigmoid):
-    """a·erf(b·x), odd sigmoid with f'(0) = 2/√π, ω = √π/2 at a = b = 1 (seed 000, Table 1)."""
+    """a·erf(b·x), odd sigmoid with f'(0) = 2/√π, ω = √π/2 at a = b = 1 (Lee 2026, Table 1)."""
 
     base_slope = 2.0 / math.sqrt(math.pi)
 
@@ -82,7 +82,7 @@ class Erf(OddSigmoid):
 
 @register_activation("arctan")
 class Arctan(OddSigmoid):
-    """a·arctan(b·x), odd sigmoid with f'(0) = 1 (seed 000, Table 1)."""
+    """a·arctan(b·x), odd sigmoid with f'(0) = 1 (Lee 2026, Table 1)."""
 
     def base(self, x: torch.Tensor) -> torch.Tensor:
         return torch.atan(x)
@@ -90,7 +90,7 @@ class Arctan(OddSigmoid):
 
 @register_activation("gd")
 class Gudermannian(OddSigmoid):
-    """a·gd(b·x), Gudermannian gd(x) = 2·arctan(tanh(x/2)) = arctan(sinh x), f'(0) = 1 (seed 000, Table 1)."""
+    """a·gd(b·x), Gudermannian gd(x) = 2·arctan(tanh(x/2)) = arctan(sinh x), f'(0) = 1 (Lee 2026, Table 1)."""
 
     def base(self, x: torch.Tensor) -> torch.Tensor:
         return 2.0 * torch.atan(torch.tanh(x / 2))
@@ -116,10 +116,10 @@ def softsign_k(x: torch.Tensor, k: float) -> torch.Tensor:
 
 @register_activation("softsign")
 class Softsign(OddSigmoid):
-    """a·softsign_k(b·x), generalised algebraic sigmoid x/(1+|x|^k)^{1/k}, f'(0) = 1 (seed 000; naming UNCERTAIN).
+    """a·softsign_k(b·x), generalised algebraic sigmoid x/(1+|x|^k)^{1/k}, f'(0) = 1 (Lee 2026; naming: our reading).
 
-    k = 1 is x/(1+|x|) (``softsign_1``), k = 2 is x/√(1+x²) (``softsign_2``); the seed's subscript is read
-    as this k (methods.md §1.2). k ≥ 1 keeps it C¹ at 0.
+    k = 1 is x/(1+|x|) (``softsign_1``), k = 2 is x/√(1+x²) (``softsign_2``); Lee 2026's subscript is read
+    as this k. k ≥ 1 keeps it C¹ at 0.
     """
 
     def __init__(self, k: Annotated[float, Field(ge=1.0)] = 1.0, a: PositiveFloat = 1.0, b: PositiveFloat = 1.0,
@@ -133,7 +133,7 @@ class Softsign(OddSigmoid):
 
 @register_activation("softsign_1")
 class Softsign1(Softsign):
-    """a·softsign_1(b·x) with softsign_1(x) = x/(1+|x|), f'(0) = 1 (seed 000, Table 1)."""
+    """a·softsign_1(b·x) with softsign_1(x) = x/(1+|x|), f'(0) = 1 (Lee 2026, Table 1)."""
 
     def __init__(self, a: PositiveFloat = 1.0, b: PositiveFloat = 1.0, trainable: bool = False):
         super().__init__(1.0, a, b, trainable)
@@ -141,22 +141,22 @@ class Softsign1(Softsign):
 
 @register_activation("softsign_2")
 class Softsign2(Softsign):
-    """a·softsign_2(b·x) with softsign_2(x) = x/√(1+x²), f'(0) = 1 (seed 000, Table 1)."""
+    """a·softsign_2(b·x) with softsign_2(x) = x/√(1+x²), f'(0) = 1 (Lee 2026, Table 1)."""
 
     def __init__(self, a: PositiveFloat = 1.0, b: PositiveFloat = 1.0, trainable: bool = False):
         super().__init__(2.0, a, b, trainable)
 
 
-#: The seed's Table 1 sum, softsign_1 + softsign_2 (ω = 1/2).
+#: Lee 2026's Table 1 sum, softsign_1 + softsign_2 (ω = 1/2).
 DEFAULT_TERMS: tuple[dict[str, Any], ...] = ({"name": "softsign_1"}, {"name": "softsign_2"})
 
 
 @register_activation("sum")
 class SumOddSigmoid(Activation):
-    """Σ_j c_j·f_j(x) of odd sigmoids, c_j ≥ 0; 1/ω = Σ c_j/ω_j (seed 000, Corollary 1 and Eq. (1)).
+    """Σ_j c_j·f_j(x) of odd sigmoids, c_j ≥ 0; 1/ω = Σ c_j/ω_j (Lee 2026, Corollary 1 and Eq. (1)).
 
     ``terms`` is a list of activation specs, each with an optional coefficient ``c`` (default 1), e.g.
-    ``[{name: tanh, b: 10}, {name: erf, b: 1000}, {name: softsign_1, b: 10}, {name: gd}]`` is the seed's
+    ``[{name: tanh, b: 10}, {name: erf, b: 1000}, {name: softsign_1, b: 10}, {name: gd}]`` is Lee 2026's
     Eq. (1) f(x) = tanh(ax) + erf(bx) + x/(1+|cx|) + gd(dx).
     """
 

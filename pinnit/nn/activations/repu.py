@@ -1,7 +1,8 @@
-"""Rectified power units (seed 004, 'Why Rectified Power Unit Networks Fail and How to Improve It').
+"""Rectified power units ('Why Rectified Power Unit Networks Fail and How to Improve It: An Effective Theory
+Perspective').
 
 RePU_p(z) = max(z, 0)^p (p = 1 ReLU, 2 ReQU, 3 ReCU) cannot be critical for p > 1 (χ_∥ : χ_⊥ = (2p−1) : p,
-methods.md §1.3). MRePU_p(z) = z·ReLU(z+1)^p (seed 004, Definition 6) has χ_∥/χ_⊥ → 1 as K → 0, so it can
+the paper, Section 3). MRePU_p(z) = z·ReLU(z+1)^p (the paper, Definition 6) has χ_∥/χ_⊥ → 1 as K → 0, so it can
 be stacked deeply. Both pair with the ``repu_gaussian`` initializer.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ class PowerUnit(Activation):
 
 @register_activation("repu")
 class RePU(PowerUnit):
-    """RePU_p(z) = max(z, 0)^p, C^{p−1} (seed 004, Section 3; p = 1 ReLU, 2 ReQU, 3 ReCU)."""
+    """RePU_p(z) = max(z, 0)^p, C^{p−1} (RePU paper, Section 3; p = 1 ReLU, 2 ReQU, 3 ReCU)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(x).pow(self.p)
@@ -36,7 +37,7 @@ class RePU(PowerUnit):
 
 @register_activation("mrepu")
 class MRePU(PowerUnit):
-    """MRePU_p(z) = z·ReLU(z+1)^p: MRePU(0) = 0, MRePU'(0) = 1, C^{p−1} at −1 (seed 004, Definition 6)."""
+    """MRePU_p(z) = z·ReLU(z+1)^p: MRePU(0) = 0, MRePU'(0) = 1, C^{p−1} at −1 (RePU paper, Definition 6)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * F.relu(x + 1).pow(self.p)

@@ -1,7 +1,7 @@
-"""Standard activation catalogue (seed 002, 'Deep Learning – Activation Functions', one slide each).
+"""Standard activation catalogue (M. M. Islam Imran, 'Deep Learning – Activation Functions', one slide each).
 
 Each entry wraps a ``torch.nn.functional`` function; its keyword parameters are the YAML parameters.
-``tanh`` is the odd sigmoid of seed 000 and accepts the scaled form a·tanh(b·x).
+``tanh`` is the odd sigmoid of Lee 2026 and accepts the scaled form a·tanh(b·x).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class Functional(Activation):
 
 @register_activation("tanh")
 class Tanh(OddSigmoid):
-    """a·tanh(b·x), odd sigmoid with f'(0) = 1, ω = 1/(a·b) (seed 000 Table 1; seed 002 'tanh function')."""
+    """a·tanh(b·x), odd sigmoid with f'(0) = 1, ω = 1/(a·b) (Lee 2026, Table 1; Imran, 'tanh function')."""
 
     def base(self, x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(x)
@@ -44,14 +44,14 @@ class Tanh(OddSigmoid):
 
 @register_activation("linear")
 class Linear(Functional):
-    """Identity x (seed 002, 'Linear activation')."""
+    """Identity x (Imran, 'Linear activation')."""
 
     fn = staticmethod(lambda x: x)
 
 
 @register_activation("sigmoid")
 class Sigmoid(Functional):
-    """Logistic sigmoid 1/(1+e^{−x}) (seed 002, 'Sigmoid function'); KGI bounds [0.1, 0.9] (seed 001)."""
+    """Logistic sigmoid 1/(1+e^{−x}) (Imran, 'Sigmoid function'); KGI bounds [0.1, 0.9] (KGI preprint)."""
 
     fn = staticmethod(torch.sigmoid)
 
@@ -61,7 +61,7 @@ class Sigmoid(Functional):
 
 @register_activation("relu")
 class ReLU(Functional):
-    """max(x, 0) (seed 002, 'ReLU')."""
+    """max(x, 0) (Imran, 'ReLU')."""
 
     family = "relu_like"
     fn = staticmethod(F.relu)
@@ -69,7 +69,7 @@ class ReLU(Functional):
 
 @register_activation("leaky_relu")
 class LeakyReLU(Functional):
-    """x for x ≥ 0, negative_slope·x otherwise (seed 002, 'Leaky ReLU'; default slope 0.01)."""
+    """x for x ≥ 0, negative_slope·x otherwise (Imran, 'Leaky ReLU'; default slope 0.01)."""
 
     family = "relu_like"
     fn = staticmethod(F.leaky_relu)
@@ -80,7 +80,7 @@ class LeakyReLU(Functional):
 
 @register_activation("prelu")
 class PReLU(Activation):
-    """ReLU with a learnable negative slope α, initially ``init`` = 0.25 (seed 002, 'PReLU')."""
+    """ReLU with a learnable negative slope α, initially ``init`` = 0.25 (Imran, 'PReLU')."""
 
     family = "relu_like"
 
@@ -94,7 +94,7 @@ class PReLU(Activation):
 
 @register_activation("softplus")
 class Softplus(Functional):
-    """(1/β)·log(1+e^{βx}), linear where βx > threshold (seed 002, 'SoftPlus')."""
+    """(1/β)·log(1+e^{βx}), linear where βx > threshold (Imran, 'SoftPlus')."""
 
     family = "relu_like"
     fn = staticmethod(F.softplus)
@@ -105,7 +105,7 @@ class Softplus(Functional):
 
 @register_activation("elu")
 class ELU(Functional):
-    """x for x > 0, α·(e^x − 1) otherwise (seed 002, 'ELU'; α = 1)."""
+    """x for x > 0, α·(e^x − 1) otherwise (Imran, 'ELU'; α = 1)."""
 
     family = "relu_like"
     fn = staticmethod(F.elu)
@@ -116,7 +116,7 @@ class ELU(Functional):
 
 @register_activation("celu")
 class CELU(Functional):
-    """x for x > 0, α·(e^{x/α} − 1) otherwise, C¹ for every α (seed 002, 'CELU', Barron 2017)."""
+    """x for x > 0, α·(e^{x/α} − 1) otherwise, C¹ for every α (Imran, 'CELU'; Barron 2017)."""
 
     family = "relu_like"
     fn = staticmethod(F.celu)
@@ -127,7 +127,7 @@ class CELU(Functional):
 
 @register_activation("selu")
 class SELU(Functional):
-    """scale·ELU_α(x) with the self-normalising constants α ≈ 1.6733, scale ≈ 1.0507 (seed 002, 'SELU')."""
+    """scale·ELU_α(x) with the self-normalising constants α ≈ 1.6733, scale ≈ 1.0507 (Imran, 'SELU')."""
 
     family = "relu_like"
     fn = staticmethod(F.selu)
@@ -135,7 +135,7 @@ class SELU(Functional):
 
 @register_activation("gelu")
 class GELU(Functional):
-    """x·Φ(x), Φ the standard normal CDF; ``approximate: tanh`` uses the tanh formula (seed 002, 'GELU')."""
+    """x·Φ(x), Φ the standard normal CDF; ``approximate: tanh`` uses the tanh formula (Imran, 'GELU')."""
 
     family = "relu_like"
     fn = staticmethod(F.gelu)
@@ -146,7 +146,7 @@ class GELU(Functional):
 
 @register_activation("relu6")
 class ReLU6(Functional):
-    """min(max(x, 0), 6) (seed 002, 'ReLU6')."""
+    """min(max(x, 0), 6) (Imran, 'ReLU6')."""
 
     family = "relu_like"
     fn = staticmethod(F.relu6)
@@ -154,7 +154,7 @@ class ReLU6(Functional):
 
 @register_activation("log_sigmoid")
 class LogSigmoid(Functional):
-    """log(1/(1+e^{−x})) (seed 002, 'LogSigmoid'); KGI bounds log 0.1 … log 0.9, the image of sigmoid's."""
+    """log(1/(1+e^{−x})) (Imran, 'LogSigmoid'); KGI bounds log 0.1 … log 0.9, the image of sigmoid's."""
 
     fn = staticmethod(F.logsigmoid)
 
@@ -173,28 +173,28 @@ class Normalizing(Functional):
 
 @register_activation("softmin")
 class Softmin(Normalizing):
-    """e^{−x_i}/Σ_j e^{−x_j} over ``dim`` (seed 002, 'Softmin')."""
+    """e^{−x_i}/Σ_j e^{−x_j} over ``dim`` (Imran, 'Softmin')."""
 
     fn = staticmethod(F.softmin)
 
 
 @register_activation("softmax")
 class Softmax(Normalizing):
-    """e^{x_i}/Σ_j e^{x_j} over ``dim`` (seed 002, 'Softmax')."""
+    """e^{x_i}/Σ_j e^{x_j} over ``dim`` (Imran, 'Softmax')."""
 
     fn = staticmethod(F.softmax)
 
 
 @register_activation("log_softmax")
 class LogSoftmax(Normalizing):
-    """x_i − log Σ_j e^{x_j} over ``dim`` (seed 002, 'LogSoftmax')."""
+    """x_i − log Σ_j e^{x_j} over ``dim`` (Imran, 'LogSoftmax')."""
 
     fn = staticmethod(F.log_softmax)
 
 
 @register_activation("sin")
 class Sine(Activation):
-    """SIREN sin(w0·x), w0 = 30 (seed 002, 'SIREN'; Sitzmann et al. 2020); pair with the ``siren`` initializer."""
+    """SIREN sin(w0·x), w0 = 30 (Imran, 'SIREN'; Sitzmann et al. 2020); pair with the ``siren`` initializer."""
 
     family = "periodic"
 

@@ -1,5 +1,5 @@
-"""Basis-function pretraining initializer (seed 003, "Weights initialization of neural networks for function
-approximation", Hu, Huang, Yi, Yin 2025; methods.md §2.5 — most details there are UNCERTAIN, the choices
+"""Basis-function pretraining initializer ("Weights initialization of neural networks for function
+approximation", Hu, Huang, Yi, Yin 2025 — details the publication summary leaves open are our choices
 below are documented parameters).
 
 1. **Domain map.** The basis lives on the reference domain [−1, 1]^d; pinnit's MLP already maps the problem's
@@ -63,7 +63,7 @@ def basis_pretrained(layers: list[nn.Linear], activation: Activation, generator:
                      fit: list[FitKind] = ["initial", "data"], ridge: NonNegativeFloat = 1e-3,
                      head: Literal["random", "basis"] = "random", cache_dir: str | None = None,
                      targets: Sequence[FitTarget] | None = None, dry_run: bool = False) -> None:
-    """Pretrained polynomial basis (seed 003): hidden layers from a cached basis net, output by least squares.
+    """Pretrained polynomial basis (Hu et al. 2025): hidden layers from a cached basis net, output by least squares.
 
     ``family``/``degree`` (total degree; default: auto from the last hidden width), ``steps`` Adam steps at
     ``lr`` then ``lbfgs`` L-BFGS iterations per degree on ``points`` random points of [−1, 1]^d, ``seed`` of

@@ -1,14 +1,15 @@
-"""Progressive pretraining of a basis network on a polynomial family (seed 003; methods.md §2.5).
+"""Progressive pretraining of a basis network on a polynomial family (Hu et al. 2025, 'Weights initialization
+of neural networks for function approximation').
 
 The basis network has the target network's hidden layers (same shapes, same activation) and a linear head
 with one output per basis function φ_α (polynomials.py: total degree ≤ p on [−1, 1]^d): it learns
 N_B(x) ≈ (φ_α(x))_α, so its last hidden layer spans (approximately) the polynomial space P_p. This is the
-reading of seed 003 recorded in methods.md §2.5 ("basis networks are pretrained to approximate families of
+reading of Hu et al. 2025 ("basis networks are pretrained to approximate families of
 polynomials on a reference domain"); one shared hidden representation with M = C(p+d, d) outputs, rather than
 one network per polynomial, is the documented choice that lets a single network of the configured
 architecture carry the whole basis. The basis is exact only when M ≤ (last hidden width + 1).
 
-Progressive training (seed 003's keyword): the net for degree k starts from the net for degree k − 1 —
+Progressive training (Hu et al.'s keyword): the net for degree k starts from the net for degree k − 1 —
 hidden layers and the head rows of the old basis functions are copied; the rows of the new degree-k
 functions start from their least-squares fit on the current features — then all weights are trained with
 Adam and then L-BFGS on the mean squared error over a fixed set of random points in [−1, 1]^d

@@ -2,7 +2,7 @@
 
 Weights come from ``torch.nn.init`` with the run's generator (never the global RNG). Every entry takes the
 same bias options: ``bias`` (a constant, default 0) plus ``bias_std`` (σ_b > 0 adds N(0, σ_b²) noise),
-methods.md §2.1.
+(Glorot & Bengio 2010; He et al. 2015; LeCun et al. 1998; Saxe et al. 2014).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Edge-of-chaos (EOC) initialization: mean-field solver for any activation (methods.md §2.2).
+"""Edge-of-chaos (EOC) initialization: mean-field solver for any activation.
 
 Mean-field maps for W ~ N(0, σ_w²/N_{l−1}), b ~ N(0, σ_b²) (Poole et al. 2016; Schoenholz et al. 2017,
-seed 000 ref. [24]; Hayou et al. 2019, seed 000 ref. [25]):
+Deep Information Propagation; Hayou et al., ICML 2019):
 
 - length map q^l = σ_b² + σ_w²·E[φ(√q^{l−1} Z)²], fixed point q*;
 - χ₁ = σ_w²·E[φ'(√q* Z)²]; the EOC is χ₁ = 1.
@@ -29,7 +29,7 @@ from ..activations.base import Activation
 from .base import register_initializer
 from .classical import init_gaussian
 
-#: Gauss–Hermite nodes (≥ 100 per methods.md; even, so no node sits on a kink at 0).
+#: Gauss–Hermite nodes (≥ 100; even, so no node sits on a kink at 0).
 NODES = 200
 #: Largest variance q handled by Gauss–Hermite; wider Gaussians use composite Gauss–Legendre panels of width PANEL.
 WIDE = 3.0
@@ -99,7 +99,7 @@ def _reject(activation: Activation, path: str) -> None:
 def eoc_point(activation: Activation, sigma_b: float = 0.0, path: str = "sigma_b") -> EOCPoint:
     """The EOC point (σ_w, σ_b, q*) of ``activation`` for the bias scale ``sigma_b``.
 
-    Special cases at σ_b = 0 (methods.md §2.2): a positively homogeneous φ (ReLU, leaky ReLU) has
+    Special cases at σ_b = 0: a positively homogeneous φ (ReLU, leaky ReLU) has
     σ_b²(q) ≡ 0, so its point is σ_w = 1/√E[φ'(Z)²] (√2 for ReLU) with every q a fixed point (``q_star``
     is NaN); otherwise φ(0) = 0 and φ'(0) ≠ 0 (every odd φ) give q* = 0 and σ_w = 1/|φ'(0)| = |ω|.
     In general the first sign change of σ_b²(q) − σ_b² on a log grid q ∈ [1e−10, 1e4] is refined by
@@ -133,9 +133,9 @@ def eoc_point(activation: Activation, sigma_b: float = 0.0, path: str = "sigma_b
 @register_initializer("eoc")
 def eoc(layers: list[nn.Linear], activation: Activation, generator: torch.Generator, *,
         sigma_b: NonNegativeFloat = 0.0) -> None:
-    """Edge of chaos: W ~ N(0, σ_w²/fan_in), b ~ N(0, σ_b²) with σ_w solved from χ₁ = 1 (methods.md §2.2).
+    """Edge of chaos: W ~ N(0, σ_w²/fan_in), b ~ N(0, σ_b²) with σ_w solved from χ₁ = 1 (Schoenholz et al. 2017).
 
-    The baseline of seed 000 (Hayou et al. 2019); σ_w comes from :func:`eoc_point` for the given σ_b, for
+    The baseline of Lee 2026 (Hayou et al. 2019); σ_w comes from :func:`eoc_point` for the given σ_b, for
     any element-wise activation (odd φ at σ_b = 0: σ_w = ω; ReLU: √2).
     """
     point = eoc_point(activation, sigma_b, "initializer.sigma_b")

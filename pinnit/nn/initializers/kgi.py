@@ -1,4 +1,5 @@
-"""Knot-gathering initialization, KGI (seed 001, Section 3; methods.md §2.4, verified against the authors' code).
+"""Knot-gathering initialization, KGI ('Enhancing Performance of Multilayer Perceptrons by
+Knot-Gathering Initialization', preprint under review, Section 3; verified against the authors' code).
 
 Applied layer by layer to pre-initialised Linear layers (W₀, b₀). Per layer one knot x̂ ∈ R^{N_{l−1}},
 x̂_j ~ U(a, b) i.i.d., is shared by all neurons of the layer:
@@ -35,13 +36,13 @@ Margin = Annotated[float, Field(ge=0.0, lt=0.5)]
 
 
 def knot_bias(weight: torch.Tensor, bias: torch.Tensor, knot: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Bias mode: α·b₀ + (1−α)·(−W₀x̂) (seed 001, Eqs. 3 and 6)."""
+    """Bias mode: α·b₀ + (1−α)·(−W₀x̂) (KGI preprint, Eqs. 3 and 6)."""
     return alpha * bias - (1 - alpha) * (weight @ knot)
 
 
 def knot_weight(weight: torch.Tensor, bias: torch.Tensor, knot: torch.Tensor, alpha: float,
                 lam: float) -> torch.Tensor:
-    """Weight mode: α·W₀ + (1−α)·(W_p + λ·W_h) (seed 001, Eqs. 4–6)."""
+    """Weight mode: α·W₀ + (1−α)·(W_p + λ·W_h) (KGI preprint, Eqs. 4–6)."""
     unit = knot / knot.dot(knot)
     particular = -torch.outer(bias, unit)
     homogeneous = weight - torch.outer(weight @ knot, unit)
@@ -70,7 +71,7 @@ def _checked(pair: Any, path: str) -> tuple[float, float]:
 
 
 def _static_bounds(bounds: Any, count: int, activation: Activation) -> list[tuple[float, float]]:
-    """One [a, b] per KGI layer: given for all, given per layer, or defaulted (methods.md §2.4)."""
+    """One [a, b] per KGI layer: given for all, given per layer, or defaulted (the preprint's bounds)."""
     if bounds is None:
         return [INPUT_BOUNDS] + [activation.default_bounds()] * (count - 1)
     if bounds and not isinstance(bounds[0], (list, tuple)):
@@ -81,7 +82,7 @@ def _static_bounds(bounds: Any, count: int, activation: Activation) -> list[tupl
 
 
 def data_range(batch: torch.Tensor, beta: float) -> tuple[float, float]:
-    """[d_min + β(d_max − d_min), d_max − β(d_max − d_min)] over every entry of the batch (seed 001 code)."""
+    """[d_min + β(d_max − d_min), d_max − β(d_max − d_min)] over every entry of the batch (the authors' code)."""
     lo, hi = float(batch.min()), float(batch.max())
     return lo + beta * (hi - lo), hi - beta * (hi - lo)
 
@@ -92,7 +93,7 @@ def kgi(layers: list[nn.Linear], activation: Activation, generator: torch.Genera
         alpha: Fraction = 0.2, lam: float = 1.0, bounds: list[list[float]] | list[float] | None = None,
         data_bounds: bool = False, beta: Margin = 0.1, apply_to: Literal["hidden", "all"] = "hidden",
         zero_bias: Literal["redraw", "keep"] = "redraw", sample: torch.Tensor | None = None) -> None:
-    """Knot-gathering: after ``pre``, place each layer's hyperplanes through a shared random knot (seed 001).
+    """Knot-gathering: after ``pre``, place each layer's hyperplanes through a shared random knot (KGI preprint).
 
     ``bounds``: one [a, b] for every KGI layer or one per layer; by default the first layer uses
     [−0.6, 0.6] (inputs are normalised to [−1, 1]; the image of the code's [0.2, 0.8] on [0, 1]) and later

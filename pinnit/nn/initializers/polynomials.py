@@ -1,4 +1,4 @@
-"""Polynomial families on the reference domain [−1, 1]^d for basis pretraining (seed 003; methods.md §2.5).
+"""Polynomial families on the reference domain [−1, 1]^d for basis pretraining (Hu et al. 2025).
 
 One-dimensional families by their three-term recurrences (P₀ = 1, P₁ = x):
 
@@ -7,7 +7,7 @@ One-dimensional families by their three-term recurrences (P₀ = 1, P₁ = x):
 - ``monomial``  x^{k+1} = x·x^k
 
 In d dimensions the basis is the tensor products φ_α(x) = Π_i p_{α_i}(x_i) of **total degree**
-|α| = Σ α_i ≤ p (the space P_p, C(p+d, d) functions; a documented choice — seed 003 names tensor products
+|α| = Σ α_i ≤ p (the space P_p, C(p+d, d) functions; a documented choice — Hu et al. name tensor products
 in 2-D but not the index set; total degree keeps the count, and so the width the basis net needs, low).
 Functions are ordered by total degree, then lexicographically (degree-0 constant first).
 """

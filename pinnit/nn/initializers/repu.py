@@ -1,4 +1,5 @@
-"""Gaussian initialization and susceptibilities for (M)RePU networks (seed 004; methods.md §1.3).
+"""Gaussian initialization and susceptibilities for (M)RePU networks ('Why Rectified Power Unit Networks
+Fail and How to Improve It: An Effective Theory Perspective').
 
 Roberts–Yaida conventions: W ~ N(0, C_W/n_in), b ~ N(0, C_b), pre-activations z ~ N(0, K):
 χ_∥(K) = C_W/(2K²)·E[σ(z)²(z² − K)] and χ_⊥(K) = C_W·E[σ'(z)²]. Criticality needs both equal to 1.
@@ -17,7 +18,7 @@ from .classical import init_gaussian
 from .eoc import gaussian_nodes, value_and_slope
 
 def susceptibilities(activation: Activation, K: float, c_w: float = 1.0) -> tuple[float, float]:
-    """(χ_∥, χ_⊥) at kernel K by Gaussian quadrature (seed 004, Eqs. (5) and (7); :func:`gaussian_nodes`).
+    """(χ_∥, χ_⊥) at kernel K by Gaussian quadrature (RePU paper, Eqs. (5) and (7); :func:`gaussian_nodes`).
 
     Against adaptive quadrature split at the kink, 200 Hermite nodes give MRePU_2's χ_∥/χ_⊥ to ~1e−6 relative.
     """
@@ -34,7 +35,7 @@ def double_factorial(n: int) -> int:
 
 
 def repu_susceptibilities(p: int, K: float, c_w: float = 1.0) -> tuple[float, float]:
-    """RePU_p closed forms (methods.md §1.3, DERIVED): χ_∥ = C_W·p(2p−1)!!/2·K^{p−1}, χ_⊥ = C_W·p²(2p−3)!!/2·K^{p−1}."""
+    """RePU_p closed forms (derived here): χ_∥ = C_W·p(2p−1)!!/2·K^{p−1}, χ_⊥ = C_W·p²(2p−3)!!/2·K^{p−1}."""
     return (c_w * p * double_factorial(2 * p - 1) / 2 * K ** (p - 1),
             c_w * p**2 * double_factorial(2 * p - 3) / 2 * K ** (p - 1))
 
@@ -42,9 +43,9 @@ def repu_susceptibilities(p: int, K: float, c_w: float = 1.0) -> tuple[float, fl
 @register_initializer("repu_gaussian")
 def repu_gaussian(layers: list[nn.Linear], activation: Activation, generator: torch.Generator, *,
                   c_w: PositiveFloat = 1.0, c_b: NonNegativeFloat = 0.0) -> None:
-    """Roberts–Yaida Gaussian for (M)RePU: W ~ N(0, C_W/fan_in), b ~ N(0, C_b) (seed 004, Section 2).
+    """Roberts–Yaida Gaussian for (M)RePU: W ~ N(0, C_W/fan_in), b ~ N(0, C_b) (RePU paper, Section 2).
 
-    C_W is empirical in the seed (0.45 for the MRePU p = 2 Burgers PINN; 0.5–1.0 in regressions).
+    C_W is empirical in the paper (0.45 for the MRePU p = 2 Burgers PINN; 0.5–1.0 in regressions).
     """
     init_gaussian(layers, generator, math.sqrt(c_w), math.sqrt(c_b))
 

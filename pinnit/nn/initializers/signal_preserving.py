@@ -1,8 +1,9 @@
-"""Signal-preserving diagonal-plus-noise initializers (seed 000, 'Proposed Weight Initialization').
+"""Signal-preserving diagonal-plus-noise initializers (Lee, 'Beyond Gaussian Initializations', 2026, 'Proposed
+Weight Initialization').
 
 W = D + Z with D_ij = d if j ≡ i (mod N_{l−1}) else 0 (for N_l ≤ N_{l−1}: D = [d·I | 0]; for N_l > N_{l−1}
 stacked identities, output i copies input i mod N_{l−1}) and Z_ij ~ N(0, s²/N_{l−1}); zero biases; the
-same construction for every Linear layer, first and output included (methods.md §2.3).
+same construction for every Linear layer, first and output included.
 """
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ def diagonal_plus_noise(layers: list[nn.Linear], generator: torch.Generator, dia
 
 
 def log_target_rate(depth: int) -> float:
-    """log ρ(L) for ρ(L) = min(0.4, 2.05·e^{−0.133·L}), the continuous reading of seed 000's rule
-    (methods.md §2.3, UNCERTAIN): the seed writes 0.4 for L ≤ 10 and 2.05·e^{−0.133L} beyond, which jumps up
+    """log ρ(L) for ρ(L) = min(0.4, 2.05·e^{−0.133·L}), the continuous reading of Lee 2026's rule
+    (our reading): the talk writes 0.4 for L ≤ 10 and 2.05·e^{−0.133L} beyond, which jumps up
     at L = 11 (0.475 > 0.4). In log form so that very deep stacks (ρ below the float range) stay exact."""
     return min(math.log(0.4), math.log(2.05) - 0.133 * depth)
 
@@ -46,7 +47,7 @@ def target_rate(depth: int) -> float:
 
 
 def proposed_sigma_z(omega: float, L: int, rho: float | None = None) -> float:
-    """σ_z = −ω/Φ⁻¹((1 − (1−2ρ)^{1/L})/2), sign-flip rate ρ after L gains N(ω, σ_z²) (seed 000; DERIVED §2.3).
+    """σ_z = −ω/Φ⁻¹((1 − (1−2ρ)^{1/L})/2), sign-flip rate ρ after L gains N(ω, σ_z²) (Lee 2026; derived here).
 
     Per-layer negative-gain rate p = Φ(−ω/σ_z); after L layers the flip probability is
     π_L = (1 − (1−2p)^L)/2, and π_L = ρ solves for σ_z. ``rho`` defaults to :func:`target_rate`.
@@ -76,10 +77,10 @@ def _critical_scale(activation: Activation) -> float:
 @register_initializer("proposed")
 def proposed(layers: list[nn.Linear], activation: Activation, generator: torch.Generator, *,
              rho: Rate | None = None, sigma_z: PositiveFloat | None = None) -> None:
-    """Signal-preserving W = D + Z with D = ω·(identity pattern), Z ~ N(0, σ_z²/fan_in), b = 0 (seed 000).
+    """Signal-preserving W = D + Z with D = ω·(identity pattern), Z ~ N(0, σ_z²/fan_in), b = 0 (Lee 2026).
 
     ω = 1/f'(0) comes from the activation. σ_z = :func:`proposed_sigma_z` (ω, L, ρ) with L = the number of
-    Linear layers in the stack (seed 000 writes x^ℓ = f(W^ℓ x^{ℓ−1} + b^ℓ) for ℓ = 1…L, and every Linear
+    Linear layers in the stack (Lee 2026 writes x^ℓ = f(W^ℓ x^{ℓ−1} + b^ℓ) for ℓ = 1…L, and every Linear
     layer, output included, contributes one gain along a path); ``rho`` overrides the target rate ρ(L),
     ``sigma_z`` overrides σ_z altogether (it is then used as given, not scaled by ω).
     """
@@ -94,6 +95,6 @@ def tanh_init(layers: list[nn.Linear], activation: Activation, generator: torch.
     """Lee et al. 2024 tanh initialization: W = D + Z, D of ones, Z ~ N(0, (σ/√fan_in)²), σ = 0.085, b = 0.
 
     The authors' earlier method ('Robust weight initialization for tanh neural networks with fixed point
-    analysis', ICLR 2025; seed 000 ref. [20]; methods.md §2.3 last paragraph).
+    analysis', Lee, Choi & Kim, ICLR 2025).
     """
     diagonal_plus_noise(layers, generator, 1.0, sigma)

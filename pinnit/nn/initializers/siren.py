@@ -1,4 +1,4 @@
-"""SIREN initialization for sin(w0·x) networks (Sitzmann et al. 2020; seed 002 'SIREN'; methods.md §1.1)."""
+"""SIREN initialization for sin(w0·x) networks (Sitzmann et al., NeurIPS 2020; Imran, 'SIREN')."""
 from __future__ import annotations
 
 import math
