@@ -100,9 +100,12 @@ def _interrupt_after_chunks(monkeypatch, chunks: int) -> None:
     monkeypatch.setattr(OperatorLoss, "hold_batch", hold_batch)
 
 
-def test_an_operator_run_interrupted_in_a_float64_lbfgs_stage_resumes_bit_for_bit(tmp_path, monkeypatch):
+@pytest.mark.parametrize("optimizer", ["lbfgs", "ssbroyden"])
+def test_an_operator_run_interrupted_in_a_float64_closure_stage_resumes_bit_for_bit(tmp_path, monkeypatch,
+                                                                                    optimizer):
     stages = {"adam": {"iterations": 6, "lr": 3e-3},
-              "lbfgs": {"iterations": 12, "chunk": 3, "dtype": "float64", "resample_every": 6}}
+              "lbfgs": {"optimizer": optimizer, "iterations": 12, "chunk": 3, "dtype": "float64",
+                        "resample_every": 6}}
     data = tiny(tmp_path, stages)
     reference = run(parse_config(data), run_dir=tmp_path / "straight").metrics
     _interrupt_after_chunks(monkeypatch, 3)  # 9 L-BFGS iterations in: past the points redrawn at 6
@@ -112,7 +115,7 @@ def test_an_operator_run_interrupted_in_a_float64_lbfgs_stage_resumes_bit_for_bi
     resumed = resume(tmp_path / "killed").metrics
     assert resumed["iterations"] == reference["iterations"]
     for key in ("final_loss", "best_loss", "rel_l2_u", "rel_l2_v", "rel_l2_p", "rel_l2_mean"):
-        assert resumed[key] == reference[key], key  # bit for bit: weights, L-BFGS memory, batches and points
+        assert resumed[key] == reference[key], key  # bit for bit: weights, curvature memory, batches and points
     a = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)
     b = torch.load(tmp_path / "killed" / "model.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
