@@ -226,8 +226,8 @@ def test_quick_start_run_trains(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     assert "pinnit run configs/heat.yaml  " in (REPO / "README.md").read_text()
     shrink = ["training.stages.adam.iterations=20", "training.stages.lbfgs.iterations=0", "training.threads=1",
-              "output.plots=false",
-              "sampling.points={pde: 128, initial: 32, wall: 16, insulated: 16}", "evaluation.every=0"]
+              "output.plots=false", "sampling.points={pde: 128, initial: 32, wall: 16, insulated: 16}",
+              "evaluation.every=0"]
     argv = ["run", "configs/heat.yaml", "--quiet", "--run-dir", str(tmp_path / "run"),
             *(a for s in shrink for a in ("--set", s))]
     with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.redirect_stderr(io.StringIO()):
