@@ -154,3 +154,12 @@ def test_the_refusal_exits_2_with_the_line(tmp_path, capsys):
     assert main(["run", str(path), "--set", f"output.dir={tmp_path}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "training.stages.qn.max_params" in err[0] and "70,083 parameters" in err[0]
+
+
+def test_levenberg_marquardt_is_refused_for_operator_runs_in_one_line(tmp_path):
+    """LM needs one residual vector over fixed points; an operator loss is functions × points × terms."""
+    stages = {"adam": {"iterations": 5}, "lm": {"optimizer": "levenberg_marquardt", "iterations": 5}}
+    with pytest.raises(ConfigError, match=r"^training.stages.lm.optimizer: 'levenberg_marquardt' works on a PINN's "
+                                          r"residual vector; operator runs .* use lbfgs$") as err:
+        parse_config(tiny(tmp_path, stages))
+    assert "\n" not in str(err.value)
