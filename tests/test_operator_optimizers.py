@@ -16,6 +16,7 @@ from pinnit.cli import main
 from pinnit.config import parse_config
 from pinnit.errors import ConfigError
 from pinnit.operators.loss import OperatorLoss
+from pinnit.operators.predict import load_operator
 from pinnit.training import trainer as trainer_mod
 from pinnit.yaml_io import read_yaml
 
@@ -83,6 +84,8 @@ def test_each_closure_optimizer_trains_an_operator_on_one_batch_per_chunk(tmp_pa
     assert len(set(adam)) > 1  # Adam still draws a new batch per step
     weights = torch.load(tmp_path / "r" / "model.pt", weights_only=True)
     assert all(v.dtype == torch.float64 for v in weights.values() if v.is_floating_point())
+    model = load_operator(tmp_path / "r")[2]  # what predict applies: the weights as saved, not cast to float32
+    assert all(p.dtype == torch.float64 and torch.equal(p, weights[k]) for k, p in model.net.state_dict().items())
     assert m["best_loss"] < m["initial_loss"]
 
 
