@@ -21,29 +21,33 @@ class ProblemConfig(BaseModel):
     """``name`` picks the registered problem; every other key is one of its parameters."""
 
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
-    name: str
-    hard_constraints: bool = False
+    name: str = Field(description="a registered problem (pinnit list problems), or declared for a PDE written in YAML")
+    hard_constraints: bool = Field(False, description="satisfy the conditions the problem's output transform builds in "
+                                                      "exactly, and drop them from the loss")
 
 
 class SubNetConfig(Strict):
     """One sub-network of a DeepONet (branch or trunk); unset keys inherit the network-level ones."""
 
-    width: PositiveInt | None = Field(None, le=100_000)
+    width: PositiveInt | None = Field(None, le=100_000, description="hidden width (default: network.width)")
     depth: NonNegativeInt | None = Field(None, le=100_000, description="hidden layers before the feature layer")
-    widths: list[Annotated[int, Field(gt=0, le=100_000)]] | None = Field(None, max_length=100_000)
-    activation: str | dict[str, Any] | None = None
-    initializer: str | dict[str, Any] | None = None
+    widths: list[Annotated[int, Field(gt=0, le=100_000)]] | None = Field(
+        None, max_length=100_000, description="explicit hidden widths (default: network.widths)")
+    activation: str | dict[str, Any] | None = Field(None, description="as network.activation (default: it)")
+    initializer: str | dict[str, Any] | None = Field(None, description="as network.initializer (default: it)")
 
 
 class NetworkConfig(Strict):
     arch: Literal["mlp", "deeponet"] = Field("mlp", description="mlp, or deeponet for problems with function inputs")
-    width: PositiveInt = Field(20, le=100_000)
+    width: PositiveInt = Field(20, le=100_000, description="neurons per hidden layer")
     depth: PositiveInt = Field(3, le=100_000, description="number of hidden layers")
     widths: list[Annotated[int, Field(gt=0, le=100_000)]] | None = Field(
         None, max_length=100_000, description="explicit hidden widths; overrides width/depth")
-    activation: str | dict[str, Any] = "tanh"
-    initializer: str | dict[str, Any] = "xavier_normal"
-    normalize_inputs: bool = True
+    activation: str | dict[str, Any] = Field(
+        "tanh", description="a registered activation (pinnit list activations): a name, or {name: ..., param: value}")
+    initializer: str | dict[str, Any] = Field(
+        "xavier_normal", description="a registered initializer (pinnit list initializers): a name, or {name: ..., ...}")
+    normalize_inputs: bool = Field(True, description="map the domain box to [-1, 1]^d before the first layer")
     # --- DeepONet (arch: deeponet; pinnit/nn/deeponet.py) ---
     layout: Literal["independent", "shared"] = Field(
         "independent", description="deeponet: one branch+trunk per output field, or one trunk shared by all")
@@ -74,7 +78,7 @@ class RefineRegion(Strict):
     box: dict[str, tuple[Bound, Bound]] = Field(
         description="input → [lower, upper]: numbers, or expressions of the problem's numeric parameters "
                     "(numbers, + - * / **, parentheses, parameter names; pinnit/refine_boxes.py)")
-    fraction: float = Field(0.2, gt=0, lt=1)
+    fraction: float = Field(0.2, gt=0, lt=1, description="share of each physics term's points drawn in the box")
 
 
 class AdaptiveConfig(Strict):
@@ -96,7 +100,8 @@ class AdaptiveConfig(Strict):
 
 
 class SamplingConfig(Strict):
-    sampler: Literal["uniform", "sobol", "lhs"] = "sobol"
+    sampler: Literal["uniform", "sobol", "lhs"] = Field(
+        "sobol", description="how points are drawn (scipy.stats.qmc for sobol and lhs), seeded by training.seed")
     points: dict[str, Annotated[int, Field(gt=0, le=50_000_000)]] = Field(
         default_factory=dict,
         description="points per loss term; keys are the problem's term names (default: the problem's own counts)",
@@ -104,16 +109,17 @@ class SamplingConfig(Strict):
     resample_every: NonNegativeInt = Field(0, description="draw fresh collocation points every k Adam steps (0: never)")
     function_batch: PositiveInt = Field(50, le=10_000_000, description="operator runs only: training functions "
                                                                        "drawn for each Adam step")
-    refine: list[RefineRegion] = Field(default_factory=list)
+    refine: list[RefineRegion] = Field(default_factory=list, description="extra collocation points in sub-boxes")
     adaptive: AdaptiveConfig = Field(default_factory=AdaptiveConfig,
                                      description="residual-based adaptive points (RAD / RAR-D) at each resample")
 
 
 class Schedule(Strict):
-    kind: Literal["constant", "exponential", "inverse_time", "cosine", "step"] = "constant"
-    decay_rate: PositiveFloat = 0.5
-    decay_steps: PositiveInt = 1000
-    min_lr: NonNegativeFloat = 0.0
+    kind: Literal["constant", "exponential", "inverse_time", "cosine", "step"] = Field(
+        "constant", description="how the learning rate changes with the step")
+    decay_rate: PositiveFloat = Field(0.5, description="exponential, inverse_time, step: the decay factor")
+    decay_steps: PositiveInt = Field(1000, description="steps over which decay_rate applies (cosine: the period)")
+    min_lr: NonNegativeFloat = Field(0.0, description="cosine: the lowest learning rate")
 
 
 class StageConfig(BaseModel):
@@ -162,9 +168,10 @@ class TrainingConfig(Strict):
     weights: dict[str, NonNegativeFloat] = Field(
         default_factory=dict, description="λ per loss kind (physics, boundary, initial, data) or per term name"
     )
-    dtype: Literal["float32", "float64"] = "float32"
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
-    seed: NonNegativeInt = 0
+    dtype: Literal["float32", "float64"] = Field("float32", description="default dtype of the stages")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+                        description="auto: cuda when available, else cpu")
+    seed: NonNegativeInt = Field(0, description="seeds the network, the sampled points and everything else")
     threads: PositiveInt | None = Field(
         None, le=1024, description="CPU threads for torch in this run (None: OMP_NUM_THREADS, else the cores available "
                                  "to the process minus those busy; pinnit/threads.py)")
@@ -172,9 +179,10 @@ class TrainingConfig(Strict):
     restore_best: bool = Field(
         True, description="save (model.pt, prediction.npz, top-level errors) the weights of the lowest total training "
                           "loss seen, not the last step's; metrics.json records both either way")
-    on_divergence: Literal["stop", "rollback"] = "stop"
-    rollback_lr_factor: float = Field(0.1, gt=0, lt=1)
-    max_rollbacks: NonNegativeInt = 3
+    on_divergence: Literal["stop", "rollback"] = Field(
+        "stop", description="on a NaN/inf loss: stop (status diverged) or restore the last checkpoint and lower the lr")
+    rollback_lr_factor: float = Field(0.1, gt=0, lt=1, description="rollback: learning rate × this")
+    max_rollbacks: NonNegativeInt = Field(3, description="rollback: at most this many, then stop")
     engine: Literal["auto", "autograd", "jets", "compiled", "compiled_autograd"] = Field(
         "auto", description="PINN runs only (an operator run refuses any other value than auto; it sets "
                             "training.derivatives): how residual derivatives are computed "
@@ -199,19 +207,19 @@ class EvaluationConfig(Strict):
 
 
 class OutputConfig(Strict):
-    dir: str = "outputs"
+    dir: str = Field("outputs", description="run directories go to <dir>/<name>/s<seed>-<hash>/")
     name: str | None = Field(None, description="run name; default: the problem name")
-    plots: bool = True
-    progress: bool = True
+    plots: bool = Field(True, description="write plots/ in the run directory")
+    progress: bool = Field(True, description="progress bars (pinnit run --quiet turns them off)")
 
 
 class RunConfig(Strict):
-    problem: ProblemConfig
-    network: NetworkConfig = Field(default_factory=NetworkConfig)
-    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
-    training: TrainingConfig = Field(default_factory=TrainingConfig)
-    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
-    output: OutputConfig = Field(default_factory=OutputConfig)
+    problem: ProblemConfig = Field(description="the PDE problem and its parameters")
+    network: NetworkConfig = Field(default_factory=NetworkConfig, description="the network and its initialization")
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="collocation points")
+    training: TrainingConfig = Field(default_factory=TrainingConfig, description="optimizers, dtype, device, seed")
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="errors against the reference")
+    output: OutputConfig = Field(default_factory=OutputConfig, description="the run directory")
 
     @property
     def run_name(self) -> str:
