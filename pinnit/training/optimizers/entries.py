@@ -69,7 +69,8 @@ def _innermost(tb) -> str:
 def lbfgs(params, *, lr: Positive = 1.0, max_iter: Count = 50, history_size: Count = 50,
           tolerance_grad: NonNegative = 1e-7, tolerance_change: NonNegative = 1e-9,
           line_search: Literal["strong_wolfe", "none"] = "strong_wolfe") -> torch.optim.Optimizer:
-    """L-BFGS with a strong-Wolfe line search, torch's implementation (O(m n) memory)."""
+    """L-BFGS with a strong-Wolfe line search, torch's implementation (O(m n) memory). The tolerances here are
+    torch's; a config's ``lbfgs`` stage overrides them with 1e-9 / 1e-12 (:mod:`pinnit.config.defaults`)."""
     return LBFGS(params, lr=lr, max_iter=max_iter, max_eval=max_iter * 5, history_size=history_size,
                  tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
                  line_search_fn=None if line_search == "none" else "strong_wolfe")
