@@ -112,14 +112,6 @@ def run_declaration_command(path: str | Path) -> str | None:
     return f"pinnit run configs/{config.name} --set problem.file={path}"
 
 
-def declaration_hint(path: str | Path) -> str:
-    """One line for a declaration given where a run config is expected: what it is and how to train it."""
-    command = run_declaration_command(path)
-    how = f"; e.g. `{command}`" if command else ""
-    return (f"{path} is a PDE declaration, not a run config; a run config reads it with "
-            f"problem: {{name: declared, file: {path}}}{how}")
-
-
 def require_shipped(name: str) -> tuple[Path, str]:
     """``name`` → (shipped file, kind); a config by default, ``problems/<name>`` for a declaration."""
     kind = "problems" if Path(name).parent.name == "problems" else "configs"

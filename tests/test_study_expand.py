@@ -158,7 +158,7 @@ def test_a_file_of_another_kind_is_named_for_what_it_is_with_the_command_that_ta
                                        f"`pinnit run {config}`\n")
     assert main(["study", str(declaration), "--dry-run"]) == 2
     assert capsys.readouterr().err.startswith(f"pinnit: error: {declaration} is a PDE declaration, not a study file; "
-                                              "use it from a run config: problem: {name: declared, file: ")
+                                              "a run config reads it with problem: {name: declared, file: ")
     study = tmp_path / "s.yaml"
     study.write_text(f"base: {declaration}\n")
     assert main(["study", str(study), "--dry-run"]) == 2

@@ -35,7 +35,11 @@ def how_to_use(kind: str, path: str | Path) -> str:
         return f"run it with `pinnit run {path}`"
     if kind == STUDY:
         return f"run it with `pinnit study {path}`"
-    return f"use it from a run config: problem: {{name: declared, file: {path}}}, then `pinnit run` that config"
+    from ..shipped import run_declaration_command  # the shipped config of the same name, if any
+
+    command = run_declaration_command(path)
+    return (f"a run config reads it with problem: {{name: declared, file: {path}}}"
+            + (f"; e.g. `{command}`" if command else ""))
 
 
 def require_kind(data: Any, path: str | Path, expected: str) -> None:

@@ -115,12 +115,9 @@ def _validated(data: dict[str, Any]) -> RunConfig:
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Read, override and validate a run config file (a study file or a declaration is named as such)."""
-    from ..shipped import declaration_hint
-    from .file_kind import DECLARATION, RUN, file_kind, require_kind
+    from .file_kind import RUN, require_kind
 
     data = read_yaml(path)
-    if file_kind(data) == DECLARATION:
-        raise PinnitError(declaration_hint(path))
     require_kind(data, path, RUN)
     return parse_config(data, overrides)
 
