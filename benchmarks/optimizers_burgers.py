@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from pinnit.config import load_config
-from pinnit.run import assemble
-from pinnit.rundir import write_csv, write_json
+from pinnit.runs.pipeline import assemble
+from pinnit.core.atomic_files import write_csv, write_json
 from pinnit.training.optimizers import build_optimizer, loss_form
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """How fast is the README's main job on a shared machine? Adam steps per second of ``configs/burgers_fast.yaml``,
 idle and beside one busy single-threaded torch process (a matmul loop), with torch's default threads
-(one per core, spinning OpenMP waits: pinnit before issue 12) and with pinnit's policy (pinnit/threads.py:
+(one per core, spinning OpenMP waits: pinnit before issue 12) and with pinnit's policy (pinnit/runtime/threads.py:
 passive OpenMP waits, threads from the idle cores available).
 
     OMP_NUM_THREADS= python benchmarks/shared_machine.py [--seconds 15] [--repeats 1]
@@ -30,7 +30,7 @@ NEIGHBOUR = ("import torch\ntorch.set_num_threads(1)\na = torch.randn(512, 512)\
 def _worker(mode: str, config: str, seconds: float) -> None:
     """Child process: time Adam steps of ``config``; prints one JSON line."""
     if mode in ("new", "passive"):
-        from pinnit.threads import configure_openmp
+        from pinnit.runtime.threads import configure_openmp
 
         configure_openmp()
     import torch

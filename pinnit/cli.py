@@ -1,6 +1,6 @@
 """The ``pinnit`` command line. Subcommands live in :mod:`pinnit.commands`, one file each.
 
-User errors (:class:`~pinnit.errors.PinnitError`) print one line and exit 2; ``--debug`` shows the
+User errors (:class:`~pinnit.core.errors.PinnitError`) print one line and exit 2; ``--debug`` shows the
 traceback. An interrupted run exits 130 after writing its checkpoint.
 """
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
+from .core.version import __version__
 from .commands import COMMANDS
-from .errors import PinnitError
-from .threads import configure_openmp
+from .core.errors import PinnitError
+from .runtime.threads import configure_openmp
 
 EPILOG = """examples:
   pinnit run configs/burgers.yaml
@@ -52,7 +52,7 @@ def _set_split(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    configure_openmp()  # before any command imports torch (pinnit/threads.py)
+    configure_openmp()  # before any command imports torch (pinnit/runtime/threads.py)
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     split = _set_split(argv)

@@ -1,5 +1,5 @@
 """A real, tiny study directory in the layout `pinnit study` writes (plan.json + runs/<id>/), for the report
-and tracking tests: methods × activation scale a × seeds, trained with `pinnit.run.run`, plus one failed
+and tracking tests: methods × activation scale a × seeds, trained with `pinnit.runs.pipeline.run`, plus one failed
 run (failure.json) and one missing run."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import small_burgers
 
 from pinnit import parse_config
-from pinnit.run import run
+from pinnit.runs.pipeline import run
 
 METHODS = {"xavier": "xavier_normal", "proposed": "proposed"}
 SCALES = (0.5, 1.0)

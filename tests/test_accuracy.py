@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pinnit import load_config, run
+from pinnit import load_config
+from pinnit.runs import run
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from pinnit.errors import ConfigError
+from pinnit.core.errors import ConfigError
 from pinnit.nn.activations import ACTIVATIONS, OddSigmoid, build_activation
 
 ODD_SIGMOIDS = ["tanh", "erf", "arctan", "gd", "softsign_1", "softsign_2", "softsign", "sum"]

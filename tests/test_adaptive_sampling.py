@@ -1,4 +1,4 @@
-"""RAD / RAR-D (pinnit/adaptive_sampling.py): drawn points follow p ∝ ε^k/E[ε^k] + c for a model whose residual
+"""RAD / RAR-D (pinnit/sampling/adaptive.py): drawn points follow p ∝ ε^k/E[ε^k] + c for a model whose residual
 is known in closed form, RAR-D grows by exactly ``add``, draws are deterministic and resume exactly, bad keys
 give one line."""
 from __future__ import annotations
@@ -9,12 +9,14 @@ import torch
 import yaml
 from torch import nn
 
-from pinnit import load_config, parse_config, run
-from pinnit.adaptive_sampling import AdaptiveSampling, density, residual_magnitude
+from pinnit import load_config, parse_config
+from pinnit.runs import run
+from pinnit.sampling.adaptive import AdaptiveSampling, density, residual_magnitude
 from pinnit.cli import main
-from pinnit.context import RunContext
-from pinnit.errors import ConfigError
-from pinnit.problems.base import Problem, Region, Term
+from pinnit.runtime.context import RunContext
+from pinnit.core.errors import ConfigError
+from pinnit.problems.base import Problem, Term
+from pinnit.geometry.regions import Region
 from pinnit.training import Checkpointer, PinnLoss
 
 from conftest import REPO, small_burgers

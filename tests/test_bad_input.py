@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pinnit.cli import main
-from pinnit.config import parse_config
-from pinnit.errors import PinnitError
+from pinnit.runs import parse_config
+from pinnit.core.errors import PinnitError
 
 from conftest import small_burgers
 

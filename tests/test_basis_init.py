@@ -13,7 +13,7 @@ from torch import nn
 
 from pinnit import assemble, load_config
 from pinnit.config import RunConfig
-from pinnit.errors import ConfigError
+from pinnit.core.errors import ConfigError
 from pinnit.nn.activations import build_activation
 from pinnit.nn.initializers import INITIALIZERS, basis_cache, initialize, validate_initializer
 from pinnit.nn.initializers import basis_pretraining as bp
@@ -253,7 +253,7 @@ def test_unwritable_cache_warns_and_still_initialises(tmp_path):
 @pytest.mark.parametrize("name", ["burgers_basis", "black_scholes_basis"])
 def test_shipped_config_trains_from_yaml(tmp_path, name):
     """The shipped YAML, shrunk to a few steps, runs end to end (pretraining, projection, training, outputs)."""
-    from pinnit.run import run
+    from pinnit.runs.pipeline import run
 
     cfg = load_config(REPO / "configs" / f"{name}.yaml", [
         "training.stages.adam.iterations=5", "training.stages.lbfgs.iterations=0", "training.threads=1",

@@ -13,7 +13,7 @@ import torch
 from pinnit.bench.engines import time_engine
 from pinnit.bench.runner import Worker
 from pinnit.bench.setups import POINTS, BenchCase, cases_for, load_case_data, write_case_data
-from pinnit.errors import PinnitError
+from pinnit.core.errors import PinnitError
 
 REPO = Path(__file__).resolve().parents[1]
 

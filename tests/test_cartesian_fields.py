@@ -6,10 +6,10 @@ import itertools
 import pytest
 import torch
 
-from pinnit.cartesian_fields import CartesianFields
+from pinnit.derivatives.cartesian_fields import CartesianFields
 from pinnit.config.schema import NetworkConfig
-from pinnit.errors import PinnitError
-from pinnit.fields import Fields
+from pinnit.core.errors import PinnitError
+from pinnit.derivatives.fields import Fields
 from pinnit.nn.deeponet import build_deeponet
 
 INPUTS, OUTPUTS = ("x", "y"), ("u", "v", "p")

@@ -19,12 +19,14 @@ import torch
 import yaml
 
 from conftest import interrupt_after_step, small_burgers
-from pinnit import parse_config, resume, run
+from pinnit import parse_config, resume
+from pinnit.runs import run
 from pinnit.cli import main
-from pinnit.config import dump_config, load_config
+from pinnit.config import dump_config
+from pinnit.runs import load_config
 from pinnit.nn.initializers import basis_cache
 from pinnit.references.stokes_cache import cached_references, reference_key
-from pinnit.rundir import write_bytes
+from pinnit.core.atomic_files import write_bytes
 from pinnit.training import Checkpointer
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from pinnit.config import load_config, parse_config
-from pinnit.errors import ConfigError, PinnitError
+from pinnit.runs import load_config, parse_config
+from pinnit.core.errors import ConfigError, PinnitError
 
 
 def _write(tmp_path, text: str):

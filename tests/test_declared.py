@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from pinnit import assemble, parse_config, run
-from pinnit.errors import ConfigError
-from pinnit.fields import Fields
+from pinnit import assemble, parse_config
+from pinnit.runs import run
+from pinnit.core.errors import ConfigError
+from pinnit.derivatives.fields import Fields
 from pinnit.problems import build_problem
 
 REPO = Path(__file__).resolve().parents[1]
@@ -327,7 +328,7 @@ def test_shipped_declarations_hold_for_their_exact_solutions(name):
     """Each exact solution satisfies its own equations and conditions (residuals ≈ 0 by autograd)."""
     p = _declared(file=f"problems/{name}.yaml")
     exact = p._exact[p.outputs[0]]
-    from pinnit.problems.expressions import Columns
+    from pinnit.expressions.parse import Columns
 
     model = lambda z: exact(Columns(z, p.inputs))[:, None]  # noqa: E731
     for term in p.terms():

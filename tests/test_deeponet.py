@@ -82,8 +82,8 @@ def test_jet_of_the_trunk_matches_autograd():
 
 
 def test_config_errors(tmp_path):
-    from pinnit.config import parse_config
-    from pinnit.errors import ConfigError
+    from pinnit.runs import parse_config
+    from pinnit.core.errors import ConfigError
 
     base = {"problem": {"name": "burgers"}, "network": {"arch": "mlp", "branch": {"width": 4}}}
     with pytest.raises(ConfigError, match=r"^network\.branch: only used by network\.arch: deeponet"):

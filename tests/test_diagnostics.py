@@ -15,10 +15,10 @@ import torch
 from scipy.special import ndtr
 
 from pinnit.cli import main
-from pinnit.config import load_config
+from pinnit.runs import load_config
 from pinnit.diagnostics import forward_statistics, gradient_norms
 from pinnit.diagnostics.report import diagnose, label_of, parse_spec
-from pinnit.errors import PinnitError
+from pinnit.core.errors import PinnitError
 from pinnit.nn.activations import build_activation
 from pinnit.nn.initializers import initialize, proposed_sigma_z
 from pinnit.nn.mlp import MLP
@@ -146,7 +146,7 @@ def test_gradient_norms_are_those_of_the_training_loss():
     norms = [r["grad_norm"] for r in d.rows]
     assert len(norms) == 4 and all(n > 0 for n in norms)
     assert d.summary["gradients"]["loss"] > 0
-    from pinnit.run import assemble
+    from pinnit.runs.pipeline import assemble
 
     a = assemble(cfg)
     a.loss.points = {k: v[torch.linspace(0, len(v) - 1, 64).round().long()] for k, v in a.loss.points.items()}

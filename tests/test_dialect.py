@@ -16,13 +16,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import interrupt_after_step, small_burgers
-from pinnit import parse_config, resume, run
+from pinnit import parse_config, resume
+from pinnit.runs import run
 from pinnit.cli import main
 from pinnit.config.dialect import translate
 from pinnit.config.schema import TrainingConfig
-from pinnit.errors import ConfigError
+from pinnit.core.errors import ConfigError
 from pinnit.training.stages import resolve_stages, stages_of
-from pinnit.yaml_io import read_yaml
+from pinnit.core.yaml_io import read_yaml
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 BURGERS_5000 = {"adam": {"iterations": 5000, "lr": 1.0e-3},

@@ -28,14 +28,14 @@ import pytest
 import yaml
 
 from pinnit.cli import build_parser, main
-from pinnit.config import parse_config
-from pinnit.config.loading import load_config
-from pinnit.errors import PinnitError
+from pinnit.runs import parse_config
+from pinnit.runs import load_config
+from pinnit.core.errors import PinnitError
 from pinnit.problems import build_problem
-from pinnit.shipped import resolve_config
+from pinnit.core.shipped import resolve_config
 from pinnit.studies.expand import expand
 from pinnit.studies.spec import load_study, parse_study
-from pinnit.yaml_io import read_yaml
+from pinnit.core.yaml_io import read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)

@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from conftest import interrupt_after_step as _interrupt_at
-from pinnit import assemble, parse_config, resume, run
-from pinnit.problems.base import Region, Term
+from pinnit import assemble, parse_config, resume
+from pinnit.runs import run
+from pinnit.geometry.regions import Region
+from pinnit.problems.base import Term
 from pinnit.training import engine as engine_mod
 from pinnit.training.engine import LossEngine, resolve_engine
 
@@ -70,7 +72,7 @@ def test_compiled_jets_of_one_term_equal_autograd():
 
 @pytest.mark.slow
 def test_compiled_engine_equals_autograd_and_compiles_once():
-    from pinnit.torch_private import compiled_graph_count
+    from pinnit.runtime.torch_private import compiled_graph_count
 
     a = _assembly(PROBLEMS["burgers"])
     _compare(a, "compiled")
@@ -160,7 +162,7 @@ def test_resume_with_a_non_default_engine_is_exact(burgers_cfg, monkeypatch, tmp
 
 
 def test_training_gets_the_configured_engine_and_one_off_assemblies_keep_autograd(burgers_cfg):
-    from pinnit.run import _assemble
+    from pinnit.runs.pipeline import _assemble
 
     cfg = parse_config(burgers_cfg, ["training.engine=jets"])
     assert _assemble(cfg).loss.engine_name == "jets"  # run and resume
@@ -211,7 +213,7 @@ def test_resume_after_a_mid_run_fallback_continues_on_the_fallback_engine(burger
 
 def test_resume_keeps_the_engine_auto_resolved_to(burgers_cfg, tmp_path):
     """``auto`` depends on the thread count: a resumed run keeps what it resolved to when the run began."""
-    from pinnit.run import _assemble
+    from pinnit.runs.pipeline import _assemble
     from pinnit.training import Checkpointer, Trainer
     from pinnit.training.stages import resolve_stages
 

@@ -9,7 +9,7 @@ import torch
 from scipy.optimize import brentq
 from torch import nn
 
-from pinnit.errors import ConfigError
+from pinnit.core.errors import ConfigError
 from pinnit.nn.activations import build_activation
 from pinnit.nn.initializers import chi1, eoc_point, gaussian_moments, initialize, validate_initializer
 from pinnit.nn.initializers.eoc import gaussian_nodes

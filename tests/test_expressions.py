@@ -10,10 +10,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pinnit.errors import ConfigError
-from pinnit.fields import Fields
-from pinnit.problems.expressions import (CONSTANT, EQUATION, TRANSFORM, VALUE, Columns, Namespace, compile_expr,
-                                         parse)
+from pinnit.core.errors import ConfigError
+from pinnit.derivatives.fields import Fields
+from pinnit.expressions.parse import CONSTANT, EQUATION, TRANSFORM, VALUE, Columns, Namespace, compile_expr, parse
 
 PATH = "problem.equations[0]"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pinnit.errors import PinnitError
-from pinnit.fields import Fields
+from pinnit.core.errors import PinnitError
+from pinnit.derivatives.fields import Fields
 
 
 def _model(x):

@@ -8,7 +8,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from pinnit.plots import loss_figure  # noqa: E402
+from pinnit.outputs.plots import loss_figure  # noqa: E402
 
 FIELDS = ("u", "v", "p", "mean")
 

@@ -14,10 +14,10 @@ import yaml
 
 from conftest import REPO, interrupt_after_step, small_burgers
 from pinnit.cli import main
-from pinnit.config import load_config, parse_config
-from pinnit.errors import ConfigError
-from pinnit.run import run
-from pinnit.shipped import describe, shipped
+from pinnit.runs import load_config, parse_config
+from pinnit.core.errors import ConfigError
+from pinnit.runs.pipeline import run
+from pinnit.core.shipped import describe, shipped
 from pinnit.training.stages import resolve_stages
 
 

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from pinnit.operators.grf import GRF, rbf_kernel, spline_matrix
+from pinnit.sampling.grf import GRF, rbf_kernel, spline_matrix
 
 
 def test_sample_covariance_at_the_sensors_is_the_rbf_kernel():

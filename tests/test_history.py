@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import csv
 
-from pinnit import parse_config, run
-from pinnit.history import history_columns, split_history, write_history
+from pinnit import parse_config
+from pinnit.runs import run
+from pinnit.outputs.history import history_columns, split_history, write_history
 
 HISTORY = [
     {"step": 10, "stage": "adam", "loss_pde": 0.5, "loss_total": 0.7, "lr": 1e-3},

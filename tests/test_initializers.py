@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from pinnit.errors import ConfigError
+from pinnit.core.errors import ConfigError
 from pinnit.nn.activations import build_activation
 from pinnit.nn.initializers import INITIALIZERS, initialize, validate_initializer
 from pinnit.nn.mlp import MLP

@@ -6,8 +6,8 @@ import itertools
 import pytest
 import torch
 
-from pinnit.fields import Fields
-from pinnit.jet_fields import JetFields, MissingDerivative, RecordingFields, second_order_streams
+from pinnit.derivatives.fields import Fields
+from pinnit.derivatives.jet_fields import JetFields, MissingDerivative, RecordingFields, second_order_streams
 from pinnit.nn.mlp import build_mlp
 
 INPUTS, OUTPUTS = ("x", "t", "y"), ("u", "v")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pinnit.derivatives import mlp_jets
-from pinnit.errors import PinnitError
+from pinnit.core.errors import PinnitError
 from pinnit.nn.mlp import build_mlp
 
 ACTIVATIONS = ["tanh", "softsign_2", "gelu", {"name": "tanh", "a": 1.3, "b": 0.7, "trainable": True},

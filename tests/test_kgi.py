@@ -8,7 +8,7 @@ import torch
 from pinnit.diagnostics import knots_along_lines
 from torch import nn
 
-from pinnit.errors import ConfigError
+from pinnit.core.errors import ConfigError
 from pinnit.nn.activations import build_activation
 from pinnit.nn.initializers import initialize, validate_initializer
 from pinnit.nn.initializers.kgi import INPUT_BOUNDS, knot_bias, knot_weight

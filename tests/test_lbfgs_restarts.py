@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 
-from pinnit import parse_config, run
+from pinnit import parse_config
+from pinnit.runs import run
 
 # float32 with a coarse tolerance_change: chunks stop early although they still lower the loss (measured: the
 # first chunks of this set-up improve the loss by ~1e-2 and stop after 10–30 of their 20-iteration budget)

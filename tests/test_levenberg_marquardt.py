@@ -14,7 +14,8 @@ import pytest
 import torch
 import yaml
 
-from pinnit import assemble, parse_config, resume, run
+from pinnit import assemble, parse_config, resume
+from pinnit.runs import run
 from pinnit.training import trainer as trainer_mod
 from pinnit.training.optimizers import OPTIMIZERS
 from pinnit.training.optimizers.levenberg_marquardt import LevenbergMarquardt

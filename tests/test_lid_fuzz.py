@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from pinnit.cli import main
-from pinnit.config import dump_config, parse_config
-from pinnit.errors import ConfigError, PinnitError
+from pinnit.config import dump_config
+from pinnit.runs import parse_config
+from pinnit.core.errors import ConfigError, PinnitError
 from pinnit.operators.predict import read_function_file
 from pinnit.problems import build_problem
 

@@ -20,7 +20,7 @@ SCRIPT = """
 import resource, sys
 import torch
 from pinnit.cli import main
-import pinnit.run, pinnit.problems, pinnit.training  # everything imported before the cap
+import pinnit.runs.pipeline, pinnit.problems, pinnit.training  # everything imported before the cap
 vm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmSize')) * 1024
 resource.setrlimit(resource.RLIMIT_AS, (vm + 700 * 2**20, resource.RLIM_INFINITY))
 sys.exit(main(sys.argv[1:]))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from pinnit.config import parse_config
-from pinnit.run import assemble
+from pinnit.runs import parse_config
+from pinnit.runs.pipeline import assemble
 from pinnit.training import Checkpointer, Trainer
 
 

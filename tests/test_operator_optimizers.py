@@ -11,14 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from pinnit import resume, run
+from pinnit import resume
+from pinnit.runs import run
 from pinnit.cli import main
-from pinnit.config import parse_config
-from pinnit.errors import ConfigError
+from pinnit.runs import parse_config
+from pinnit.core.errors import ConfigError
 from pinnit.operators.loss import OperatorLoss
 from pinnit.operators.predict import load_operator
 from pinnit.training import trainer as trainer_mod
-from pinnit.yaml_io import read_yaml
+from pinnit.core.yaml_io import read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 

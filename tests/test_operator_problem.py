@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from pinnit.cartesian_fields import CartesianFields
+from pinnit.derivatives.cartesian_fields import CartesianFields
 from pinnit.config.schema import NetworkConfig
-from pinnit.errors import ConfigError
+from pinnit.core.errors import ConfigError
 from pinnit.nn.deeponet import build_deeponet
 from pinnit.operators.loss import OperatorModel
 from pinnit.problems import build_problem

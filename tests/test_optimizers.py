@@ -11,12 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from pinnit.errors import ConfigError, PinnitError
-from pinnit.training.optimizers import (OPTIMIZERS, Curvature, DenseQuasiNewton, build_optimizer, curvature,
-                                        loss_form, strong_wolfe, update_inverse_hessian)
+from pinnit.core.errors import ConfigError, PinnitError
+from pinnit.training.optimizers import OPTIMIZERS, Curvature, DenseQuasiNewton, build_optimizer, curvature, loss_form, strong_wolfe, update_inverse_hessian
 from pinnit.training.optimizers.line_search import cubic_minimizer
-from pinnit.training.optimizers.scaling import (COEFFICIENTS, bfgs_coefficients, ssbfgs_coefficients,
-                                                ssbroyden_coefficients, ssbroyden_theta)
+from pinnit.training.optimizers.scaling import COEFFICIENTS, bfgs_coefficients, ssbfgs_coefficients, ssbroyden_coefficients, ssbroyden_theta
 
 DENSE = ("bfgs", "ssbfgs", "ssbroyden")
 

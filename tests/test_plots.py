@@ -12,7 +12,7 @@ import pytest
 matplotlib.use("Agg")
 
 from pinnit.diagnostics.plots import activation_range_figure, chi1_figure, grad_norms_figure  # noqa: E402
-from pinnit.plots import colour_scale, fields_figures, loss_figure, profiles_figures, symbol  # noqa: E402
+from pinnit.outputs.plots import colour_scale, fields_figures, loss_figure, profiles_figures, symbol  # noqa: E402
 
 HISTORY = [
     {"step": 10, "stage": "adam", "loss_pde": 0.5, "loss_total": 0.7, "lr": 1e-3},

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pinnit.fields import Fields
+from pinnit.derivatives.fields import Fields
 from pinnit.problems import build_problem
 from pinnit.references import black_scholes_price
 

@@ -1,4 +1,4 @@
-"""Every shipped recipe (configs/*.yaml) still trains: a short run of it, through ``pinnit.run``, must lower its
+"""Every shipped recipe (configs/*.yaml) still trains: a short run of it, through ``pinnit.runs.pipeline``, must lower its
 loss below a fixed fraction of the initial loss and, where a short run already says something about accuracy,
 bring the relative L2 error under a fixed bound.
 
@@ -105,7 +105,7 @@ def proxy_run(path: Path, run_dir: Path, seed: int = 0, untrained: bool = False)
     cfg = load_config(path, proxy_overrides(path, seed, untrained))
     a = assemble(cfg)  # the same seeded initial network and first points as the run's
     initial = fixed_loss(a)
-    metrics = pinnit.run(cfg, run_dir=run_dir).metrics
+    metrics = pinnit.runs.pipeline(cfg, run_dir=run_dir).metrics
     assert metrics["status"] == "completed"
     a.model.net.load_state_dict(torch.load(run_dir / "model.pt"))  # the weights the run kept
     return fixed_loss(a) / initial, metrics

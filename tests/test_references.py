@@ -8,13 +8,7 @@ import numpy as np
 import pytest
 import scipy.fft
 
-from pinnit.references import (
-    black_scholes_grid,
-    black_scholes_price,
-    burgers_exact,
-    burgers_grid,
-    burgers_nodes,
-)
+from pinnit.references import black_scholes_grid, black_scholes_price, burgers_exact, burgers_grid, burgers_nodes
 
 NU = 0.01 / np.pi
 BURGERS_NPZ = Path(__file__).resolve().parents[2] / "shared" / "reference" / "Burgers.npz"

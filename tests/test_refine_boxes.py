@@ -1,4 +1,4 @@
-"""Refine boxes with bounds relative to the problem's parameters (pinnit/refine_boxes.py)."""
+"""Refine boxes with bounds relative to the problem's parameters (pinnit/sampling/refine.py)."""
 from __future__ import annotations
 
 import pytest
@@ -6,9 +6,9 @@ import yaml
 
 from pinnit import assemble, parse_config
 from pinnit.cli import main
-from pinnit.errors import ConfigError
+from pinnit.core.errors import ConfigError
 from pinnit.problems import build_problem
-from pinnit.refine_boxes import evaluate_bound, problem_parameters
+from pinnit.sampling.refine import evaluate_bound, problem_parameters
 
 from conftest import REPO, small_burgers
 

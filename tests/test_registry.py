@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pinnit.config import parse_config
-from pinnit.errors import ConfigError
+from pinnit.runs import parse_config
+from pinnit.core.errors import ConfigError
 from pinnit.nn.activations import ACTIVATIONS
 from pinnit.nn.activations.base import Activation, register_activation
-from pinnit.registry import Registry
+from pinnit.core.registry import Registry
 
 
 @register_activation("test_swish")

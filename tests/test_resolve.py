@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from conftest import small_burgers
-from pinnit.config import dump_config, parse_config
-from pinnit.errors import ConfigError
+from pinnit.config import dump_config
+from pinnit.runs import parse_config
+from pinnit.core.errors import ConfigError
 
 
 @pytest.mark.parametrize("activation, omega", [

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from pinnit import parse_config, run
-from pinnit.errors import PinnitError
+from pinnit import parse_config
+from pinnit.runs import run
+from pinnit.core.errors import PinnitError
 
 
 def _rows(path):

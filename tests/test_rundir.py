@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from pinnit.rundir import write_bytes, write_csv, write_json, write_text
+from pinnit.core.atomic_files import write_bytes, write_csv, write_json, write_text
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pinnit.problems.base import Region
+from pinnit.geometry.regions import Region
 from pinnit.sampling import sample_region
 
 BOX = {"x": (-1.0, 1.0), "t": (0.0, 2.0)}

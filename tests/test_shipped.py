@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 from pinnit.cli import main
-from pinnit.config import load_config
-from pinnit.errors import PinnitError
-from pinnit.shipped import find_shipped, resolve_config, shipped, shipped_root
+from pinnit.runs import load_config
+from pinnit.core.errors import PinnitError
+from pinnit.core.shipped import find_shipped, resolve_config, shipped, shipped_root
 
 from conftest import REPO
 

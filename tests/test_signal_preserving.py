@@ -8,7 +8,7 @@ import torch
 from scipy.stats import norm
 from torch import nn
 
-from pinnit.errors import ConfigError
+from pinnit.core.errors import ConfigError
 from pinnit.nn.activations import build_activation
 from pinnit.nn.initializers import initialize, proposed_sigma_z, target_rate
 

@@ -11,7 +11,8 @@ import signal
 import pytest
 import torch
 
-from pinnit import ConfigError, assemble, parse_config, resume, run
+from pinnit import ConfigError, assemble, parse_config, resume
+from pinnit.runs import run
 from pinnit.training import Checkpointer, Trainer
 from pinnit.training import trainer as trainer_mod
 from pinnit.training.stages import resolve_stages

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from pinnit.cartesian_fields import CartesianFields
-from pinnit.errors import ConfigError
+from pinnit.derivatives.cartesian_fields import CartesianFields
+from pinnit.core.errors import ConfigError
 from pinnit.nn.deeponet import build_deeponet
 from pinnit.operators.evaluation import field_errors, up_to_constant
 from pinnit.operators.loss import OperatorModel
-from pinnit.operators.solvers import solve
+from pinnit.references.solvers import solve
 from pinnit.problems import build_problem
 from pinnit.references.stokes import solve_stokes_batch
 
@@ -110,7 +110,7 @@ def test_the_gauge_shifts_p_by_a_constant_and_keeps_its_derivatives(mode):
 def test_a_bad_gauge_is_one_line(gauge, message):
     from pathlib import Path
 
-    from pinnit.yaml_io import read_yaml
+    from pinnit.core.yaml_io import read_yaml
 
     declaration = read_yaml(Path(__file__).resolve().parents[1] / "problems" / "stokes.yaml")
     with pytest.raises(ConfigError, match=message) as err:

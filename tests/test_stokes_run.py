@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from pinnit.cli import main
-from pinnit.config import parse_config
+from pinnit.runs import parse_config
 from pinnit.operators.evaluation import field_errors
-from pinnit.run import assemble, run
+from pinnit.runs.pipeline import assemble, run
 
 
 def tiny(tmp_path, **training):

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import small_burgers
-from pinnit.errors import PinnitError
+from pinnit.core.errors import PinnitError
 from pinnit.studies import EXECUTORS, ExecutorOptions, load_plan, run_study
 from pinnit.studies.executors import gpu_slots, plan_layout
 

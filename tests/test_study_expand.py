@@ -8,7 +8,7 @@ import yaml
 
 from conftest import small_burgers
 from pinnit.cli import main
-from pinnit.errors import PinnitError
+from pinnit.core.errors import PinnitError
 from pinnit.studies import config_digest, expand, load_plan, parse_study
 
 
@@ -131,7 +131,7 @@ def test_dry_run_prints_one_line_per_run_and_trains_nothing(tmp_path, capsys):
 
 
 def test_base_names_a_shipped_config_as_pinnit_run_does(tmp_path, monkeypatch):
-    from pinnit.shipped import find_shipped
+    from pinnit.core.shipped import find_shipped
 
     monkeypatch.chdir(tmp_path)  # neither the cwd nor the study file's folder holds burgers_fast.yaml
     (tmp_path / "mine").mkdir()
@@ -150,7 +150,7 @@ def test_base_names_a_shipped_config_as_pinnit_run_does(tmp_path, monkeypatch):
 
 
 def test_a_file_of_another_kind_is_named_for_what_it_is_with_the_command_that_takes_it(tmp_path, capsys):
-    from pinnit.shipped import find_shipped
+    from pinnit.core.shipped import find_shipped
 
     config, declaration = find_shipped("burgers.yaml"), find_shipped("heat.yaml", "problems")
     assert main(["study", str(config), "--dry-run"]) == 2

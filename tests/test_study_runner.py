@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import small_burgers, wait_for
-from pinnit.errors import PinnitError
+from pinnit.core.errors import PinnitError
 from pinnit.studies import ExecutorOptions, load_plan, run_study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +78,7 @@ def test_failed_and_diverged_runs_do_not_stop_the_others_and_failures_are_redone
     data["methods"]["huge"] = {"network.activation": "linear", "network.depth": 4, "training.dtype": "float32",
                                "training.adam.lr": 100}  # diverges: a finished result, not a failure
     plan = load_plan(_write(tmp_path, data), study_dir=tmp_path / "sd")
-    run_module = importlib.import_module("pinnit.run")  # (pinnit.run the attribute is the function)
+    run_module = importlib.import_module("pinnit.runs.pipeline")  # (pinnit.runs.pipeline the attribute is the function)
     original = run_module.run
 
     def flaky(cfg, **kw):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pinnit import threads
+from pinnit.runtime import threads
 from conftest import REPO
 
 

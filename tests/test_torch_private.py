@@ -1,4 +1,4 @@
-"""Private torch APIs live behind pinnit/torch_private.py alone, and a torch without them gives the documented
+"""Private torch APIs live behind pinnit/runtime/torch_private.py alone, and a torch without them gives the documented
 fallback: no flag → ``compiled_autograd`` falls back to autograd with one note; no counter → None."""
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pinnit import assemble, parse_config, torch_private
+from pinnit import assemble, parse_config
+from pinnit.runtime import torch_private
 from pinnit.training.engine import LossEngine
 
 PACKAGE = Path(torch_private.__file__).parent

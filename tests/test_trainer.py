@@ -13,7 +13,8 @@ import pytest
 import torch
 import yaml
 
-from pinnit import parse_config, resume, run
+from pinnit import parse_config, resume
+from pinnit.runs import run
 from pinnit.training.schedule import lr_factor
 from pinnit.config.schema import Schedule
 from conftest import wait_for

@@ -8,7 +8,8 @@ import signal
 import pytest
 import torch
 
-from pinnit import PinnitError, assemble, parse_config, resume, run
+from pinnit import PinnitError, assemble, parse_config, resume
+from pinnit.runs import run
 from pinnit.training import Checkpointer
 from pinnit.training import trainer as trainer_mod
 

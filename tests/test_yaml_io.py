@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pinnit.errors import PinnitError
-from pinnit.yaml_io import read_yaml
+from pinnit.core.errors import PinnitError
+from pinnit.core.yaml_io import read_yaml
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pinnit"
 

@@ -25,9 +25,9 @@ from typing import Any
 import torch
 
 from ..derivatives import mlp_jets
-from ..fields import Fields
+from ..derivatives.fields import Fields
 from ..nn.mlp import MLP, build_mlp
-from ..torch_private import trace_autograd_ops
+from ..runtime.torch_private import trace_autograd_ops
 
 NU = 0.01 / math.pi
 ENGINES = ("autograd", "jets", "jets_compiled", "func", "autograd_compiled")

@@ -1,7 +1,7 @@
 """Set-up (4): one Adam step of the Stokes PI-DeepONet (configs/stokes_deeponet_cpu.yaml) per derivative mode.
 
 ``training.derivatives``: ``zcs`` (zero-coordinate shift, Leng et al. 2023), ``autograd`` (every point of every
-function) and ``jet`` (forward jets of the trunk), pinnit/cartesian_fields.py. One step is
+function) and ``jet`` (forward jets of the trunk), pinnit/derivatives/cartesian_fields.py. One step is
 ``Trainer._adam_step`` of the assembled run (24 lids × 400 points, three DeepONets 64 wide); reported: ms per
 step (median over repeats), the first step separately (setting up).
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 
 MODES = ("zcs", "autograd", "jet")
 CONFIG = "stokes_deeponet_cpu.yaml"
@@ -24,9 +24,9 @@ CONFIG = "stokes_deeponet_cpu.yaml"
 
 def time_operator_step(*, steps: int = 5, repeats: int = 3, threads: int = 1, modes=MODES,
                        log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    from ..config import load_config
-    from ..run import assemble
-    from ..shipped import find_shipped
+    from ..runs import load_config
+    from ..runs.pipeline import assemble
+    from ..core.shipped import find_shipped
     from ..training import Checkpointer, Trainer
 
     path = find_shipped(CONFIG)

@@ -20,8 +20,8 @@ class PinnitStepper:
     name = "pinnit"
 
     def __init__(self, case: BenchCase, data: dict[str, np.ndarray], dtype: str, threads: int, engine: str = "auto"):
-        from ..config import parse_config
-        from ..run import assemble
+        from ..runs import parse_config
+        from ..runs.pipeline import assemble
         from ..training import Checkpointer, Trainer
         from ..training.engine import resolve_engine
 

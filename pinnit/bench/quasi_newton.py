@@ -25,8 +25,8 @@ OPTIMIZERS = ("bfgs", "ssbfgs", "ssbroyden", "lbfgs")
 
 def time_quasi_newton(*, max_iter: int = 10, repeats: int = 3, threads: int = 1, engine: str = "auto",
                       optimizers=OPTIMIZERS, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    from ..config import parse_config
-    from ..run import assemble
+    from ..runs import parse_config
+    from ..runs.pipeline import assemble
     from ..training.engine import resolve_engine
     from ..training.optimizers import build_optimizer
 

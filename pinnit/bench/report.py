@@ -9,12 +9,12 @@ from typing import Any
 
 import torch
 
-from .. import __version__
-from ..rundir import write_json, write_text
+from ..core.version import __version__
+from ..core.atomic_files import write_json, write_text
 
 
 def machine_info(threads: int) -> dict[str, Any]:
-    from ..run import _git_commit
+    from ..runs.pipeline import _git_commit
 
     return {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "git_commit": _git_commit(), "pinnit": __version__, "torch": torch.__version__,

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pinnit
 import torch
 
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 from .setups import BenchCase, cases_for, write_case_data
 from .worker import MARK
+from ..core.shipped import package_parent
 
 #: Largest relative difference allowed between the two float64 loss curves (round-off, amplified by Adam).
 TRAJECTORY_TOL = 1e-6
@@ -41,7 +41,7 @@ class Worker:
         spec_path = tmp / f"{stem}.json"
         spec_path.write_text(json.dumps(spec))
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-        root = str(Path(pinnit.__file__).resolve().parents[1])  # the same pinnit as this process
+        root = str(package_parent())  # the same pinnit as this process
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         if side == "deepxde":
             env["DDE_BACKEND"] = "pytorch"

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..plots import _figure, _save
-from ..rundir import write_json
+from ..outputs.plots import _figure, _save
+from ..core.atomic_files import write_json
 
 PANELS = (("scaling-points", "domain", "domain points (PDE term: + 240 face points)", "3×20 tanh"),
           ("scaling-depth", "depth", "hidden layers (width 20)", "2540 domain points"))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 
 NU = 0.01 / math.pi
 T_END = 0.99  # DeepXDE's example: TimeDomain(0, 0.99)
@@ -98,8 +98,8 @@ def write_case_data(case: BenchCase, path: Path, seed: int = 0) -> dict[str, np.
     Keys: ``pde`` (domain ∪ boundary ∪ initial, DeepXDE's PDE points), ``boundary``, ``initial``,
     ``W{i}``/``b{i}`` for every linear layer (torch layout: out × in).
     """
-    from ..config import parse_config
-    from ..run import assemble
+    from ..runs import parse_config
+    from ..runs.pipeline import assemble
 
     threads = torch.get_num_threads()
     a = assemble(parse_config(case.pinnit_config("float64", seed, threads)))

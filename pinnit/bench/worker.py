@@ -59,7 +59,7 @@ def versions(side: str) -> dict[str, str]:
 
 def compiled_graphs() -> int | None:
     """Graphs torch.compile has built in this process (dynamo's counter; None if unavailable)."""
-    from ..torch_private import compiled_graph_count
+    from ..runtime.torch_private import compiled_graph_count
 
     return compiled_graph_count()
 

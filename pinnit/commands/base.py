@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..registry import Registry
+from ..core.registry import Registry
 
 COMMANDS: Registry[type] = Registry("command")
 

@@ -49,7 +49,7 @@ pip install 'pinnit[bench]' (--pinnit-only needs nothing more)."""
 
         from ..bench import run_bench
         from ..bench.report import markdown, write_reports
-        from ..errors import PinnitError
+        from ..core.errors import PinnitError
 
         if args.steps is not None and args.steps < 1:
             raise PinnitError(f"--steps: got {args.steps}; a positive number of steps is required")

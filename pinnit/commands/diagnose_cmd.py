@@ -46,9 +46,9 @@ class DiagnoseCommand:
 
     @staticmethod
     def execute(args) -> int:
-        from ..threads import torch_threads
+        from ..runtime.threads import torch_threads
         from ..diagnostics.report import compare, parse_spec, write_report
-        from ..shipped import resolve_config
+        from ..core.shipped import resolve_config
 
         overrides = list(args.overrides)
         if args.depth is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 from .base import register_command
 
 EXAMPLES = """examples:
@@ -32,7 +32,7 @@ class InitCommand:
 
     @staticmethod
     def execute(args) -> int:
-        from ..shipped import find_shipped, require_shipped
+        from ..core.shipped import find_shipped, require_shipped
 
         source, kind = require_shipped(args.name)
         dest = Path(args.dest) if args.dest else Path(source.name)
@@ -58,7 +58,7 @@ class InitCommand:
         elif kind == "configs":
             print(f"run it with: pinnit run {dest}")
         else:
-            from ..shipped import run_declaration_command
+            from ..core.shipped import run_declaration_command
 
             print(f"{dest} is a PDE declaration, not a run config; train it with: {run_declaration_command(dest)}")
         return 0

@@ -21,7 +21,7 @@ class ListCommand:
         from ..nn.activations import ACTIVATIONS
         from ..nn.initializers import INITIALIZERS
         from ..problems import PROBLEMS
-        from ..shipped import describe, shipped, shipped_root
+        from ..core.shipped import describe, shipped, shipped_root
         from ..training.optimizers import OPTIMIZERS
 
         registries = {"problems": PROBLEMS, "activations": ACTIVATIONS, "initializers": INITIALIZERS,

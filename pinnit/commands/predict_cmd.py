@@ -42,7 +42,7 @@ class PredictCommand:
             import numpy as np
 
             from ..operators.predict import load_operator
-            from ..plots import plot_fields
+            from ..outputs.plots import plot_fields
 
             problem = load_operator(args.run_dir)[1]
             with np.load(path) as data:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 from .base import register_command
 
 EXAMPLES = """examples:
@@ -36,9 +36,9 @@ class RunCommand:
 
     @staticmethod
     def execute(args) -> int:
-        from ..config import load_config
-        from ..run import resume, run
-        from ..shipped import resolve_config
+        from ..runs import load_config
+        from ..runs.pipeline import resume, run
+        from ..core.shipped import resolve_config
 
         if args.resume:
             if args.config or args.overrides:

@@ -52,7 +52,7 @@ class StudyCommand:
 
     @staticmethod
     def execute(args) -> int:
-        from ..errors import ResourceError
+        from ..core.errors import ResourceError
         from ..studies import ExecutorOptions, load_plan, print_plan, run_study
 
         plan = load_plan(args.study, study_dir=args.dir, overrides=args.overrides)

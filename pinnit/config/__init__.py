@@ -1,5 +1,6 @@
-"""Run configuration: schema, loading with overrides, validation against the registries."""
-from .loading import dump_config, load_config, parse_config, read_yaml
+"""Run configuration: the schema, loading with ``--set`` overrides, the older-dialect translation and the one
+table of defaults. Checks against the registries live one layer up (:func:`pinnit.runs.parse_config`)."""
+from .loading import dump_config, parse_structure, read_run_config, read_yaml
 from .schema import RunConfig
 
-__all__ = ["RunConfig", "dump_config", "load_config", "parse_config", "read_yaml"]
+__all__ = ["RunConfig", "dump_config", "parse_structure", "read_run_config", "read_yaml"]

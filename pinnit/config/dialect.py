@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
-from ..errors import ConfigError
-from ..params import validate_whole
+from ..core.errors import ConfigError
+from ..core.params import validate_whole
 from .defaults import ADAM, LBFGS
 from .schema import Schedule, Strict, TrainingConfig
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 
 RUN, STUDY, DECLARATION = "run config", "study file", "PDE declaration"
 
@@ -35,7 +35,7 @@ def how_to_use(kind: str, path: str | Path) -> str:
         return f"run it with `pinnit run {path}`"
     if kind == STUDY:
         return f"run it with `pinnit study {path}`"
-    from ..shipped import run_declaration_command  # the shipped config of the same name, if any
+    from ..core.shipped import run_declaration_command  # the shipped config of the same name, if any
 
     command = run_declaration_command(path)
     return (f"a run config reads it with problem: {{name: declared, file: {path}}}"

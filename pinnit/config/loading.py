@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import copy
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pydantic
 import yaml
 
-from ..errors import ConfigError, PinnitError, did_you_mean
-from ..params import check_finite, validate_whole
-from ..yaml_io import read_yaml
+from ..core.errors import ConfigError, PinnitError, did_you_mean
+from ..core.params import check_finite, validate_whole
+from ..core.yaml_io import read_yaml
 from .schema import RunConfig
 
 
@@ -83,8 +84,13 @@ def format_validation_error(exc: pydantic.ValidationError,
     return ConfigError(path, f"got {err.get('input')!r}: {err['msg']}")
 
 
-def parse_config(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """Validate a config mapping (after applying ``overrides``) into a :class:`RunConfig`."""
+def parse_structure(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = (),
+                    then: Callable[[RunConfig], None] | None = None) -> RunConfig:
+    """Check a config mapping's structure (after applying ``overrides``) against the schema.
+
+    The registries (activations, initializers, problems) and the keys that depend on the chosen problem are
+    checked one layer up, by :func:`pinnit.runs.parse_config`, which is what a user's config goes through: it
+    passes them as ``then``, so their errors too name the keys the config was written with."""
     data = copy.deepcopy(data)
     for assignment in overrides:
         apply_override(data, assignment)
@@ -93,7 +99,10 @@ def parse_config(data: dict[str, Any], overrides: list[str] | tuple[str, ...] = 
 
     older = translate(data)  # training.adam / training.lbfgs → training.stages, after every override
     try:
-        return _validated(data)
+        cfg = _validated(data)
+        if then is not None:
+            then(cfg)
+        return cfg
     except ConfigError as err:  # named as the keys the config was written with
         raise (older_path(err) if older else err) from None
 
@@ -104,22 +113,16 @@ def _validated(data: dict[str, Any]) -> RunConfig:
     except pydantic.ValidationError as exc:
         raise format_validation_error(exc) from None
     check_finite(cfg.model_dump(), "")  # strings such as "1e999" become floats only in validation
-    from .validate import validate_registries
-
-    validate_registries(cfg)
-    from .resolve import resolve_derived
-
-    resolve_derived(cfg)
     return cfg
 
 
-def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """Read, override and validate a run config file (a study file or a declaration is named as such)."""
+def read_run_config(path: str | Path) -> dict[str, Any]:
+    """The mapping in a run config file (a study file or a declaration is named as such, with its command)."""
     from .file_kind import RUN, require_kind
 
     data = read_yaml(path)
     require_kind(data, path, RUN)
-    return parse_config(data, overrides)
+    return data
 
 
 def dump_config(cfg: RunConfig) -> str:

@@ -1,7 +1,7 @@
 """Typed run configuration (pydantic). Unknown keys, wrong types and impossible values are rejected.
 
 Registry-backed parts (problem parameters, activation, initializer) are validated against their entry's
-signature in :mod:`pinnit.config.validate`, after this schema has checked the structure.
+signature in :mod:`pinnit.runs.validate`, after this schema has checked the structure.
 """
 from __future__ import annotations
 
@@ -59,11 +59,8 @@ class NetworkConfig(Strict):
     def hidden_widths(self) -> list[int]:
         return list(self.widths) if self.widths else [self.width] * self.depth
 
-    def parameter_count(self, n_in: int, n_out: int, n_sensors: int = 0) -> int:
-        if self.arch == "deeponet":
-            from ..nn.deeponet import deeponet_parameter_count
-
-            return deeponet_parameter_count(self, n_sensors, n_in, n_out)
+    def parameter_count(self, n_in: int, n_out: int) -> int:
+        """Weights and biases of the MLP (a DeepONet's count is :func:`pinnit.nn.deeponet.deeponet_parameter_count`)."""
         sizes = [n_in, *self.hidden_widths(), n_out]
         return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
 
@@ -77,12 +74,12 @@ class RefineRegion(Strict):
 
     box: dict[str, tuple[Bound, Bound]] = Field(
         description="input → [lower, upper]: numbers, or expressions of the problem's numeric parameters "
-                    "(numbers, + - * / **, parentheses, parameter names; pinnit/refine_boxes.py)")
+                    "(numbers, + - * / **, parentheses, parameter names; pinnit/sampling/refine.py)")
     fraction: float = Field(0.2, gt=0, lt=1, description="share of each physics term's points drawn in the box")
 
 
 class AdaptiveConfig(Strict):
-    """Residual-based adaptive collocation points for the physics terms (pinnit/adaptive_sampling.py; Wu et al.
+    """Residual-based adaptive collocation points for the physics terms (pinnit/sampling/adaptive.py; Wu et al.
     2023): at each resample, draw from a candidate pool with p ∝ |r|^k / E[|r|^k] + c."""
 
     method: Literal["none", "rad", "rar_d"] = Field(
@@ -174,7 +171,7 @@ class TrainingConfig(Strict):
     seed: NonNegativeInt = Field(0, description="seeds the network, the sampled points and everything else")
     threads: PositiveInt | None = Field(
         None, le=1024, description="CPU threads for torch in this run (None: OMP_NUM_THREADS, else the cores available "
-                                 "to the process minus those busy; pinnit/threads.py)")
+                                 "to the process minus those busy; pinnit/runtime/threads.py)")
     checkpoint_every: NonNegativeInt = Field(1000, description="steps between checkpoints (0: only at the end)")
     restore_best: bool = Field(
         True, description="save (model.pt, prediction.npz, top-level errors) the weights of the lowest total training "

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 from ..nn.activations import Activation, OddSigmoid, compiled_tanh
 from ..nn.activations.odd_sigmoid import Arctan, Erf, Softsign, SumOddSigmoid
 from ..nn.activations.standard import Sine, Tanh

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..plots import _figure, _save
+from ..outputs.plots import _figure, _save
 
 FILES = ("activation_range.png", "last_layer_hist.png", "grad_norms.png", "chi1.png")
 

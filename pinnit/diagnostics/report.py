@@ -1,6 +1,6 @@
 """Diagnose one configured network, or the same network under several initializers, and write the report.
 
-For each initializer the run is assembled exactly as ``pinnit run`` would (:func:`pinnit.run.assemble`: same
+For each initializer the run is assembled exactly as ``pinnit run`` would (:func:`pinnit.runs.pipeline.assemble`: same
 problem, sampled points, seed, dtype and device), then :func:`~pinnit.diagnostics.stats.forward_statistics`
 runs on the physics (PDE) collocation points (or uniform random points in the domain), the knot density is
 counted for ReLU-like activations, and the gradient norms come from one backward pass of the real training
@@ -22,8 +22,8 @@ import numpy as np
 import torch
 import yaml
 
-from ..errors import ConfigError, PinnitError
-from ..rundir import write_csv, write_json
+from ..core.errors import ConfigError, PinnitError
+from ..core.atomic_files import write_csv, write_json
 from . import stats
 
 #: Gradient norms are skipped above this many hidden layers unless asked for (the residual's second
@@ -103,7 +103,7 @@ def _subset(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def _assemble(cfg):
-    from ..run import assemble
+    from ..runs.pipeline import assemble
 
     try:
         return assemble(cfg)
@@ -217,7 +217,7 @@ def _pooled_split(net) -> tuple[float, float]:
 
 def compare(config: str | Path, overrides: list[str], specs: list[Any] | None, **kwargs) -> list[Diagnosis]:
     """Diagnose the config once per initializer spec (``None``: just the configured one)."""
-    from ..config import load_config
+    from ..runs import load_config
 
     results, seen = [], {}
     for spec in specs or [None]:

@@ -6,10 +6,10 @@ from pathlib import Path
 import torch
 
 from ..config import RunConfig
-from ..context import RunContext
+from ..runtime.context import RunContext
 from ..nn.deeponet import build_deeponet
 from ..problems.base import Problem
-from ..refine_boxes import refine_regions
+from ..sampling.refine import refine_regions
 from .evaluation import OperatorEvaluator
 from .loss import OperatorLoss, OperatorModel
 

@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..context import RunContext
-from ..evaluation import relative_l2
+from ..runtime.context import RunContext
+from ..outputs.evaluation import relative_l2
 from ..problems.base import Problem
-from .functions import FunctionInput
-from .solvers import solve
+from ..sampling.functions import FunctionInput
+from ..references.solvers import solve
 
 HELD_OUT, ZERO = "held_out", "f0"
 

@@ -3,7 +3,7 @@
 Each call of :meth:`OperatorLoss.term_losses` is one optimisation step: it draws the next batch of
 ``function_batch`` training functions (epochs of a seeded permutation, as DeepXDE's batch sampler) and
 evaluates Σ_terms λ_term · mean_{functions × points}(residual²), the residuals computed by the Cartesian
-derivative engine (:mod:`pinnit.cartesian_fields`, ZCS or autograd). Same interface as
+derivative engine (:mod:`pinnit.derivatives.cartesian_fields`, ZCS or autograd). Same interface as
 :class:`~pinnit.training.loss.PinnLoss` (``term_losses``, ``total``, ``resample``, ``state``,
 ``load_state``), so the trainer, checkpoints and resume work unchanged.
 """
@@ -15,13 +15,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..cartesian_fields import CartesianFields
-from ..context import RunContext
-from ..errors import ConfigError
+from ..derivatives.cartesian_fields import CartesianFields
+from ..runtime.context import RunContext
+from ..core.errors import ConfigError
 from ..problems.base import Problem, Term
 from ..sampling import sample_region
 from ..training.loss import term_counts_and_weights
-from .functions import FunctionInput
+from ..sampling.functions import FunctionInput
 
 #: salts of the seeded streams (functions drawn once; batches drawn step by step)
 FUNCTION_SALT, BATCH_SALT = 101, 102

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..plots import ERROR, _figure, _save, colour_scale, symbol
+from ..outputs.plots import ERROR, _figure, _save, colour_scale, symbol
 
 
 def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray],

@@ -12,15 +12,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import load_config
-from ..errors import PinnitError
+from ..config import parse_structure, read_run_config
+from ..core.errors import PinnitError
 from ..nn.deeponet import build_deeponet
 from ..problems import build_problem
-from ..rundir import CHECKPOINT_FILE, CONFIG_FILE, write_bytes
+from ..outputs.rundir import CHECKPOINT_FILE, CONFIG_FILE
+from ..core.atomic_files import write_bytes
 from ..training.checkpoint import Checkpointer, load_tensors, reason
 from .evaluation import field_errors, up_to_constant
 from .loss import OperatorModel, the_function
-from .solvers import solve
+from ..references.solvers import solve
 
 
 def read_function_file(path: str | Path, count: int) -> np.ndarray:
@@ -72,7 +73,7 @@ def load_operator(run_dir: str | Path) -> tuple[Any, Any, OperatorModel]:
     path = Path(run_dir)
     if not (path / CONFIG_FILE).is_file():
         raise PinnitError(f"{path}: not a run directory (no {CONFIG_FILE})")
-    cfg = load_config(path / CONFIG_FILE)
+    cfg = parse_structure(read_run_config(path / CONFIG_FILE))  # checked when it was trained
     problem = build_problem(cfg.problem.model_dump(), "problem")
     if not getattr(problem, "functions", None):
         raise PinnitError(f"{path}: this run learnt no operator (its problem has no function inputs); "

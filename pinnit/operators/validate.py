@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..config.schema import RunConfig
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from ..problems.base import Problem
 from .loss import the_function
 

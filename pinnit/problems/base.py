@@ -1,7 +1,7 @@
 """The Problem interface and its registry.
 
 A problem declares its inputs (e.g. ``x, t``), output fields (``u``), a box domain, loss terms (PDE
-residuals and conditions, each a function of :class:`~pinnit.fields.Fields`), optionally an output
+residuals and conditions, each a function of :class:`~pinnit.derivatives.fields.Fields`), optionally an output
 transform that satisfies some conditions exactly (hard constraints), and a reference solution on an
 evaluation grid. Its constructor's annotated keyword arguments are its YAML parameters.
 """
@@ -14,26 +14,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..errors import ConfigError
-from ..fields import Fields
-from ..params import bind_params
-from ..registry import Registry
+from ..core.errors import ConfigError
+from ..derivatives.fields import Fields
+from ..core.params import bind_params
+from ..core.registry import Registry
+from ..geometry import Box, Region
 
-Box = dict[str, tuple[float, float]]
 KINDS = ("physics", "boundary", "initial", "data")
-
-
-@dataclass(frozen=True)
-class Region:
-    """Where a term's points live: the box interior (no faces) or the union of faces of the box.
-
-    Each face fixes some inputs to constants, e.g. ``({"t": 0.0},)`` for an initial condition or
-    ``({"x": -1.0}, {"x": 1.0})`` for two walls. ``points`` gives fixed data points instead.
-    """
-
-    box: Box
-    faces: tuple[dict[str, float], ...] = ()
-    points: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ import numpy as np
 import torch
 from pydantic import PositiveFloat
 
-from ..fields import Fields
-from .base import Box, Problem, Region, Term, register_problem
+from ..derivatives.fields import Fields
+from ..geometry.regions import Box, Region
+from .base import Problem, Term, register_problem
 
 
 @register_problem("burgers")

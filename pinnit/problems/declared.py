@@ -3,7 +3,7 @@
 Every equation r(x, u, ∂u, …) = 0 becomes a physics term mean(r²) on the interior of the box;
 every condition a term on faces of the box (Dirichlet q − g, Neumann ∂u/∂n − g with n the outward
 normal, periodic u(lo) − u(hi), initial, or pointwise data u(xᵢ) − uᵢ). The schema is in
-:mod:`pinnit.problems.declared_io`, the expression language in :mod:`pinnit.problems.expressions`,
+:mod:`pinnit.problems.declared_io`, the expression language in :mod:`pinnit.expressions.parse`,
 the output transform (hard constraints) in :mod:`pinnit.problems.declared_transform`.
 """
 from __future__ import annotations
@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ..errors import ConfigError, did_you_mean
-from ..fields import Fields
-from .base import Box, Problem, Region, Term, register_problem
+from ..core.errors import ConfigError, did_you_mean
+from ..derivatives.fields import Fields
+from ..geometry.regions import Box, Region
+from .base import Problem, Term, register_problem
 from .declared_functions import function_inputs, solver_spec
 from .declared_transform import apply_transform, parse_gauge, parse_output_transform
 from .declared_io import PATH, ConditionSpec, Declaration, Table, load_declaration, read_table, resolve
 
 if TYPE_CHECKING:
-    from .expressions import Compiled
+    from ..expressions.parse import Compiled
 
 Residual = Callable[[Fields], torch.Tensor | tuple[torch.Tensor, ...]]
 TERM_KIND = {"dirichlet": "boundary", "neumann": "boundary", "periodic": "boundary", "initial": "initial",
@@ -38,7 +39,7 @@ FACE_POINTS = 256
 
 def _ex():
     """The expression module, imported on first use (sympy is not loaded with pinnit)."""
-    from . import expressions
+    from ..expressions import parse as expressions
 
     return expressions
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ConfigError, did_you_mean
-from ..operators.functions import FunctionInput, GRFLaw
+from ..core.errors import ConfigError, did_you_mean
+from ..sampling.functions import FunctionInput, GRFLaw
 from .declared_io import PATH
 
 if TYPE_CHECKING:
@@ -54,8 +54,8 @@ def solver_spec(problem: DeclaredProblem, spec: str | Mapping[str, Any] | None
     for k, v in params.items():
         word = isinstance(v, str) and v.isidentifier() and problem.ns.kind(v) is None and v not in ("pi", "E")
         values[k] = v if word else problem._constant(v, f"{path}.{k}")
-    from ..operators.solvers import SOLVERS
-    from ..params import bind_params
+    from ..references.solvers import SOLVERS
+    from ..core.params import bind_params
 
     bind_params(SOLVERS.get(name, f"{path}.name"), values, path, skip=3, internal=("cache_dir",))
     return name, values

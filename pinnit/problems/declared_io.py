@@ -18,9 +18,9 @@ import numpy as np
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
-from ..errors import ConfigError, did_you_mean
-from ..params import validate_whole
-from ..yaml_io import read_yaml
+from ..core.errors import ConfigError, did_you_mean
+from ..core.params import validate_whole
+from ..core.yaml_io import read_yaml
 
 PATH = "problem"
 REPO = Path(__file__).resolve().parents[2]
@@ -164,7 +164,7 @@ def validate_declaration(raw: Mapping[str, Any]) -> Declaration:
 def resolve(name: str, key: str, base: Path | None = None) -> Path:
     """A file given in the config: absolute, or relative to ``base``, the current directory, the repo root,
     the shipped files (``problems/heat.yaml`` of an installed pinnit)."""
-    from ..shipped import shipped_root
+    from ..core.shipped import shipped_root
 
     p = Path(name)
     roots = dict.fromkeys(d for d in (base, Path.cwd(), REPO, shipped_root()) if d is not None)

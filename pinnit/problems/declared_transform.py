@@ -7,19 +7,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..errors import ConfigError, did_you_mean
-from ..fields import Fields
+from ..core.errors import ConfigError, did_you_mean
+from ..derivatives.fields import Fields
 from ..sampling import sample_region
 from .declared_io import PATH, Declaration, GaugeSpec
 
 if TYPE_CHECKING:
     from .declared import DeclaredProblem
-    from .expressions import Compiled
+    from ..expressions.parse import Compiled
 
 
 def _ex():
     """The expression module, imported on first use (sympy is not loaded with pinnit)."""
-    from . import expressions
+    from ..expressions import parse as expressions
 
     return expressions
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from ..fields import Fields
+from ..derivatives.fields import Fields
 from ..nn.initializers.targets import FitTarget
 from .base import Problem
 

@@ -5,7 +5,7 @@ Location (first that is set): ``cache_dir`` argument; ``$PINNIT_CACHE_DIR/stokes
 
 One ``stokes-<key>.npz`` per request, key = SHA-256 of (F as float64 bytes and shape, n, mu, gauge,
 refine, richardson, :data:`SOLVER_VERSION`), so a solver change never serves stale data.  Files are
-written atomically (temp file + rename, :func:`pinnit.rundir.write_bytes`); a file that cannot be read, has
+written atomically (temp file + rename, :func:`pinnit.core.atomic_files.write_bytes`); a file that cannot be read, has
 the wrong key, shapes or non-finite values is recomputed and rewritten, never trusted (it is read with
 ``allow_pickle=False``: an entry holding pickled objects is refused unread, as unreadable); a cache that
 cannot be written only warns (the computed arrays are returned).
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from pinnit.references import stokes
-from pinnit.rundir import write_bytes
+from pinnit.core.atomic_files import write_bytes
 
 __all__ = ["cached_references", "default_cache_dir", "reference_key"]
 

@@ -2,7 +2,7 @@
 
 Each combination is method × grid product × zip positions × seed (seeds innermost). Its config is the
 base, then the study's ``set``, the command line's ``--set``, the method's keys, the axis values and
-``training.seed``, validated by :func:`pinnit.config.parse_config`. Every combination is validated before
+``training.seed``, validated by :func:`pinnit.runs.parse_config`. Every combination is validated before
 anything trains; an error names the study key that produced the bad value and the combination.
 
 The id is readable plus a hash: ``<method>-<axis labels>-s<seed>-<8 hex>``, the hash over the resolved config
@@ -20,10 +20,10 @@ from typing import Any
 
 import yaml
 
-from ..config import parse_config
+from ..runs import parse_config
 from ..config.dialect import as_stages
 from ..config.loading import set_path
-from ..errors import ConfigError, PinnitError
+from ..core.errors import ConfigError, PinnitError
 from .spec import SEED_KEY, Study
 
 #: Short labels for common keys in run ids (``d50`` for network.depth = 50); other keys use their last part.

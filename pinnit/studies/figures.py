@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..plots import _figure, _save
-from ..rundir import write_json
+from ..outputs.plots import _figure, _save
+from ..core.atomic_files import write_json
 from .results import Study, value_label
 
 MAX_PANELS = 16

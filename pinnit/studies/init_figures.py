@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 from .results import Study, value_label
 
 
@@ -34,7 +34,7 @@ def diagnose_methods(study: Study, out: Path, samples: int = 1024) -> list[Path]
         return []
     import torch
 
-    from ..config import parse_config
+    from ..runs import parse_config
     from ..diagnostics.report import diagnose, write_report
 
     threads = torch.get_num_threads()

@@ -12,7 +12,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 
 PLAN_FILE = "plan.json"
 #: Run ids as :mod:`pinnit.studies.expand` makes them: one path component of label characters.

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import PinnitError
-from ..rundir import write_csv, write_text
+from ..core.errors import PinnitError
+from ..core.atomic_files import write_csv, write_text
 from .results import OUTCOMES, WEIGHTS, RunRecord, Study, load_study, number, value_label
 
 REPORT_DIR = "report"

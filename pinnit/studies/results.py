@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 from .plan_file import read_plan_file
 
 OUTCOMES = ("completed", "diverged", "failed", "interrupted", "missing")

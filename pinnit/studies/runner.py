@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import parse_config
+from ..runs import parse_config
 from ..config.dialect import as_stages
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 from .executors import EXECUTORS, ExecutorOptions, StudyStop
 from .expand import PlannedRun, expand
 from .spec import Study, load_study

@@ -29,10 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..config.file_kind import RUN, STUDY, require_kind
 from ..config.loading import format_validation_error, read_yaml
-from ..errors import ConfigError, PinnitError
-from ..params import check_finite
-from ..shipped import find_shipped
-from ..yaml_io import check_size
+from ..core.errors import ConfigError, PinnitError
+from ..core.params import check_finite
+from ..core.shipped import find_shipped
+from ..core.yaml_io import check_size
 
 DOTTED = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"

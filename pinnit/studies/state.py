@@ -23,8 +23,9 @@ from typing import Any
 
 import yaml
 
-from ..errors import PinnitError
-from ..rundir import CHECKPOINT_FILE, CONFIG_FILE, write_json, write_text
+from ..core.errors import PinnitError
+from ..outputs.rundir import CHECKPOINT_FILE, CONFIG_FILE
+from ..core.atomic_files import write_json, write_text
 from .results import number
 from .expand import PlannedRun, config_digest
 from .plan_file import PLAN_FILE, read_plan_file

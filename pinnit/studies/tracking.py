@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import PinnitError
+from ..core.errors import PinnitError
 from .results import RunRecord, Study, number, load_study, value_label
 
 FINISHED = ("completed", "diverged")

@@ -22,9 +22,9 @@ PR_SET_PDEATHSIG = 1
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume) the task's run into its directory; returns :func:`state.status_record`."""
-    from ..config import parse_config
-    from ..errors import PinnitError
-    from ..run import resume, run
+    from ..runs import parse_config
+    from ..core.errors import PinnitError
+    from ..runs.pipeline import resume, run
     from .state import status_record, write_failure
 
     run_dir = Path(task["run_dir"])

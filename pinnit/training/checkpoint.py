@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import PinnitError
-from ..rundir import write_bytes
+from ..core.errors import PinnitError
+from ..core.atomic_files import write_bytes
 
 #: the snapshot's top-level keys (a file without them is not a pinnit checkpoint)
 REQUIRED = ("model", "optimizer", "train", "loss")

@@ -1,7 +1,7 @@
 """The loss engine: how every term's residual derivatives are computed (``training.engine``).
 
-- ``autograd``: :class:`~pinnit.fields.Fields`, nested reverse mode (one backward per derivative order);
-- ``jets``: :class:`~pinnit.jet_fields.JetFields`, forward jets through the MLP (eager);
+- ``autograd``: :class:`~pinnit.derivatives.fields.Fields`, nested reverse mode (one backward per derivative order);
+- ``jets``: :class:`~pinnit.derivatives.jet_fields.JetFields`, forward jets through the MLP (eager);
 - ``compiled``: the same jets with the whole loss (all terms: jets, residuals, mean of squares) under
   ``torch.compile(dynamic=False)``, so forward and backward are fused kernels (the jets need only a
   first-order backward, which AOTAutograd compiles); an Adam stage then runs each iteration — loss, gradient
@@ -9,7 +9,7 @@
   transform, i.e. hard constraints; no closed-form activation derivatives; not an MLP) it falls back to
   ``compiled_autograd``;
 - ``compiled_autograd``: the nested-autograd loss under ``torch.compile``; it needs the private dynamo flag
-  ``trace_autograd_ops`` (applied only when present, through pinnit/torch_private.py, guarded like every compile);
+  ``trace_autograd_ops`` (applied only when present, through pinnit/runtime/torch_private.py, guarded like every compile);
 - ``auto``: ``compiled`` for runs of ≥ ``AUTO_MIN_STEPS`` steps (compiling costs seconds) on one torch thread,
   else ``autograd``. With 2 threads per process on a busy 2-core machine the compiled kernels' OpenMP regions
   collapsed (measured 0.19× DeepXDE's it/s, against 1.20× on 1 thread, same invocation settings), so ``auto``
@@ -33,10 +33,10 @@ import torch
 from torch import nn
 
 from ..derivatives import has_closed_form, mlp_jets
-from ..fields import Fields
-from ..jet_fields import JetFields, Key, RecordingFields, Transform, second_order_streams
+from ..derivatives.fields import Fields
+from ..derivatives.jet_fields import JetFields, Key, RecordingFields, Transform, second_order_streams
 from ..nn.mlp import MLP
-from ..torch_private import has_trace_autograd_ops, trace_autograd_ops
+from ..runtime.torch_private import has_trace_autograd_ops, trace_autograd_ops
 
 ENGINES = ("auto", "autograd", "jets", "compiled", "compiled_autograd")
 #: ``auto`` compiles only runs at least this long (adam + L-BFGS iterations): compiling takes seconds.

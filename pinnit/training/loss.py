@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..adaptive_sampling import AdaptiveSampling
-from ..context import RunContext
+from ..sampling.adaptive import AdaptiveSampling
+from ..runtime.context import RunContext
 from ..problems.base import Problem, Term
 from ..sampling import sample_region
 from .engine import LossEngine
@@ -57,7 +57,7 @@ class PinnLoss:
 
     def resample(self) -> None:
         """Draw fresh points for every term from the run's generator; with ``adaptive`` (RAD / RAR-D,
-        pinnit/adaptive_sampling.py) the physics terms' points after the first draw follow the residual."""
+        pinnit/sampling/adaptive.py) the physics terms' points after the first draw follow the residual."""
         for term in self.terms:
             refine = self.refine if term.kind == "physics" else ()
             current = self.points.get(term.name)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ResourceError
-from ..fields import Fields
+from ..core.errors import ResourceError
+from ..derivatives.fields import Fields
 
 _MESSAGES = ("can't allocate memory", "out of memory", "DefaultCPUAllocator", "CUDA error: out of memory")
 

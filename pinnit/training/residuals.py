@@ -5,7 +5,7 @@ returns several residuals scaled by its own element count, as the loss engine's 
 Here r is a pure function of the flat parameter vector θ (float64), so ``torch.func`` transforms compose:
 
 - the derivatives in x come from :class:`FuncFields` (nested ``torch.func.jacfwd`` of the model at one
-  point, vmapped over the points) — the autograd :class:`~pinnit.fields.Fields` calls
+  point, vmapped over the points) — the autograd :class:`~pinnit.derivatives.fields.Fields` calls
   ``torch.autograd.grad``, which ``torch.func`` transforms refuse. The model is the run's model (a
   :class:`~pinnit.training.loss.PinnModel` applies the output transform), so hard constraints hold;
 - the Jacobian is reverse mode per point (``vmap`` over the points of ``jacrev`` over θ): one residual row
@@ -24,8 +24,8 @@ from collections.abc import Callable
 import torch
 from torch.func import functional_call, jacfwd, jacrev, jvp, vjp, vmap
 
-from ..errors import PinnitError
-from ..fields import Fields
+from ..core.errors import PinnitError
+from ..derivatives.fields import Fields
 
 #: points per vmapped chunk of the per-point Jacobian (memory ∝ chunk · P)
 POINT_CHUNK = 4096
@@ -34,7 +34,7 @@ TANGENT_CHUNK = 32
 
 
 class FuncFields(Fields):
-    """:class:`~pinnit.fields.Fields` with x-derivatives by ``torch.func`` (nested jacfwd at each point, vmapped),
+    """:class:`~pinnit.derivatives.fields.Fields` with x-derivatives by ``torch.func`` (nested jacfwd at each point, vmapped),
     so that a residual built on it can itself be differentiated by ``torch.func`` transforms."""
 
     def __init__(self, x: torch.Tensor, inputs, outputs, evaluate: Callable[[torch.Tensor], torch.Tensor]):
@@ -185,7 +185,7 @@ class PinnResiduals(Residuals):
 def check_residual_stages(stages, loss) -> None:
     """Before training: a stage whose optimizer works on the residual vector (``needs_residuals``) must train
     the plain loss (``loss_form: mse``) of a loss that has residuals (a PINN loss); one-line ConfigError."""
-    from ..errors import ConfigError
+    from ..core.errors import ConfigError
     from .optimizers import OPTIMIZERS
 
     for s in stages:

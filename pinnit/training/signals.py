@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import signal
 
-from ..signal_trap import SignalTrap
+from ..runtime.signal_trap import SignalTrap
 
 
 class StopRequest(SignalTrap):

@@ -24,8 +24,8 @@ import torch
 
 from ..config.defaults import CHUNK, RESTARTS, stage_options
 from ..config.schema import RunConfig, Schedule, StageConfig, TrainingConfig
-from ..errors import ConfigError, PinnitError
-from ..params import bind_params, parameter_names
+from ..core.errors import ConfigError, PinnitError
+from ..core.params import bind_params, parameter_names
 from .optimizers import OPTIMIZERS
 
 #: options the trainer sets itself for closure optimizers (per chunk)

@@ -27,8 +27,8 @@ from typing import Any
 import torch
 
 from ..config.schema import TrainingConfig
-from ..context import DTYPES
-from ..errors import PinnitError
+from ..runtime.context import DTYPES
+from ..core.errors import PinnitError
 from .best_weights import BestWeights
 from .checkpoint import Checkpointer, reason
 from .engine import ENGINES
@@ -41,7 +41,7 @@ from .schedule import scheduled_lr
 from .signals import StopRequest
 from .stages import Stage, stages_of
 from .train_state import Diverged, TrainState
-from ..threads import ThreadGovernor
+from ..runtime.threads import ThreadGovernor
 
 
 class Trainer:

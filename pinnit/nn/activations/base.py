@@ -1,7 +1,7 @@
 """Activation base class and registry.
 
 An activation is an ``nn.Module`` registered by name; its constructor's keyword arguments are its
-parameters (validated from YAML by :func:`pinnit.params.bind_params`). Properties that initializers need
+parameters (validated from YAML by :func:`pinnit.core.params.bind_params`). Properties that initializers need
 (f'(0), the critical scale ω = 1/f'(0) of Lee 2026, default KGI bounds of the KGI preprint) come from the object.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ...errors import ConfigError
-from ...params import bind_params, split_spec
-from ...registry import Registry
+from ...core.errors import ConfigError
+from ...core.params import bind_params, split_spec
+from ...core.registry import Registry
 
 ACTIVATIONS: Registry[type["Activation"]] = Registry("activation")
 

@@ -18,7 +18,7 @@ import torch
 from pydantic import Field, PositiveFloat
 from torch import nn
 
-from ...errors import ConfigError
+from ...core.errors import ConfigError
 from .base import Activation, build_activation, register_activation
 
 

@@ -2,7 +2,7 @@
 
 An initializer is a function ``init(layers, activation, generator, **params)`` that overwrites the weights
 and biases of a list of ``nn.Linear`` layers in place (any stack: an MLP, a DeepONet's branch or trunk).
-Its keyword parameters are validated from YAML by :func:`pinnit.params.bind_params`.
+Its keyword parameters are validated from YAML by :func:`pinnit.core.params.bind_params`.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...errors import ConfigError
-from ...params import bind_params, split_spec
-from ...registry import Registry
+from ...core.errors import ConfigError
+from ...core.params import bind_params, split_spec
+from ...core.registry import Registry
 from ..activations.base import Activation
 
 InitFn = Callable[..., None]

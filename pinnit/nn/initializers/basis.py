@@ -29,7 +29,7 @@ import torch
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 from torch import nn
 
-from ...errors import ConfigError
+from ...core.errors import ConfigError
 from ..activations.base import Activation
 from .base import initialize, register_initializer
 from .basis_pretraining import PretrainSettings, pretrained_basis

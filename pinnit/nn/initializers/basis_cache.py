@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from ...rundir import write_bytes
+from ...core.atomic_files import write_bytes
 
 MAGIC = b"PINNIT-BASIS-1\n"
 

@@ -24,7 +24,7 @@ from pydantic import NonNegativeFloat
 from scipy.optimize import brentq
 from torch import nn
 
-from ...errors import ConfigError
+from ...core.errors import ConfigError
 from ..activations.base import Activation
 from .base import register_initializer
 from .classical import init_gaussian

@@ -23,7 +23,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ...errors import ConfigError
+from ...core.errors import ConfigError
 from ..activations.base import Activation
 from .base import initialize, register_initializer
 

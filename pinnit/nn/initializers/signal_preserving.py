@@ -15,7 +15,7 @@ from pydantic import Field, PositiveFloat
 from scipy.special import ndtri_exp
 from torch import nn
 
-from ...errors import ConfigError
+from ...core.errors import ConfigError
 from ..activations.base import Activation
 from .base import register_initializer
 from .classical import init_bias, normal

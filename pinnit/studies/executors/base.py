@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import PinnitError
-from ...registry import Registry
-from ...signal_trap import SignalTrap
+from ...core.errors import PinnitError
+from ...core.registry import Registry
+from ...runtime.signal_trap import SignalTrap
 
 EXECUTORS: Registry[type["Executor"]] = Registry("executor")
 

@@ -20,10 +20,10 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-import pinnit
 
 from ..state import run_state, status_record, write_failure
 from .base import Done, Executor, StudyStop, plan_layout, register_executor
+from ...core.shipped import package_parent
 
 POLL_S = 0.2
 
@@ -39,7 +39,7 @@ class LocalExecutor(Executor):
 
     def _env(self, threads: int, slot: str | None) -> dict[str, str]:
         env = dict(os.environ)
-        root = str(Path(pinnit.__file__).resolve().parents[1])  # this copy of pinnit, whatever the cwd
+        root = str(package_parent())  # this copy of pinnit, whatever the cwd
         env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env[var] = str(threads)

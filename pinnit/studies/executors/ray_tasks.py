@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pinnit
 
-from ...errors import PinnitError
+from ...core.errors import PinnitError
 from ..state import run_state, status_record, write_failure
 from ..worker import run_task
 from .base import Done, Executor, StudyStop, available_cores, plan_layout, register_executor, visible_gpus
+from ...core.shipped import package_parent
 
 WAIT_S = 0.5
 
@@ -44,7 +44,7 @@ class RayExecutor(Executor):
         if self.options.address:
             ray.init(address=self.options.address, **common)
         else:
-            root = str(Path(pinnit.__file__).resolve().parents[1])
+            root = str(package_parent())
             path = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
             ray.init(num_cpus=available_cores(), num_gpus=len(visible_gpus()),
                      runtime_env={"env_vars": {"PYTHONPATH": path}}, **common)

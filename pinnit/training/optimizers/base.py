@@ -1,7 +1,7 @@
 """The optimizer registry and its builder.
 
 An optimizer entry is a function ``entry(params, **options) -> torch.optim.Optimizer`` registered by name;
-its keyword arguments are its config options (validated by :func:`pinnit.params.bind_params`). The
+its keyword arguments are its config options (validated by :func:`pinnit.core.params.bind_params`). The
 optimizer it returns owns its whole state, so ``state_dict()`` / ``load_state_dict()`` round-trip exactly
 (checkpoints and resumed runs continue bit for bit).
 """
@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from ...errors import ConfigError, PinnitError
-from ...params import bind_params, split_spec
-from ...registry import Registry
+from ...core.errors import ConfigError, PinnitError
+from ...core.params import bind_params, split_spec
+from ...core.registry import Registry
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 

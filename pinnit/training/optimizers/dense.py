@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from ...errors import PinnitError
+from ...core.errors import PinnitError
 from .line_search import strong_wolfe
 from .scaling import COEFFICIENTS, curvature, update_inverse_hessian
 

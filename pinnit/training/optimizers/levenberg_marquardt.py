@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from ...errors import PinnitError
+from ...core.errors import PinnitError
 from .cg import conjugate_gradient
 
 SCALINGS = ("identity", "marquardt")

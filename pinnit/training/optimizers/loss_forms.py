@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from ...errors import ConfigError, did_you_mean
+from ...core.errors import ConfigError, did_you_mean
 
 LOSS_FORMS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "mse": lambda loss: loss,

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .rundir import write_bytes
-from .training.optimizers import optimizer_label
+from ..core.atomic_files import write_bytes
+from ..training.optimizers import optimizer_label
 
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu",
          "xi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Phi", "Psi", "Omega"}

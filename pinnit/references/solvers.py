@@ -2,7 +2,7 @@
 
 A declaration names one with ``solver: {name: stokes, mu: mu}``; an entry is
 ``solve(values, function, axes, *, cache_dir, **params) → {field: B × len(axis₀) × len(axis₁) …}`` for
-sensor values ``values`` (B × sensors) of the :class:`~pinnit.operators.functions.FunctionInput`
+sensor values ``values`` (B × sensors) of the :class:`~pinnit.sampling.functions.FunctionInput`
 ``function``, on the 'ij' grid of ``axes``. Adding one = one decorated function.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..registry import Registry
-from .functions import FunctionInput
+from ..core.errors import ConfigError
+from ..core.registry import Registry
+from ..sampling.functions import FunctionInput
 
 Solver = Callable[..., dict[str, np.ndarray]]
 SOLVERS: Registry[Solver] = Registry("reference solver")
@@ -32,8 +32,8 @@ def stokes(values: np.ndarray, function: FunctionInput, axes: Mapping[str, np.nd
     (:mod:`pinnit.references.stokes`, finite differences; cached on disk per set of lids). ``gauge``: the
     solver's pressure constant (default its ``bottom_mean``; ``problems/stokes.yaml`` sets ``corner``, the
     point where its network's p is pinned)."""
-    from ..references.stokes import solve_stokes_batch
-    from ..references.stokes_cache import cached_references
+    from .stokes import solve_stokes_batch
+    from .stokes_cache import cached_references
 
     grid = [np.asarray(a, float) for a in axes.values()]
     n = len(grid[0])
@@ -52,7 +52,7 @@ def stokes(values: np.ndarray, function: FunctionInput, axes: Mapping[str, np.nd
 def solve(spec: tuple[str, dict[str, float]], values: np.ndarray, function: FunctionInput,
           axes: Mapping[str, np.ndarray], cache_dir: Path | None = None) -> dict[str, np.ndarray]:
     """Run the declared solver ``(name, params)`` on ``values`` (B × sensors)."""
-    from ..params import bind_params
+    from ..core.params import bind_params
 
     name, params = spec
     fn = SOLVERS.get(name, "problem.solver.name")

@@ -4,10 +4,10 @@ from __future__ import annotations
 import math
 import typing
 
-from ..context import resolve_device
-from ..errors import ConfigError, did_you_mean
-from ..refine_boxes import refine_regions
-from .schema import RunConfig, TrainingConfig
+from ..runtime.context import resolve_device
+from ..core.errors import ConfigError, did_you_mean
+from ..sampling.refine import refine_regions
+from ..config.schema import RunConfig, TrainingConfig
 
 MAX_PARAMETERS = 50_000_000
 MAX_GRID = 20_000_000

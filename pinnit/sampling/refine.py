@@ -3,7 +3,7 @@
 A bound is a number or an expression of the problem's numeric parameters (numbers, ``+ - * / **``,
 parentheses, parameter names, ``pi``), e.g. ``S: ["K - 0.15", "K + 0.15"]`` for Black–Scholes, so a box
 around the strike follows ``--set problem.K=0.4``. Expressions are parsed by the safe parser of
-:mod:`pinnit.problems.expressions` (an AST whitelist, nothing is executed) with only parameters allowed.
+:mod:`pinnit.expressions.parse` (an AST whitelist, nothing is executed) with only parameters allowed.
 """
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ import keyword
 import math
 from collections.abc import Mapping, Sequence
 from numbers import Real
+from typing import TYPE_CHECKING
 
-from .errors import ConfigError, did_you_mean
-from .problems.base import Box, Problem
+from ..core.errors import ConfigError, did_you_mean
+from ..geometry.regions import Box
+
+if TYPE_CHECKING:  # the problem layer sits above sampling
+    from ..problems.base import Problem
 
 
 def problem_parameters(problem: Problem) -> dict[str, float]:
@@ -33,7 +37,7 @@ def evaluate_bound(value: float | str, parameters: Mapping[str, float], path: st
     """A bound's number: ``value`` itself, or its expression evaluated with ``parameters``."""
     if not isinstance(value, str):
         return float(value)
-    from .problems.expressions import RESERVED, Namespace, parse  # sympy: only when an expression is used
+    from ..expressions.parse import RESERVED, Namespace, parse  # sympy: only when an expression is used
 
     usable = {k: v for k, v in parameters.items()
               if k.isidentifier() and not keyword.iskeyword(k) and not k.startswith("_") and k not in RESERVED}

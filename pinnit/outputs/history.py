@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .rundir import write_csv
+from ..core.atomic_files import write_csv
 
 HISTORY_FILE = "history.csv"
 EVENTS_FILE = "events.csv"

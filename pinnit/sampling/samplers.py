@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import qmc
 
-from .problems.base import Box, Region
+from ..geometry.regions import Box, Region
 
 
 def qmc_seed(rng: np.random.Generator) -> int:

@@ -15,7 +15,13 @@ import yaml
 
 from .errors import PinnitError
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # the pinnit package
+
+
+def package_parent() -> Path:
+    """The folder holding this copy of the ``pinnit`` package: what a worker process puts on ``PYTHONPATH`` to
+    import the same pinnit as its parent, whatever its working directory."""
+    return PACKAGE.parent
 
 
 def shipped_root() -> Path:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from ..errors import ConfigError
-from .schema import RunConfig
+from ..core.errors import ConfigError
+from ..config.schema import RunConfig
 
 
 def resolve_derived(cfg: RunConfig) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

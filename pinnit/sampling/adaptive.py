@@ -15,7 +15,7 @@ c → ∞ give the plain sampler's distribution).
 * **RAR-D** (defaults k = 2, c = 0): the current points are kept and ``add`` draws from S₀ are appended; the
   set grows by ``add`` per resample until ``max_points`` (no cap when unset).
 
-The residual at the candidates is evaluated in chunks with the same :class:`~pinnit.fields.Fields` engine as
+The residual at the candidates is evaluated in chunks with the same :class:`~pinnit.derivatives.fields.Fields` engine as
 the loss (input derivatives by autograd), with the parameters' ``requires_grad`` switched off meanwhile so
 no parameter graph is built, and detached. All randomness is drawn from ``ctx.rng``, whose state the loss
 checkpoints, so resumed runs draw the same points.
@@ -24,14 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from .fields import Fields
-from .problems.base import Box, Problem, Term
-from .sampling import sample_region
+from ..derivatives.fields import Fields
+from ..geometry.regions import Box
+from .samplers import sample_region
+
+if TYPE_CHECKING:  # the problem layer sits above sampling
+    from ..problems.base import Problem, Term
 
 #: the paper's defaults per method: (k, c)
 DEFAULTS = {"rad": (1.0, 1.0), "rar_d": (2.0, 0.0)}

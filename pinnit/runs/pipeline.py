@@ -20,25 +20,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__
-from .adaptive_sampling import AdaptiveSampling
-from .config import RunConfig, dump_config, load_config
-from .context import RunContext
-from .errors import PinnitError
-from .evaluation import Evaluator
-from .history import write_history
-from .nn.mlp import build_mlp
-from .plots import plot_fields, plot_losses, plot_profiles
-from .problems import Problem, build_problem
-from .problems.targets import condition_targets
-from .refine_boxes import refine_regions
-from .threads import choose_threads
-from .rundir import (CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for, write_bytes,
-                     write_json, write_text)
-from .training.memory import is_out_of_memory, out_of_memory
-from .training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
-from .training.stages import Stage, resolve_stages, stage_summary
-from .training.engine import resolve_engine
+from ..core.version import __version__
+from ..sampling.adaptive import AdaptiveSampling
+from ..config import RunConfig, dump_config
+from .configs import load_config
+from ..runtime.context import RunContext
+from ..core.errors import PinnitError
+from ..outputs.evaluation import Evaluator
+from ..outputs.history import write_history
+from ..nn.mlp import build_mlp
+from ..outputs.plots import plot_fields, plot_losses, plot_profiles
+from ..problems import Problem, build_problem
+from ..problems.targets import condition_targets
+from ..sampling.refine import refine_regions
+from ..runtime.threads import choose_threads
+from ..outputs.rundir import CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for
+from ..core.atomic_files import write_bytes, write_json, write_text
+from ..training.memory import is_out_of_memory, out_of_memory
+from ..training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
+from ..training.stages import Stage, resolve_stages, stage_summary
+from ..training.engine import resolve_engine
 
 
 FINGERPRINT_FILE = "problem.sha256"
@@ -68,14 +69,14 @@ def assemble(cfg: RunConfig) -> Assembly:
     """Build context, problem, network (initialised from the seed) and loss (points sampled from the seed)."""
     t = cfg.training
     # a per-process setting, applied when a run starts (not at import): the configured count, else pinnit's
-    # shared-machine policy (pinnit/threads.py)
+    # shared-machine policy (pinnit/runtime/threads.py)
     n, why = choose_threads(t.threads)
     torch.set_num_threads(n)
     threads = f"{n} torch thread{'s' if n > 1 else ''} ({why})"
     ctx = RunContext.create(t.device, t.dtype, t.seed)
     problem = build_problem(cfg.problem.model_dump(), "problem")
     if getattr(problem, "functions", None):  # function inputs: a PI-DeepONet (pinnit/operators)
-        from .operators.assemble import build_operator
+        from ..operators.assemble import build_operator
 
         return Assembly(cfg, ctx, problem, *build_operator(cfg, ctx, problem), threads=threads)
     box = problem.domain

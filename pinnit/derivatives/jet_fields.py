@@ -1,6 +1,6 @@
 """Fields from forward jets: the derivatives a residual asks for, carried through the MLP in one pass.
 
-Same interface as :class:`~pinnit.fields.Fields`, but ``keys`` — the (field, input indices) derivatives the
+Same interface as :class:`~pinnit.derivatives.fields.Fields`, but ``keys`` — the (field, input indices) derivatives the
 residual will ask for, found on a first call by :class:`~pinnit.training.engine.LossEngine` — are computed
 up front by :func:`pinnit.derivatives.mlp_jets` (value, ∇y and exactly the second derivatives needed, stacked
 into one matmul per layer), so the loss needs one ordinary backward and can be ``torch.compile``d.
@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable, Sequence
 
 import torch
 
-from .derivatives.jets import mlp_jets, mlp_values
-from .errors import PinnitError
+from .jets import mlp_jets, mlp_values
+from ..core.errors import PinnitError
 from .fields import Fields
-from .nn.mlp import MLP
+from ..nn.mlp import MLP
 
 Key = tuple[str, tuple[int, ...]]  # (field, sorted input indices): ("u", (0, 0)) is u_xx for inputs (x, t)
 Transform = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

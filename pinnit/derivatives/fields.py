@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from .errors import PinnitError
+from ..core.errors import PinnitError
 
 
 class Fields:

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .context import RunContext
-from .problems.base import Problem
+from ..runtime.context import RunContext
+from ..problems.base import Problem
 
 
 def relative_l2(pred: np.ndarray, ref: np.ndarray) -> float:

@@ -1,6 +1,6 @@
 """The derivative engine for a Cartesian batch: B functions × N shared points (operator learning).
 
-Same interface as :class:`~pinnit.fields.Fields` (``f["u_xx"]``, ``f.d("u", "x", "x")``, ``f.value``,
+Same interface as :class:`~pinnit.derivatives.fields.Fields` (``f["u_xx"]``, ``f.d("u", "x", "x")``, ``f.value``,
 ``f.coord``, ``f.at``) plus ``f.function("f")`` for function inputs; values and derivatives are (B × N)
 tensors, coordinates (N,) broadcast against them. ``evaluate(X)`` maps points — (N × d) shared, or
 (B × N × d) one copy per function — to outputs (B × N × fields). Two modes, equal to rounding:
@@ -11,7 +11,7 @@ tensors, coordinates (N,) broadcast against them. ``evaluate(X)`` maps points �
   ∂^k ω/∂z_{j₁}…∂z_{j_k} is a scalar (one small backward per order), and its gradient in a is
   ∂^k u/∂x_{j₁}…∂x_{j_k} at every (b, n): the whole batch's derivative for two scalar-graph passes.
 - ``autograd`` — the points expanded to every function, a (B·N × d) leaf, and per-point gradients
-  by :class:`~pinnit.fields.Fields` (memory and time grow with B·N·network).
+  by :class:`~pinnit.derivatives.fields.Fields` (memory and time grow with B·N·network).
 - ``jet`` — (DeepONets, up to second order) value, gradient and Hessian of the trunk carried forward layer
   by layer (:mod:`pinnit.derivatives.hessian_jets`), contracted with the branch; the output transform's derivatives by
   sympy's chain rule. One forward pass, no nested backward passes: the fewest operations on a CPU.
@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from .errors import PinnitError
+from ..core.errors import PinnitError
 from .fields import Fields
 
 Evaluate = Callable[[torch.Tensor], torch.Tensor]

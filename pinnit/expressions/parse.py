@@ -5,7 +5,7 @@ kinds is turned into sympy: numbers, ``+ − * / ** ^``, the declared names and 
 :data:`FUNCTIONS`. A field ``u`` is the sympy function u(x, t, …) of the inputs, so ``u_xt`` is
 ∂²u/∂x∂t and ``diff(u**2, x)`` = 2·u·u_x by sympy's chain rule. :func:`compile_expr` walks the
 resulting tree into nested closures that read inputs, fields and derivatives from an *environment*
-with ``coord(name)``, ``value(field)`` and ``d(field, *inputs)`` — :class:`~pinnit.fields.Fields`
+with ``coord(name)``, ``value(field)`` and ``d(field, *inputs)`` — :class:`~pinnit.derivatives.fields.Fields`
 itself, so declared problems use the same derivative engine (and cache) as built-in ones.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ import sympy as sp
 import torch
 from sympy.core.function import AppliedUndef
 
-from ..errors import ConfigError, did_you_mean
-from ..fields import Fields
-from .expression_limits import MAX_DERIVATIVE_ORDER, Limits
+from ..core.errors import ConfigError, did_you_mean
+from ..derivatives.fields import Fields
+from .limits import MAX_DERIVATIVE_ORDER, Limits
 
 #: name in an expression → sympy function (the whitelist; ``diff``, ``pi`` and ``E`` besides)
 FUNCTIONS: dict[str, Callable] = {
