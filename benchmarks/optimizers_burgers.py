@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from pinnit.config import load_config
+from pinnit.runs import load_config
 from pinnit.runs.pipeline import assemble
 from pinnit.core.atomic_files import write_csv, write_json
 from pinnit.training.optimizers import build_optimizer, loss_form
