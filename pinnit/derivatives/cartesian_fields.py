@@ -13,8 +13,8 @@ tensors, coordinates (N,) broadcast against them. ``evaluate(X)`` maps points �
 - ``autograd`` — the points expanded to every function, a (B·N × d) leaf, and per-point gradients
   by :class:`~pinnit.derivatives.fields.Fields` (memory and time grow with B·N·network).
 - ``jet`` — (DeepONets, up to second order) value, gradient and Hessian of the trunk carried forward layer
-  by layer (:mod:`pinnit.derivatives.hessian_jets`), contracted with the branch; the output transform's derivatives by
-  sympy's chain rule. One forward pass, no nested backward passes: the fewest operations on a CPU.
+  by layer (:func:`pinnit.derivatives.jets.mlp_hessian_jets`), contracted with the branch; the output
+  transform's derivatives by sympy's chain rule. One forward pass, no nested backward passes: the fewest operations on a CPU.
 """
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ class AutogradFields(CartesianFields):
 class JetFields(CartesianFields):
     """Forward jets (``jet`` mode): ``jet(X)`` returns ``d(field, key)`` for sorted input indices ``key``
     of length ≤ 2, all derivatives of the batch from one forward pass of the trunk's jet
-    (:mod:`pinnit.derivatives.hessian_jets`); exact like the other modes, and the cheapest in operations."""
+    (:func:`pinnit.derivatives.jets.mlp_hessian_jets`); exact like the other modes, the cheapest in operations."""
 
     def __init__(self, x, inputs, outputs, jet: Callable[[torch.Tensor], Callable[[str, tuple], torch.Tensor]],
                  functions=None):

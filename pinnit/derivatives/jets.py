@@ -9,7 +9,8 @@ chain rule of Faà di Bruno truncated at order 2; Griewank & Walther, *Evaluatin
     ∂_j h^l = φ'(z)·∂_j z,                ∂_jk h^l = φ''(z)·∂_j z·∂_k z + φ'(z)·∂_jk z
 
 so one pass yields y, ∂y/∂x_j for every j and the pure ∂²y/∂x_j² (and mixed ∂²y/∂x_j∂x_k for the pairs
-asked for), with the value and all directions stacked into one matrix product per layer. No nested
+asked for: every pair in :func:`mlp_hessian_jets`, the full Hessian a DeepONet trunk needs), with the value
+and all directions stacked into one matrix product per layer. No nested
 autograd graph is built: a training step needs one ordinary backward through these tensors, which is
 why the jets can be ``torch.compile``d (nested autograd cannot, by default).
 
@@ -172,4 +173,26 @@ def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2, mixed: Sequence[tuple[in
     return Jets(y, dy, d2y, mixed_out)
 
 
-__all__ = ["Jets", "activation_derivatives", "has_closed_form", "mlp_jets", "mlp_values"]
+def mlp_hessian_jets(mlp: MLP, x: torch.Tensor, final: nn.Module | None = None
+                     ) -> dict[tuple[int, ...], torch.Tensor]:
+    """Every derivative of ``mlp`` (then the element-wise ``final``, if given) at ``x`` (N, d) up to order 2, by
+    :func:`mlp_jets` with every mixed pair: keys are sorted input indices — ``()`` the value, ``(j,)`` ∂_j,
+    ``(j, k)`` ∂_j∂_k — and each value is (N, out). ``final`` φ is applied by the same order-2 chain rule as a
+    hidden layer: φ(y), φ'(y) ∂_j y, φ''(y) ∂_j y ∂_k y + φ'(y) ∂_jk y (a DeepONet's activated trunk).
+    Kept as separate tensors (no slicing of a stacked Hessian, whose backward would zero-fill the whole stack
+    for every slice)."""
+    d = x.shape[1]
+    pairs = [(j, k) for j in range(d) for k in range(j + 1, d)]
+    y, dy, d2y, mixed = mlp_jets(mlp, x, order=2, mixed=pairs)
+    out: dict[tuple[int, ...], torch.Tensor] = {(): y}
+    out.update({(j,): dy[:, :, j] for j in range(d)})
+    out.update({(j, j): d2y[:, :, j] for j in range(d)})
+    out.update(mixed)
+    if final is None:
+        return out
+    f, f1, f2 = activation_derivatives(final, y)
+    return {key: f if not key else f1 * v if len(key) == 1 else f2 * out[key[:1]] * out[key[1:]] + f1 * v
+            for key, v in out.items()}
+
+
+__all__ = ["Jets", "activation_derivatives", "has_closed_form", "mlp_hessian_jets", "mlp_jets", "mlp_values"]

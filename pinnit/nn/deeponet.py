@@ -55,19 +55,16 @@ class DeepONet(nn.Module):
     def jet(self, F: torch.Tensor, X: torch.Tensor):
         """``d(j, key)`` → ∂^key (sorted input indices, ≤ 2) of output j at F × X (B × N), on demand and
         cached: only the trunk depends on X, so ∂^α G(F)(x)_b = Σ_k b_bk ∂^α t_k(x) 
-        (:mod:`pinnit.derivatives.hessian_jets`)."""
-        from ..derivatives.hessian_jets import mlp_jet
+        (:func:`pinnit.derivatives.jets.mlp_hessian_jets`)."""
+        from ..derivatives.jets import mlp_hessian_jets
 
-        trunks = [mlp_jet(net, X, act) for net, act in zip(self.trunks, self.trunk_activations)]
-        parts = [(t[0], t[1].unbind(1), [row.unbind(1) for row in t[2].unbind(1)]) for t in trunks]
+        parts = [mlp_hessian_jets(net, X, act) for net, act in zip(self.trunks, self.trunk_activations)]
         branches = self.branch_features(F)
         cache: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
 
         def d(j: int, key: tuple[int, ...]) -> torch.Tensor:
             if (j, key) not in cache:
-                v, g, h = parts[0 if self.layout == "shared" else j]
-                t = v if not key else g[key[0]] if len(key) == 1 else h[key[0]][key[1]]
-                y = branches[j] @ t.T
+                y = branches[j] @ parts[0 if self.layout == "shared" else j][key].T
                 cache[(j, key)] = y + self.bias[j] if not key else y
             return cache[(j, key)]
 
