@@ -105,7 +105,7 @@ def proxy_run(path: Path, run_dir: Path, seed: int = 0, untrained: bool = False)
     cfg = load_config(path, proxy_overrides(path, seed, untrained))
     a = assemble(cfg)  # the same seeded initial network and first points as the run's
     initial = fixed_loss(a)
-    metrics = pinnit.runs.pipeline(cfg, run_dir=run_dir).metrics
+    metrics = pinnit.run(cfg, run_dir=run_dir).metrics
     assert metrics["status"] == "completed"
     a.model.net.load_state_dict(torch.load(run_dir / "model.pt"))  # the weights the run kept
     return fixed_loss(a) / initial, metrics
