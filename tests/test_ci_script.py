@@ -16,10 +16,10 @@ from conftest import REPO
 
 # `python -m venv DIR` makes DIR/bin/{python,pip,...} (copies of this script; also the later checks' tools) and an
 # activate that puts them first on PATH; every call is logged as "PROGRAM ARGS"; FAKE_FAIL=WORD makes the call
-# whose arguments contain WORD fail.
+# whose program name or arguments contain WORD fail.
 FAKE = """#!/bin/bash
 echo "$0 $*" >> "$CI_LOG"
-if [ -n "${FAKE_FAIL:-}" ] && [[ "$*" == *"$FAKE_FAIL"* ]]; then exit 3; fi
+if [ -n "${FAKE_FAIL:-}" ] && [[ "$(basename "$0") $*" == *"$FAKE_FAIL"* ]]; then exit 3; fi
 if [ "${1:-} ${2:-}" = "-m venv" ]; then
     mkdir -p "$3/bin" && for tool in python pip lint-imports mkdocs; do cp "$0" "$3/bin/$tool"; done
     echo "export PATH=\\"$(cd "$3" && pwd)/bin:\\$PATH\\"" > "$3/bin/activate"
@@ -70,11 +70,13 @@ def test_ci_installs_and_tests_inside_a_fresh_venv(tmp_path):
     assert calls[:2] == ["bin/python -m venv .venv", "repo/.venv/bin/pip install torch==2.13.0"]
     assert re.fullmatch(r"repo/\.venv/bin/pip install -e \.\[test,(.*,)?all\b.*\]", calls[2]), calls
     assert calls[3] == "repo/.venv/bin/python -m pytest"
+    assert calls[4].strip() == "repo/.venv/bin/lint-imports"  # the layer contracts, right after the tests
     assert all(c.startswith("repo/.venv/bin/") for c in calls[4:]), calls  # later checks: the venv's tools
     assert not (tmp_path / "repo" / ".venv" / "stale").exists()  # an old .venv is replaced, not reused
 
 
-@pytest.mark.parametrize("failing, calls_made", [("torch==", 2), ("-e", 3), ("pytest", 4)])
+@pytest.mark.parametrize("failing, calls_made", [("torch==", 2), ("-e", 3), ("pytest", 4),
+                                                  ("lint-imports", 5)])
 def test_ci_stops_at_the_first_failure_with_its_exit_code(tmp_path, failing, calls_made):
     proc, calls = run_ci(tmp_path, FAKE_FAIL=failing)
     assert proc.returncode == 3, (proc.returncode, calls)
