@@ -6,7 +6,8 @@ layer linear), trunk features t = φ(T(X)) ∈ R^{N×p} (the trunk's last layer 
 Layouts: ``independent`` (one branch, trunk and β per output field: the KGI preprint's three DeepONets) and
 ``shared`` (one trunk; one branch of p·n_out features split into n_out groups, DeepXDE's split_branch).
 Branch and trunk are :class:`~pinnit.nn.mlp.MLP`s built by :func:`~pinnit.nn.mlp.build_mlp`, so every
-registered activation and initializer applies to each, with per-net settings.
+registered activation and initializer applies to each, with per-net settings. Its derivatives in the points
+by forward jets: :func:`pinnit.derivatives.deeponet_jets.deeponet_jets`.
 """
 from __future__ import annotations
 
@@ -52,23 +53,6 @@ class DeepONet(nn.Module):
         outs = [torch.einsum(pattern, b, t) for b, t in zip(self.branch_features(F), self.trunk_features(X))]
         return torch.stack(outs, dim=-1) + self.bias
 
-    def jet(self, F: torch.Tensor, X: torch.Tensor):
-        """``d(j, key)`` → ∂^key (sorted input indices, ≤ 2) of output j at F × X (B × N), on demand and
-        cached: only the trunk depends on X, so ∂^α G(F)(x)_b = Σ_k b_bk ∂^α t_k(x) 
-        (:func:`pinnit.derivatives.jets.mlp_hessian_jets`)."""
-        from ..derivatives.jets import mlp_hessian_jets
-
-        parts = [mlp_hessian_jets(net, X, act) for net, act in zip(self.trunks, self.trunk_activations)]
-        branches = self.branch_features(F)
-        cache: dict[tuple[int, tuple[int, ...]], torch.Tensor] = {}
-
-        def d(j: int, key: tuple[int, ...]) -> torch.Tensor:
-            if (j, key) not in cache:
-                y = branches[j] @ parts[0 if self.layout == "shared" else j][key].T
-                cache[(j, key)] = y + self.bias[j] if not key else y
-            return cache[(j, key)]
-
-        return d
 
 def _sub(cfg: Any, which: str) -> dict[str, Any]:
     """The branch/trunk settings with network-level defaults filled in."""

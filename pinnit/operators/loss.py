@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..derivatives.cartesian_fields import CartesianFields
+from ..derivatives.deeponet_jets import deeponet_jets
 from ..runtime.context import RunContext
 from ..core.errors import ConfigError
 from ..problems.base import Problem, Term
@@ -77,7 +78,7 @@ class OperatorModel(nn.Module):
 
     def jet(self, F: torch.Tensor, X: torch.Tensor):
         """``d(field, key)`` → ∂^key of the (transformed) output (B × N), key sorted input indices (≤ 2)."""
-        raw = self.net.jet(F, X)  # (output index, key) → B × N
+        raw = deeponet_jets(self.net, F, X)  # (output index, key) → B × N
         inputs, outputs = self.problem.inputs, self.problem.outputs
 
         def raw_d(field: str, key: tuple[int, ...]) -> torch.Tensor:
@@ -128,7 +129,7 @@ class OperatorLoss:
                  refine: Sequence[tuple[dict, float]] = (), function_batch: int = 50, derivatives: str = "zcs"):
         self.problem, self.model, self.ctx = problem, model, ctx
         self.function = the_function(problem)
-        self.train_functions, self.test_functions = self.function.sample(seeded_rng(ctx.seed, FUNCTION_SALT))
+        self.train_functions, self.test_functions = self.function.sample(ctx.function_rng)
         self.train_tensor = ctx.tensor(self.train_functions)
         self.batch_size = min(function_batch, len(self.train_functions))
         self.derivatives = derivatives
@@ -137,7 +138,7 @@ class OperatorLoss:
         self.counts, self.weights = term_counts_and_weights(self.terms, points, weights)
         self.refine = list(refine)
         self.points: dict[str, torch.Tensor] = {}
-        self.batch_rng = seeded_rng(ctx.seed, BATCH_SALT)
+        self.batch_rng = ctx.batch_rng
         self.order = np.zeros(0, dtype=np.int64)  # the current epoch's permutation, consumed from the front
         self.batch: np.ndarray | None = None  # indices of the last batch drawn
         self.held: np.ndarray | None = None  # the batch every evaluation uses during a closure chunk
@@ -155,7 +156,7 @@ class OperatorLoss:
             if same is None:
                 refine = self.refine if term.kind == "physics" else ()
                 same = self.ctx.tensor(sample_region(term.region, self.problem.inputs, self.counts[term.name],
-                                                     self.sampler, self.ctx.rng, refine))
+                                                     self.sampler, self.ctx.sampling_rng, refine))
             self.points[term.name] = same
             drawn.append((term, same))
         self._interp.clear()
@@ -199,7 +200,7 @@ class OperatorLoss:
 
     def state(self) -> dict:
         return {"points": {k: v.cpu().numpy() for k, v in self.points.items()},
-                "rng": self.ctx.rng.bit_generator.state,
+                "rng": self.ctx.sampling_rng.bit_generator.state,
                 "batch_rng": self.batch_rng.bit_generator.state, "order": self.order.copy()}
 
     def load_state(self, state: dict) -> None:
@@ -207,7 +208,7 @@ class OperatorLoss:
         for k, v in state["points"].items():  # shared point sets stay shared
             v = np.ascontiguousarray(v)
             self.points[k] = shared.setdefault(v.tobytes(), self.ctx.tensor(v))
-        self.ctx.rng.bit_generator.state = state["rng"]
+        self.ctx.sampling_rng.bit_generator.state = state["rng"]
         self.batch_rng.bit_generator.state = state["batch_rng"]
         self.order = np.asarray(state["order"], dtype=np.int64)
         self.held = None
