@@ -129,7 +129,7 @@ class OperatorLoss:
                  refine: Sequence[tuple[dict, float]] = (), function_batch: int = 50, derivatives: str = "zcs"):
         self.problem, self.model, self.ctx = problem, model, ctx
         self.function = the_function(problem)
-        self.train_functions, self.test_functions = self.function.sample(ctx.function_rng)
+        self.train_functions, self.test_functions = self.function.sample(seeded_rng(ctx.seed, FUNCTION_SALT))
         self.train_tensor = ctx.tensor(self.train_functions)
         self.batch_size = min(function_batch, len(self.train_functions))
         self.derivatives = derivatives
@@ -138,7 +138,7 @@ class OperatorLoss:
         self.counts, self.weights = term_counts_and_weights(self.terms, points, weights)
         self.refine = list(refine)
         self.points: dict[str, torch.Tensor] = {}
-        self.batch_rng = ctx.batch_rng
+        self.batch_rng = seeded_rng(ctx.seed, BATCH_SALT)
         self.order = np.zeros(0, dtype=np.int64)  # the current epoch's permutation, consumed from the front
         self.batch: np.ndarray | None = None  # indices of the last batch drawn
         self.held: np.ndarray | None = None  # the batch every evaluation uses during a closure chunk
@@ -156,7 +156,7 @@ class OperatorLoss:
             if same is None:
                 refine = self.refine if term.kind == "physics" else ()
                 same = self.ctx.tensor(sample_region(term.region, self.problem.inputs, self.counts[term.name],
-                                                     self.sampler, self.ctx.sampling_rng, refine))
+                                                     self.sampler, self.ctx.rng, refine))
             self.points[term.name] = same
             drawn.append((term, same))
         self._interp.clear()
@@ -200,7 +200,7 @@ class OperatorLoss:
 
     def state(self) -> dict:
         return {"points": {k: v.cpu().numpy() for k, v in self.points.items()},
-                "rng": self.ctx.sampling_rng.bit_generator.state,
+                "rng": self.ctx.rng.bit_generator.state,
                 "batch_rng": self.batch_rng.bit_generator.state, "order": self.order.copy()}
 
     def load_state(self, state: dict) -> None:
@@ -208,7 +208,7 @@ class OperatorLoss:
         for k, v in state["points"].items():  # shared point sets stay shared
             v = np.ascontiguousarray(v)
             self.points[k] = shared.setdefault(v.tobytes(), self.ctx.tensor(v))
-        self.ctx.sampling_rng.bit_generator.state = state["rng"]
+        self.ctx.rng.bit_generator.state = state["rng"]
         self.batch_rng.bit_generator.state = state["batch_rng"]
         self.order = np.asarray(state["order"], dtype=np.int64)
         self.held = None
