@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..outputs.plots import _figure, _save
+from ..outputs.plots import pyplot, save_figure
 from ..core.atomic_files import write_json
 
 PANELS = (("scaling-points", "domain", "domain points (PDE term: + 240 face points)", "3×20 tanh"),
@@ -34,7 +34,7 @@ def write_scaling(result: dict[str, Any], out: str | Path) -> tuple[Path, Path] 
     if not series:
         return None
     out = Path(out)
-    plt = _figure()
+    plt = pyplot()
     from matplotlib.ticker import NullFormatter
     fig, axes = plt.subplots(1, len(series), figsize=(5.2 * len(series), 4.0), squeeze=False)
     threads = result["settings"]["threads"]
@@ -53,7 +53,7 @@ def write_scaling(result: dict[str, Any], out: str | Path) -> tuple[Path, Path] 
         ax.legend()
     fig.tight_layout()
     png = out / "bench_scaling.png"
-    _save(fig, png)
+    save_figure(fig, png)
     js = out / "bench_scaling.json"
     write_json(js, {"threads": threads, "unit": "ms per Adam step (median of repeats)", **series})
     return png, js

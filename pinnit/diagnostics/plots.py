@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..outputs.plots import _figure, _save
+from ..outputs.plots import pyplot, save_figure
 
 FILES = ("activation_range.png", "last_layer_hist.png", "grad_norms.png", "chi1.png")
 
@@ -44,7 +44,7 @@ def _positive(y: np.ndarray) -> np.ndarray:
 def activation_range_figure(results):
     from matplotlib.lines import Line2D
 
-    plt = _figure()
+    plt = pyplot()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     depth = 1
     for i, d in enumerate(results):
@@ -106,7 +106,7 @@ def _g(value) -> str:
 def last_layer_figure(results):
     """Histogram of the last hidden layer's values over all (unit, input) pairs, titled with
     :func:`last_layer_title`; a near-constant layer is annotated in the panel (its spikes are its units)."""
-    plt = _figure()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(results), figsize=(3.9 * len(results), 3.7), squeeze=False, layout="constrained")
     for i, (ax, d) in enumerate(zip(axes[0], results)):
         values = d.last[np.isfinite(d.last)]
@@ -131,7 +131,7 @@ def grad_norms_figure(results):
     computed = [d for d in results if d.summary["gradients"]["computed"]]
     if not computed:
         return None
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     depth = 1
     curves = {}
@@ -181,7 +181,7 @@ def _ranges(layers: np.ndarray) -> str:
 
 
 def chi1_figure(results):
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     depth = 1
     for i, d in enumerate(results):
@@ -202,8 +202,8 @@ def _write(fig, path: Path, caption: str | None = None) -> None:
     if caption:
         old = fig._suptitle.get_text() if fig._suptitle is not None else ""
         fig.suptitle(f"{caption}\n{old}" if old else caption, fontsize=10)
-    _save(fig, path, metadata={"Title": caption} if caption else None)
-    _figure().close(fig)
+    save_figure(fig, path, metadata={"Title": caption} if caption else None)
+    pyplot().close(fig)
 
 
 def plot_all(results, out: Path, caption: str | None = None) -> list[Path]:

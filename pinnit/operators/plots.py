@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..outputs.plots import ERROR, _figure, _save, colour_scale, symbol
+from ..outputs.plots import ERROR, colour_scale, pyplot, save_figure, symbol
 
 
 def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray],
@@ -26,7 +26,7 @@ def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray]
     Returns the matplotlib figure."""
     from .evaluation import field_error
 
-    plt = _figure()
+    plt = pyplot()
     (n0, a0), (n1, a1) = list(axes.items())[:2]
     names = list(pred)
     cols = 3 if ref is not None else 1
@@ -62,8 +62,8 @@ def plot_fields(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray], 
                 ref: Mapping[str, np.ndarray] | None = None, title: str = "", constant: Sequence[str] = ()) -> Path:
     """Save :func:`fields_figure` as a PNG at ``path`` (written atomically); returns ``path``."""
     fig = fields_figure(axes, pred, ref, title, constant)
-    _save(fig, path)
-    _figure().close(fig)
+    save_figure(fig, path)
+    pyplot().close(fig)
     return path
 
 
@@ -72,7 +72,7 @@ def plot_operator(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], folder:
 
     if ev.reference is None:
         return []
-    plt = _figure()
+    plt = pyplot()
     paths = []
     constant = up_to_constant(ev.problem)
     paths.append(plot_fields(ev.axes, {k: v[0] for k, v in pred[ZERO].items()}, folder / "fields_f0.png",
@@ -98,13 +98,13 @@ def plot_operator(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], folder:
     ax.set_title(f"{len(errs['mean'])} held-out functions")
     ax.legend(fontsize=8)
     path = folder / "errors.png"
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     paths.append(path)
 
     fig = lids_figure(ev, pred, errs)
     path = folder / "lids.png"
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     paths.append(path)
     return paths
@@ -116,7 +116,7 @@ def lids_figure(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], errs: Map
     second, reference solid and prediction dashed. Each column's title names its rank and error."""
     from .evaluation import HELD_OUT, up_to_constant
 
-    plt = _figure()
+    plt = pyplot()
     order = np.argsort(errs["mean"])
     picks = [("best", int(order[0])), ("median", int(order[len(order) // 2])), ("worst", int(order[-1]))]
     (n0, a0), (n1, a1) = list(ev.axes.items())[:2]

@@ -24,7 +24,8 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "
 SEQUENTIAL, DIVERGING, ERROR = "viridis", "RdBu_r", "magma"
 
 
-def _figure():
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (imported on first use: plotting is optional work)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -33,7 +34,8 @@ def _figure():
     return plt
 
 
-def _save(fig, path: Path, metadata: dict[str, str] | None = None) -> None:
+def save_figure(fig, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Write ``fig`` as a PNG (110 dpi, tight bounding box, optional PNG text ``metadata``) atomically at ``path``."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", metadata=metadata)
     write_bytes(path, buf.getvalue())
@@ -86,7 +88,7 @@ def loss_figure(history: Sequence[Mapping[str, Any]], *, best_step: int | None =
     where powers of ten fall inside its data. Every stage change (e.g. Adam → SSBroyden) is marked and
     labelled; ``best_step`` (the lowest-loss step; ``restored``: its weights were restored and saved) is
     marked on both panels. None without loss rows."""
-    plt = _figure()
+    plt = pyplot()
     rows = [r for r in history if "loss_total" in r]
     if not rows:
         return None
@@ -163,8 +165,8 @@ def plot_losses(history: Sequence[Mapping[str, Any]], path: Path, *, best_step: 
     """``loss.png`` (see :func:`loss_figure`); nothing without loss rows."""
     fig = loss_figure(history, best_step=best_step, best_loss=best_loss, restored=restored)
     if fig is not None:
-        _save(fig, path)
-        _figure().close(fig)
+        save_figure(fig, path)
+        pyplot().close(fig)
 
 
 def _finite(*arrays: np.ndarray) -> np.ndarray:
@@ -189,7 +191,7 @@ def colour_scale(*arrays: np.ndarray, sign_from: np.ndarray | None = None) -> di
 
 def fields_figures(arrays: Mapping[str, np.ndarray], inputs: Sequence[str], fields: Sequence[str]) -> dict[str, Any]:
     """Field name → figure: prediction, reference (one shared colour scale) and |error| over two inputs."""
-    plt = _figure()
+    plt = pyplot()
     if len(inputs) != 2:
         return {}
     a0, a1 = arrays[inputs[0]], arrays[inputs[1]]
@@ -219,8 +221,8 @@ def plot_fields(arrays: Mapping[str, np.ndarray], inputs: Sequence[str], fields:
     paths = []
     for name, fig in fields_figures(arrays, inputs, fields).items():
         path = folder / f"{name}_fields.png"
-        _save(fig, path)
-        _figure().close(fig)
+        save_figure(fig, path)
+        pyplot().close(fig)
         paths.append(path)
     return paths
 
@@ -229,7 +231,7 @@ def profiles_figures(arrays: Mapping[str, np.ndarray], inputs: Sequence[str], fi
                      count: int = 4) -> dict[str, Any]:
     """Field name → figure: the field against the other input at a few times, prediction solid and the
     reference dashed (named in the legend)."""
-    plt = _figure()
+    plt = pyplot()
     if len(inputs) != 2 or time not in inputs:
         return {}
     space = inputs[1 - inputs.index(time)]
@@ -260,7 +262,7 @@ def plot_profiles(arrays: Mapping[str, np.ndarray], inputs: Sequence[str], field
     paths = []
     for name, fig in profiles_figures(arrays, inputs, fields, time, count).items():
         path = folder / f"{name}_profiles.png"
-        _save(fig, path)
-        _figure().close(fig)
+        save_figure(fig, path)
+        pyplot().close(fig)
         paths.append(path)
     return paths

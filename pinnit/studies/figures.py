@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..outputs.plots import _figure, _save
+from ..outputs.plots import pyplot, save_figure
 from ..core.atomic_files import write_json
 from .results import Study, value_label
 
@@ -160,7 +160,7 @@ def _draw(ax, line: dict, method: str, k: int, top, handles: dict, plt) -> list[
 
 def plot_vs_axis(study: Study, axis: str, metric: str, weights: str, path: Path) -> dict:
     """Best loss, error and slowness against a numeric axis; returns the sidecar data."""
-    plt = _figure()
+    plt = pyplot()
     from matplotlib.ticker import NullFormatter
     from matplotlib.transforms import blended_transform_factory
 
@@ -206,7 +206,7 @@ def plot_vs_axis(study: Study, axis: str, metric: str, weights: str, path: Path)
     legend = _markers_legend(list(handles.values()), any_bad, any_pending)
     fig.legend(handles=legend, loc="outside lower center", fontsize=8, ncol=min(len(legend), 3))
     fig.suptitle(f"{study.name}: median over seeds (line), min–max (band), seeds (dots)", fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return data
 
@@ -243,7 +243,7 @@ def step_label(runs: list) -> str:
 
 
 def plot_loss_curves(study: Study, path: Path) -> dict:
-    plt = _figure()
+    plt = pyplot()
     axes_keys = study.cell_axes
     panels = _panels(study, axes_keys)
     cols = min(4, len(panels))
@@ -294,7 +294,7 @@ def plot_loss_curves(study: Study, path: Path) -> dict:
     fig.legend(handles=legend, loc="outside lower center", fontsize=8, ncol=min(len(legend), 4))
     shown = "" if len(panels) == len(set(study.cell(r) for r in study.runs)) else f" ({len(panels)} cells shown)"
     fig.suptitle(f"{study.name}: loss curves, geometric mean over seeds (band: min–max){shown}", fontsize=10)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return data
 
@@ -309,7 +309,7 @@ def plot_slowness(study: Study, path: Path) -> dict:
     """Top row: convergence slowness L̄/L₀ per method (box over completed runs, runs as points). Bottom row,
     beside it, the absolute levels it divides: each run's first logged loss L₀ (hollow) joined to its mean
     loss L̄ (filled), since a method can have the lowest slowness while its loss is higher at every step."""
-    plt = _figure()
+    plt = pyplot()
     numeric = study.numeric_axes
     keys = [a for a in study.cell_axes if a not in numeric]
     panels = _panels(study, keys)
@@ -362,7 +362,7 @@ def plot_slowness(study: Study, path: Path) -> dict:
     fig.suptitle(f"{study.name}: convergence slowness (completed runs{pooled}; lower = faster)\n"
                  "slowness is relative to each run's first logged loss: a method can rank first with a higher "
                  "loss at every step; compare the absolute losses below", fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return data
 
