@@ -30,7 +30,7 @@ def build_operator(cfg: RunConfig, ctx: RunContext, problem: Problem
     points = next(iter(loss.points.values())).detach().cpu().double()
     functions = torch.as_tensor(loss.train_functions[:256], dtype=torch.float64)
     net = build_deeponet(cfg.network, loss.function.count, len(problem.inputs), len(problem.outputs),
-                         ctx.generator, lower, upper, sample_functions=functions, sample_points=points)
+                         ctx.init_generator, lower, upper, sample_functions=functions, sample_points=points)
     model = OperatorModel(net.to(device=ctx.device, dtype=ctx.dtype), problem)
     loss.model = model
     evaluator = OperatorEvaluator(problem, ctx, loss.function, loss.test_functions, cfg.evaluation.resolution,

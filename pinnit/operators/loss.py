@@ -3,9 +3,9 @@
 Each call of :meth:`OperatorLoss.term_losses` is one optimisation step: it draws the next batch of
 ``function_batch`` training functions (epochs of a seeded permutation, as DeepXDE's batch sampler) and
 evaluates Σ_terms λ_term · mean_{functions × points}(residual²), the residuals computed by the Cartesian
-derivative engine (:mod:`pinnit.derivatives.cartesian_fields`, ZCS or autograd). Same interface as
-:class:`~pinnit.training.loss.PinnLoss` (``term_losses``, ``total``, ``resample``, ``state``,
-``load_state``), so the trainer, checkpoints and resume work unchanged.
+derivative engine (:mod:`pinnit.derivatives.cartesian_fields`, ZCS or autograd). It implements
+:class:`~pinnit.training.loss_interface.Loss`, as :class:`~pinnit.training.loss.PinnLoss` does, so the trainer,
+checkpoints and resume work unchanged.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ..core.errors import ConfigError
 from ..problems.base import Problem, Term
 from ..sampling import sample_region
 from ..training.loss import term_counts_and_weights
+from ..training.loss_interface import Loss
 from ..sampling.functions import FunctionInput
 
 #: salts of the seeded streams (functions drawn once; batches drawn step by step)
@@ -34,7 +35,7 @@ def seeded_rng(seed: int, salt: int) -> np.random.Generator:
 
 def the_function(problem: Problem) -> FunctionInput:
     """The problem's one function input (the branch reads it at its sensors)."""
-    functions = list(getattr(problem, "functions", {}).values())
+    functions = list(problem.functions.values())
     if len(functions) != 1:
         raise ConfigError("problem.functions", f"operator learning needs exactly one function input, "
                                                f"got {len(functions)}")
@@ -121,15 +122,16 @@ class _RawJet:
         return self._d(field, tuple(sorted(self.inputs.index(v) for v in wrt)))
 
 
-class OperatorLoss:
-    """Training functions, each term's points, and the weighted loss of one function batch."""
+class OperatorLoss(Loss):
+    """Training functions, each term's points, and the weighted loss of one function batch (a :class:`Loss`
+    that holds one batch per closure chunk)."""
 
     def __init__(self, problem: Problem, model: nn.Module, ctx: RunContext, *, sampler: str = "sobol",
                  points: Mapping[str, int] | None = None, weights: Mapping[str, float] | None = None,
                  refine: Sequence[tuple[dict, float]] = (), function_batch: int = 50, derivatives: str = "zcs"):
         self.problem, self.model, self.ctx = problem, model, ctx
         self.function = the_function(problem)
-        self.train_functions, self.test_functions = self.function.sample(seeded_rng(ctx.seed, FUNCTION_SALT))
+        self.train_functions, self.test_functions = self.function.sample(ctx.function_rng)
         self.train_tensor = ctx.tensor(self.train_functions)
         self.batch_size = min(function_batch, len(self.train_functions))
         self.derivatives = derivatives
@@ -138,7 +140,7 @@ class OperatorLoss:
         self.counts, self.weights = term_counts_and_weights(self.terms, points, weights)
         self.refine = list(refine)
         self.points: dict[str, torch.Tensor] = {}
-        self.batch_rng = seeded_rng(ctx.seed, BATCH_SALT)
+        self.batch_rng = ctx.batch_rng
         self.order = np.zeros(0, dtype=np.int64)  # the current epoch's permutation, consumed from the front
         self.batch: np.ndarray | None = None  # indices of the last batch drawn
         self.held: np.ndarray | None = None  # the batch every evaluation uses during a closure chunk
@@ -156,7 +158,7 @@ class OperatorLoss:
             if same is None:
                 refine = self.refine if term.kind == "physics" else ()
                 same = self.ctx.tensor(sample_region(term.region, self.problem.inputs, self.counts[term.name],
-                                                     self.sampler, self.ctx.rng, refine))
+                                                     self.sampler, self.ctx.sampling_rng, refine))
             self.points[term.name] = same
             drawn.append((term, same))
         self._interp.clear()
@@ -200,7 +202,7 @@ class OperatorLoss:
 
     def state(self) -> dict:
         return {"points": {k: v.cpu().numpy() for k, v in self.points.items()},
-                "rng": self.ctx.rng.bit_generator.state,
+                "rng": self.ctx.sampling_rng.bit_generator.state,
                 "batch_rng": self.batch_rng.bit_generator.state, "order": self.order.copy()}
 
     def load_state(self, state: dict) -> None:
@@ -208,7 +210,7 @@ class OperatorLoss:
         for k, v in state["points"].items():  # shared point sets stay shared
             v = np.ascontiguousarray(v)
             self.points[k] = shared.setdefault(v.tobytes(), self.ctx.tensor(v))
-        self.ctx.rng.bit_generator.state = state["rng"]
+        self.ctx.sampling_rng.bit_generator.state = state["rng"]
         self.batch_rng.bit_generator.state = state["batch_rng"]
         self.order = np.asarray(state["order"], dtype=np.int64)
         self.held = None
@@ -238,6 +240,3 @@ class OperatorLoss:
         batch = self.next_batch() if self.held is None else self.held
         idx = torch.as_tensor(batch, device=self.train_tensor.device)
         return self.losses_for(self.train_tensor[idx])
-
-    def total(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        return sum(self.weights[k] * v for k, v in losses.items())

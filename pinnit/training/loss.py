@@ -63,10 +63,10 @@ class PinnLoss:
             current = self.points.get(term.name)
             if self.adaptive and term.kind == "physics" and current is not None and term.region.points is None:
                 pts = self.adaptive.resample(term, self.problem, self.model, current, self.counts[term.name],
-                                             self.sampler, self.ctx.rng, refine)
+                                             self.sampler, self.ctx.sampling_rng, refine)
             else:
                 pts = sample_region(term.region, self.problem.inputs, self.counts[term.name], self.sampler,
-                                    self.ctx.rng, refine)
+                                    self.ctx.sampling_rng, refine)
             self.points[term.name] = self.ctx.tensor(pts)
 
     def set_dtype(self, dtype: torch.dtype) -> None:
@@ -76,11 +76,11 @@ class PinnLoss:
 
     def state(self) -> dict:
         return {"points": {k: v.cpu().numpy() for k, v in self.points.items()},
-                "rng": self.ctx.rng.bit_generator.state}
+                "rng": self.ctx.sampling_rng.bit_generator.state}
 
     def load_state(self, state: dict) -> None:
         self.points = {k: self.ctx.tensor(np.asarray(v)) for k, v in state["points"].items()}
-        self.ctx.rng.bit_generator.state = state["rng"]
+        self.ctx.sampling_rng.bit_generator.state = state["rng"]
 
     @property
     def engine(self) -> LossEngine:
