@@ -3,9 +3,9 @@
 Each call of :meth:`OperatorLoss.term_losses` is one optimisation step: it draws the next batch of
 ``function_batch`` training functions (epochs of a seeded permutation, as DeepXDE's batch sampler) and
 evaluates Σ_terms λ_term · mean_{functions × points}(residual²), the residuals computed by the Cartesian
-derivative engine (:mod:`pinnit.derivatives.cartesian_fields`, ZCS or autograd). It implements
-:class:`~pinnit.training.loss_interface.Loss`, as :class:`~pinnit.training.loss.PinnLoss` does, so the trainer,
-checkpoints and resume work unchanged.
+derivative engine (:mod:`pinnit.derivatives.cartesian_fields`, ZCS or autograd). Same interface as
+:class:`~pinnit.training.loss.PinnLoss` (``term_losses``, ``total``, ``resample``, ``state``,
+``load_state``), so the trainer, checkpoints and resume work unchanged.
 """
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from ..core.errors import ConfigError
 from ..problems.base import Problem, Term
 from ..sampling import sample_region
 from ..training.loss import term_counts_and_weights
-from ..training.loss_interface import Loss
 from ..sampling.functions import FunctionInput
 
 #: salts of the seeded streams (functions drawn once; batches drawn step by step)
@@ -35,7 +34,7 @@ def seeded_rng(seed: int, salt: int) -> np.random.Generator:
 
 def the_function(problem: Problem) -> FunctionInput:
     """The problem's one function input (the branch reads it at its sensors)."""
-    functions = list(problem.functions.values())
+    functions = list(getattr(problem, "functions", {}).values())
     if len(functions) != 1:
         raise ConfigError("problem.functions", f"operator learning needs exactly one function input, "
                                                f"got {len(functions)}")
@@ -122,9 +121,8 @@ class _RawJet:
         return self._d(field, tuple(sorted(self.inputs.index(v) for v in wrt)))
 
 
-class OperatorLoss(Loss):
-    """Training functions, each term's points, and the weighted loss of one function batch (a :class:`Loss`
-    that holds one batch per closure chunk)."""
+class OperatorLoss:
+    """Training functions, each term's points, and the weighted loss of one function batch."""
 
     def __init__(self, problem: Problem, model: nn.Module, ctx: RunContext, *, sampler: str = "sobol",
                  points: Mapping[str, int] | None = None, weights: Mapping[str, float] | None = None,
@@ -240,3 +238,6 @@ class OperatorLoss(Loss):
         batch = self.next_batch() if self.held is None else self.held
         idx = torch.as_tensor(batch, device=self.train_tensor.device)
         return self.losses_for(self.train_tensor[idx])
+
+    def total(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return sum(self.weights[k] * v for k, v in losses.items())
