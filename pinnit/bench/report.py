@@ -11,13 +11,12 @@ import torch
 
 from ..core.version import __version__
 from ..core.atomic_files import write_json, write_text
+from ..core.stamp import git_commit, stamp
 
 
 def machine_info(threads: int) -> dict[str, Any]:
-    from ..runs.pipeline import _git_commit
-
     return {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": _git_commit(), "pinnit": __version__, "torch": torch.__version__,
+            "git_commit": git_commit(), "pinnit": __version__, "torch": torch.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
             "threads_per_side": threads, "device": "cpu", "load_average_start": list(os.getloadavg())}
@@ -33,7 +32,18 @@ def _mem(side: dict | None) -> str:
     return f"{side['peak_rss_mib']:.0f} (+{side['peak_rss_mib'] - side['setup_rss_mib']:.0f})"
 
 
+def has_timings(result: dict[str, Any]) -> bool:
+    """Whether the result holds anything besides the time-to-accuracy set-up (which has its own file)."""
+    return bool(result.get("cases") or result.get("trajectory") or result.get("quasi_newton")
+                or result.get("operator") or result.get("engines"))
+
+
 def markdown(result: dict[str, Any]) -> str:
+    tta = result.get("time_to_accuracy")
+    if tta and not has_timings(result):
+        from .tta_report import tta_markdown
+
+        return "# pinnit bench\n\n" + tta_markdown(tta)
     m, s = result["meta"], result["settings"]
     dde = next((c["deepxde"]["versions"].get("deepxde") for c in result["cases"] if "deepxde" in c), None)
     lines = [
@@ -94,18 +104,34 @@ def markdown(result: dict[str, Any]) -> str:
             else:
                 lines.append(f"| {r['depth']}×{r['width']} | {r['points']} | {r['engine']} | {r['ms_per_step']:.1f} "
                              f"| {_fmt(r['speedup_vs_autograd'])} | {r['rel_loss_diff']:.1e} | {r['first_call_s']:.1f} |")
+    if tta:
+        from .tta_report import tta_markdown
+
+        lines += ["", tta_markdown(tta).rstrip()]
     return "\n".join(lines) + "\n"
 
 
-def write_reports(result: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
+def write_reports(result: dict[str, Any], out: str | Path) -> list[Path]:
+    """Write into ``out``: ``bench.json`` (without the time-to-accuracy part) and ``bench.md`` when there are
+    timings, ``bench_scaling.png``/``.json`` with scaling cases, and ``time_to_accuracy.json`` with
+    ``error_vs_time.png`` with the ``tta`` set-up; return the paths written (JSON and Markdown, figures left out)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "bench.json", result)
-    write_text(out / "bench.md", markdown(result))
-    from .scaling_plot import write_scaling
+    written = []
+    timings = {k: v for k, v in result.items() if k != "time_to_accuracy"}
+    if has_timings(result):
+        write_json(out / "bench.json", timings)
+        written.append(out / "bench.json")
+        from .scaling_plot import write_scaling
 
-    write_scaling(result, out)  # bench_scaling.png/.json when the result has scaling cases
-    return out / "bench.json", out / "bench.md"
+        write_scaling(result, out)  # bench_scaling.png/.json when the result has scaling cases
+    write_text(out / "bench.md", markdown(result))
+    written.append(out / "bench.md")
+    if result.get("time_to_accuracy"):
+        from .tta_report import write_tta
+
+        written.insert(0, write_tta(result["time_to_accuracy"], out)[0])
+    return written
 
 
 def _table(intro: str, header: str, align: str, rows: list[str]) -> list[str]:

@@ -36,6 +36,7 @@ from ..sampling.refine import refine_regions
 from ..runtime.threads import choose_threads
 from ..outputs.rundir import CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for
 from ..core.atomic_files import write_bytes, write_json, write_text
+from ..core.stamp import stamp
 from ..training.memory import is_out_of_memory, out_of_memory
 from ..training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
 from ..training.stages import Stage, resolve_stages, stage_summary
@@ -178,6 +179,7 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stag
         "parameters": sum(p.numel() for p in a.model.parameters()),
         "versions": _versions(),
         "git_commit": _git_commit(),
+        "stamp": stamp(),  # date, machine, torch, commit: what the docs' results pages print
     }
     if hasattr(a.evaluator, "summary"):  # operator runs: convergence slowness, untrained errors
         metrics.update(a.evaluator.summary(state.history))
