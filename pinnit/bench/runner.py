@@ -149,8 +149,15 @@ def deepxde_available() -> bool:
 
 def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | None = None, threads: int = 1,
               warmup: int = 3, check_steps: int = 100, with_deepxde: bool = True, engine: str = "auto",
-              qn_iter: int = 10, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the cases of ``setups`` and (with DeepXDE and set-up 1) the trajectory check; return the results."""
+              qn_iter: int = 10, log: Callable[[str], None] = print, recipes: tuple[str, ...] | list[str] = (),
+              seeds: int = 3, eval_every: int | None = None, overrides: tuple[str, ...] | list[str] = (),
+              out: str | Path = "outputs/bench") -> dict[str, Any]:
+    """Run the cases of ``setups`` and (with DeepXDE and set-up 1) the trajectory check; return the results.
+
+    Set-up ``tta`` trains ``recipes`` (default :data:`.tta.DEFAULT_RECIPES`) for ``seeds`` seeds into
+    ``out/tta/`` with ``threads`` threads (see :mod:`.tta`); its result is under ``time_to_accuracy``.
+    """
+    from ..core.stamp import stamp
     from .report import machine_info
 
     cases = cases_for(setups, steps)
@@ -159,7 +166,7 @@ def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | Non
     if with_deepxde and any(c.deepxde for c in cases) and not deepxde_available():
         raise PinnitError("bench: DeepXDE is not installed; install the extra (pip install 'pinnit[bench]') "
                           "or pass --pinnit-only")
-    result: dict[str, Any] = {"meta": machine_info(threads), "settings": {
+    result: dict[str, Any] = {"stamp": stamp(), "meta": machine_info(threads), "settings": {
         "setups": setups, "repeats": repeats, "warmup": warmup, "threads": threads, "dtype": "float32",
         "engine": engine,
         "memory_method": "peak RSS per worker process, resource.getrusage(RUSAGE_SELF).ru_maxrss "
@@ -197,5 +204,10 @@ def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | Non
 
         log("  derivative engines, Burgers PDE term, 8192 points …")
         result["engines"] = compare_engines(steps=steps or 10, repeats=repeats, log=log)
+    if "tta" in names:
+        from .tta import DEFAULT_RECIPES, time_to_accuracy
+
+        result["time_to_accuracy"] = time_to_accuracy(tuple(recipes) or DEFAULT_RECIPES, seeds=seeds, threads=threads,
+                                                      eval_every=eval_every, overrides=overrides, out=out, log=log)
     result["meta"]["load_average_end"] = list(os.getloadavg())
     return result

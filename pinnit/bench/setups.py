@@ -76,10 +76,11 @@ def _scaling_cases(steps: int | None) -> list[BenchCase]:
     return out
 
 
-#: ``engines``, ``3`` and ``4`` have no DeepXDE cases: pinnit's derivative engines (:mod:`.engines`), its
-#: quasi-Newton step (:mod:`.quasi_newton`) and the DeepONet derivative modes (:mod:`.operator_step`).
+#: ``engines``, ``3``, ``4`` and ``tta`` have no DeepXDE cases: pinnit's derivative engines (:mod:`.engines`), its
+#: quasi-Newton step (:mod:`.quasi_newton`), the DeepONet derivative modes (:mod:`.operator_step`) and the
+#: time to accuracy of whole recipes (:mod:`.tta`).
 SETUP_GROUPS = {"1": lambda s: _main_cases(s)[:1], "2": lambda s: _main_cases(s)[1:], "scaling": _scaling_cases,
-                "engines": lambda s: [], "3": lambda s: [], "4": lambda s: []}
+                "engines": lambda s: [], "3": lambda s: [], "4": lambda s: [], "tta": lambda s: []}
 
 
 def cases_for(setups: str, steps: int | None = None) -> list[BenchCase]:

@@ -9,6 +9,7 @@ EXAMPLES = """examples:
   pinnit bench --pinnit-only --setups 1 --repeats 1 --check-steps 0
   pinnit bench --setups 1 --repeats 1             # pinnit and DeepXDE; writes outputs/bench/bench.md
   pinnit bench                                    # set-ups 1, 2 and scaling: several minutes
+  pinnit bench --setups tta --recipes burgers,burgers_fast --seeds 3   # time to accuracy: hours
 """
 
 
@@ -27,8 +28,9 @@ pip install 'pinnit[bench]' (--pinnit-only needs nothing more)."""
                        help="comma list of: 1 (DeepXDE's Burgers example), 2 (depth 50 × width 64), 3 (float64 "
                             "quasi-Newton step per optimizer, pinnit only), 4 (Stokes DeepONet step per derivative "
                             "mode zcs/autograd/jet), scaling (points 1k/10k/100k, depth 3…50; bench_scaling.png), "
-                            "engines (pinnit's derivative engines: autograd, jets, torch.compile, torch.func); "
-                            "default %(default)s")
+                            "engines (pinnit's derivative engines: autograd, jets, torch.compile, torch.func), "
+                            "tta (time to accuracy of whole recipes: --recipes, --seeds; time_to_accuracy.json and "
+                            "error_vs_time.png); default %(default)s")
         p.add_argument("--engine", default="auto", choices=("auto", "autograd", "jets", "compiled", "compiled_autograd"),
                        help="pinnit's training.engine in set-ups 1, 2, 3 and scaling; default %(default)s")
         p.add_argument("--qn-iter", type=int, default=10, help="set-up 3: max_iter of each quasi-Newton step; "
@@ -42,6 +44,13 @@ pip install 'pinnit[bench]' (--pinnit-only needs nothing more)."""
         p.add_argument("--pinnit-only", action="store_true",
                        help="time pinnit alone (no DeepXDE needed; without it, pip install 'pinnit[bench]')")
         p.add_argument("--out", default="outputs/bench", help="directory for bench.json and bench.md")
+        p.add_argument("--recipes", default="burgers",
+                       help="set-up tta: comma list of shipped config names or YAML files; default %(default)s")
+        p.add_argument("--seeds", type=int, default=3, help="set-up tta: seeds 0 … N−1 per recipe; default 3")
+        p.add_argument("--eval-every", type=int, default=None,
+                       help="set-up tta: evaluation.every of the runs (the time resolution); default: the recipe's")
+        p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                       help="set-up tta: a config override for every recipe (repeatable)")
 
     @staticmethod
     def execute(args) -> int:
@@ -56,11 +65,13 @@ pip install 'pinnit[bench]' (--pinnit-only needs nothing more)."""
         print(f"pinnit bench: set-ups {args.setups}, {args.repeats} repeat(s), {args.threads} thread(s) per side")
         result = run_bench(args.setups, repeats=args.repeats, steps=args.steps, threads=args.threads,
                            warmup=args.warmup, check_steps=args.check_steps, with_deepxde=not args.pinnit_only,
-                           engine=args.engine, qn_iter=args.qn_iter)
-        json_path, md_path = write_reports(result, args.out)
+                           engine=args.engine, qn_iter=args.qn_iter, out=args.out, seeds=args.seeds,
+                           recipes=[r.strip() for r in args.recipes.split(",") if r.strip()],
+                           eval_every=args.eval_every, overrides=args.overrides)
+        written = write_reports(result, args.out)
         print()
         print(markdown(result))
-        print(f"wrote {json_path} and {md_path}")
+        print("wrote " + ", ".join(map(str, written)))
         t = result.get("trajectory")
         if t and not t["passed"]:
             print(f"pinnit bench: LOSS-TRAJECTORY CHECK FAILED: pinnit and DeepXDE diverge (max relative "
