@@ -127,13 +127,16 @@ class DeclaredProblem(Problem):
                 raise ConfigError(f"{PATH}.parameters.{name}", f"'{name}' is used in no expression"
                                                                f"{did_you_mean(name, others)}")
 
-    def _parse(self, text, path: str, allow: str, *, equation: bool = False) -> Compiled:
+    def parse(self, text, path: str, allow: str, *, equation: bool = False) -> Compiled:
+        """Parse and compile one expression of the declaration (``allow``: what it may use — "constant",
+        "equation", "value", "transform"); marks its parameters used; errors name ``path``."""
         expr = _ex().parse(text, self.ns, path, allow, equation=equation)
         self._used |= {str(s) for s in expr.free_symbols}
         return _ex().compile_expr(expr, self.ns, path, str(text))
 
-    def _constant(self, text, path: str) -> float:
-        return float(self._parse(text, path, "constant").fn(None))
+    def constant(self, text, path: str) -> float:
+        """A number written as an expression of the parameters only (e.g. ``2*pi``)."""
+        return float(self.parse(text, path, "constant").fn(None))
 
     def _box(self, spec: Mapping[str, tuple], path: str) -> Box:
         box: Box = {}
@@ -141,7 +144,7 @@ class DeclaredProblem(Problem):
             if name not in self.inputs:
                 raise ConfigError(f"{path}.{name}", f"not an input{did_you_mean(name, self.inputs)}; "
                                                     f"inputs: {', '.join(self.inputs)}")
-            box[name] = (self._constant(lo, f"{path}.{name}[0]"), self._constant(hi, f"{path}.{name}[1]"))
+            box[name] = (self.constant(lo, f"{path}.{name}[0]"), self.constant(hi, f"{path}.{name}[1]"))
             if not box[name][0] < box[name][1]:
                 raise ConfigError(f"{path}.{name}", f"empty interval [{box[name][0]}, {box[name][1]}]; "
                                                     f"need lower < upper")
@@ -157,13 +160,15 @@ class DeclaredProblem(Problem):
         terms = []
         for i, (name, text) in enumerate(items):
             path = f"{PATH}.equations.{name}" if isinstance(eqs, dict) else f"{PATH}.equations[{i}]"
-            c = self._parse(text, path, "equation", equation=True)
+            c = self.parse(text, path, "equation", equation=True)
             if not c.fields:
                 raise ConfigError(path, f"in '{text}': involves no field ({', '.join(self.outputs)})")
             terms.append(Term(name, "physics", Region(self._domain), c, points=self.spec.collocation))
         return terms
 
-    def _faces(self, at, path: str, kind: str) -> tuple[dict[str, float], ...]:
+    def faces(self, at, path: str, kind: str) -> tuple[dict[str, float], ...]:
+        """The faces a condition of ``kind`` holds on: ``at`` is an input name (both its faces), a mapping
+        ``{input: value}`` (one face), a list of these, or None (the default faces for ``kind``)."""
         if at is None:  # initial: the lower face of time; otherwise every face of every other input
             time = self.time_input
             if kind == "initial":
@@ -189,7 +194,7 @@ class DeclaredProblem(Problem):
                 if k not in self.inputs:
                     raise ConfigError(f"{where}.{k}", f"not an input{did_you_mean(k, self.inputs)}; "
                                                       f"inputs: {', '.join(self.inputs)}")
-                face[k] = self._constant(v, f"{where}.{k}")
+                face[k] = self.constant(v, f"{where}.{k}")
                 lo, hi = self._domain[k]
                 if not lo <= face[k] <= hi:
                     raise ConfigError(f"{where}.{k}", f"{face[k]} lies outside the domain [{lo}, {hi}]")
@@ -201,7 +206,7 @@ class DeclaredProblem(Problem):
         items = items if isinstance(items, list) else [items]
         if len(items) not in (1, n):
             raise ConfigError(path, f"gives {len(items)} entries for {n} faces; give one, or one per face")
-        return [self._parse(e, f"{path}[{j}]" if len(items) > 1 else path, allow, equation=equation)
+        return [self.parse(e, f"{path}[{j}]" if len(items) > 1 else path, allow, equation=equation)
                 for j, e in enumerate(items)]
 
     def _quantity(self, c: ConditionSpec, path: str) -> tuple[str, tuple[str, ...]]:
@@ -238,7 +243,7 @@ class DeclaredProblem(Problem):
             return self._data(c, name, path)
         if c.kind == "periodic":
             return self._periodic(c, name, path)
-        faces = self._faces(c.at, f"{path}.at", c.kind)
+        faces = self.faces(c.at, f"{path}.at", c.kind)
         region = Region(self._domain, faces)
         if (c.value is None) == (c.equation is None):
             raise ConfigError(path, "give exactly one of 'value' (the field's value) or 'equation' (a residual)")
@@ -321,7 +326,7 @@ class DeclaredProblem(Problem):
                     raise ConfigError(f"{PATH}.exact.{k}", f"not a field{did_you_mean(k, self.outputs)}; "
                                                            f"fields: {', '.join(self.outputs)}")
             where = (lambda k: f"{PATH}.exact.{k}") if isinstance(s.exact, dict) else (lambda k: f"{PATH}.exact")
-            return {k: self._parse(v, where(k), "value") for k, v in spec.items()}, None
+            return {k: self.parse(v, where(k), "value") for k, v in spec.items()}, None
         if s.exact_file is not None:
             ef = s.exact_file if not isinstance(s.exact_file, str) else None
             key = f"{PATH}.exact_file" + (".path" if ef else "")

@@ -29,7 +29,7 @@ def function_inputs(problem: DeclaredProblem, specs: Mapping[str, Any]) -> dict[
                                                   f"inputs: {', '.join(problem.inputs)}")
         lo, hi = problem.domain[f.argument]
         if f.sensors.range is not None:
-            lo, hi = (problem._constant(v, f"{path}.sensors.range[{j}]") for j, v in enumerate(f.sensors.range))
+            lo, hi = (problem.constant(v, f"{path}.sensors.range[{j}]") for j, v in enumerate(f.sensors.range))
             if not lo < hi:
                 raise ConfigError(f"{path}.sensors.range", f"empty interval [{lo}, {hi}]; need lower < upper")
         law = GRFLaw(f.law.length_scale, f.law.variance, f.law.grid)
@@ -53,7 +53,7 @@ def solver_spec(problem: DeclaredProblem, spec: str | Mapping[str, Any] | None
     values: dict[str, Any] = {}
     for k, v in params.items():
         word = isinstance(v, str) and v.isidentifier() and problem.ns.kind(v) is None and v not in ("pi", "E")
-        values[k] = v if word else problem._constant(v, f"{path}.{k}")
+        values[k] = v if word else problem.constant(v, f"{path}.{k}")
     from ..references.solvers import SOLVERS
     from ..core.params import bind_params
 

@@ -44,8 +44,8 @@ def parse_output_transform(problem: DeclaredProblem, s: Declaration
         raise ConfigError(f"{path}.{bad}", f"keys must be the fields {', '.join(problem.outputs)}"
                                            f"{did_you_mean(bad, problem.outputs)}")
     per_field = isinstance(s.output_transform, dict)
-    transform = [problem._parse(spec[u], f"{path}.{u}" if per_field else path, "transform") for u in problem.outputs]
-    names = [t.name for t in problem._terms if t.kind != "physics"]
+    transform = [problem.parse(spec[u], f"{path}.{u}" if per_field else path, "transform") for u in problem.outputs]
+    names = [t.name for t in problem.terms() if t.kind != "physics"]
     if not s.satisfies:
         raise ConfigError(f"{PATH}.satisfies", f"list the conditions the output transform satisfies exactly "
                                                f"(of: {', '.join(names)})")
@@ -74,7 +74,7 @@ def parse_gauge(problem: DeclaredProblem, spec: GaugeSpec | None) -> tuple[str, 
     missing = [k for k in problem.inputs if k not in spec.at]
     if missing:
         raise ConfigError(f"{path}.at", f"give one point: a value for every input (missing {', '.join(missing)})")
-    (face,) = problem._faces(spec.at, f"{path}.at", "gauge")
+    (face,) = problem.faces(spec.at, f"{path}.at", "gauge")
     return spec.field, tuple(face[k] for k in problem.inputs)
 
 
@@ -84,10 +84,10 @@ def _check_transform(problem: DeclaredProblem, transform: list[Compiled], hard_t
     w = torch.randn(len(problem.inputs), 16, generator=g, dtype=torch.float64)
     b, v = torch.randn(16, generator=g, dtype=torch.float64), torch.randn(16, len(problem.outputs), generator=g,
                                                                            dtype=torch.float64)
-    scale = torch.tensor([max(abs(lo), abs(hi), 1e-3) for lo, hi in problem._domain.values()], dtype=torch.float64)
+    scale = torch.tensor([max(abs(lo), abs(hi), 1e-3) for lo, hi in problem.domain.values()], dtype=torch.float64)
     net = lambda x: torch.tanh((x / scale) @ w + b) @ v  # noqa: E731
     rng = np.random.default_rng(0)
-    for term in (t for t in problem._terms if t.name in hard_terms):
+    for term in (t for t in problem.terms() if t.name in hard_terms):
         pts = torch.as_tensor(sample_region(term.region, problem.inputs, 64, "uniform", rng), dtype=torch.float64)
         f = Fields(pts, problem.inputs, problem.outputs, lambda x: apply_transform(problem, x, net(x), transform))
         r = term.residual(f)
