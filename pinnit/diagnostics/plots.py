@@ -200,7 +200,7 @@ def _write(fig, path: Path, caption: str | None = None) -> None:
     """Save ``fig``; a ``caption`` (what the figure is of, e.g. a study's cell) heads it and is stored as the
     PNG's Title metadata."""
     if caption:
-        old = fig._suptitle.get_text() if fig._suptitle is not None else ""
+        old = fig.get_suptitle()  # "" when there is none (matplotlib ≥ 3.8)
         fig.suptitle(f"{caption}\n{old}" if old else caption, fontsize=10)
     save_figure(fig, path, metadata={"Title": caption} if caption else None)
     pyplot().close(fig)
