@@ -10,8 +10,8 @@ from pinnit import assemble, parse_config, resume
 from pinnit.runs import run
 from pinnit.geometry.regions import Region
 from pinnit.problems.base import Term
-from pinnit.training import engine as engine_mod
-from pinnit.training.engine import LossEngine, resolve_engine
+from pinnit.derivatives import engine as engine_mod
+from pinnit.derivatives.engine import LossEngine, resolve_engine
 
 PROBLEMS = {
     "burgers": {"name": "burgers"},
@@ -114,6 +114,35 @@ def test_a_model_that_is_not_an_mlp_falls_back_once_with_a_note():
     assert eng.active == "autograd" and len(notes) == 1 and "not an MLP" in notes[0]
     for k in ref:
         torch.testing.assert_close(out[k].detach(), ref[k], rtol=1e-12, atol=0)
+
+
+def test_only_a_transformed_net_is_split_into_mlp_and_transform():
+    """The jets differentiate N of y = g(x, N(x)) only for a model that declares itself one (TransformedNet, as
+    PinnModel): a module merely holding ``net`` and ``problem`` (here doubling the output) is not split, falls
+    back to autograd, and its losses stay its own (4× the PinnModel's: the residual doubles)."""
+    from pinnit.derivatives.engine import TransformedNet, split_model
+
+    a = _assembly(PROBLEMS["black_scholes_hard"])
+    net, transform = split_model(a.model)
+    assert net is a.model.net and transform is not None and isinstance(a.model, TransformedNet)
+    assert split_model(a.model.net) == (a.model.net, None)
+
+    class Doubled(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.net, self.problem, self.inner = inner.net, inner.problem, inner
+
+        def forward(self, x):
+            return 2 * self.inner(x)
+
+    doubled = Doubled(a.model)
+    assert split_model(doubled) is None
+    notes = []
+    out = LossEngine(a.problem, a.loss.terms, doubled, "jets", note=notes.append)(a.loss.points)
+    ref = a.loss.engine.reference(a.loss.points)
+    assert len(notes) == 1 and "not an MLP" in notes[0]
+    pde = next(t.name for t in a.loss.terms if t.kind == "physics")
+    torch.testing.assert_close(out[pde].detach(), 4 * ref[pde].detach(), rtol=1e-12, atol=0)
 
 
 def test_a_third_derivative_falls_back_to_autograd():

@@ -11,7 +11,7 @@ import torch
 
 from pinnit import assemble, parse_config
 from pinnit.training import Checkpointer, Trainer
-from pinnit.training import engine as engine_mod
+from pinnit.derivatives import engine as engine_mod
 from pinnit.training.stages import resolve_stages
 from pinnit.training.trainer import Diverged
 

@@ -11,7 +11,7 @@ import torch
 
 from pinnit import assemble, parse_config
 from pinnit.runtime import torch_private
-from pinnit.training.engine import LossEngine
+from pinnit.derivatives.engine import LossEngine
 
 PACKAGE = Path(torch_private.__file__).parent
 PRIVATE = re.compile(r"\btorch\._[A-Za-z]")  # torch._dynamo, torch._inductor, torch._C, ...

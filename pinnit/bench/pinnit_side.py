@@ -23,7 +23,7 @@ class PinnitStepper:
         from ..runs import parse_config
         from ..runs.pipeline import assemble
         from ..training import Checkpointer, Trainer
-        from ..training.engine import resolve_engine
+        from ..derivatives.engine import resolve_engine
 
         cfg = parse_config(case.pinnit_config(dtype, threads=threads, engine=engine))
         a = assemble(cfg)
@@ -40,7 +40,7 @@ class PinnitStepper:
 
     @property
     def engine(self) -> str | None:
-        """The derivative engine in use (after the first step; pinnit/training/engine.py)."""
+        """The derivative engine in use (after the first step; pinnit/derivatives/engine.py)."""
         return self.trainer.engine
 
     def step(self) -> None:

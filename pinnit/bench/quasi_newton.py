@@ -27,7 +27,7 @@ def time_quasi_newton(*, max_iter: int = 10, repeats: int = 3, threads: int = 1,
                       optimizers=OPTIMIZERS, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     from ..runs import parse_config
     from ..runs.pipeline import assemble
-    from ..training.engine import resolve_engine
+    from ..derivatives.engine import resolve_engine
     from ..training.optimizers import build_optimizer
 
     case = BenchCase("3", "quasi-newton", "(3) float64 quasi-Newton step, 4×20 tanh", 4, 20)

@@ -51,7 +51,7 @@ class CartesianFields:
         if mode == "autograd":
             return AutogradFields(x, inputs, outputs, evaluate, functions, batch=batch)
         if mode == "jet":  # here ``evaluate`` is the jet: X → d(field, key)
-            return JetFields(x, inputs, outputs, evaluate, functions)
+            return CartesianJetFields(x, inputs, outputs, evaluate, functions)
         raise PinnitError(f"unknown derivative mode '{mode}'; valid: {', '.join(MODES)}")
 
     # --- shared --------------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ class AutogradFields(CartesianFields):
         return self._flat.d(field, *wrt).view(self.batch, -1)
 
 
-class JetFields(CartesianFields):
+class CartesianJetFields(CartesianFields):
     """Forward jets (``jet`` mode): ``jet(X)`` returns ``d(field, key)`` for sorted input indices ``key``
     of length ≤ 2, all derivatives of the batch from one forward pass of the trunk's jet
     (:func:`pinnit.derivatives.jets.mlp_hessian_jets`); exact like the other modes, the cheapest in operations."""
@@ -177,7 +177,7 @@ class JetFields(CartesianFields):
         self._d = jet(self.x)
 
     def _like(self, x):
-        return JetFields(x, self.inputs, self.outputs, self._evaluate, self._functions)
+        return CartesianJetFields(x, self.inputs, self.outputs, self._evaluate, self._functions)
 
     def value(self, field: str) -> torch.Tensor:
         self._check(field, ())

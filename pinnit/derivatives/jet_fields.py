@@ -1,7 +1,7 @@
 """Fields from forward jets: the derivatives a residual asks for, carried through the MLP in one pass.
 
 Same interface as :class:`~pinnit.derivatives.fields.Fields`, but ``keys`` — the (field, input indices) derivatives the
-residual will ask for, found on a first call by :class:`~pinnit.training.engine.LossEngine` — are computed
+residual will ask for, found on a first call by :class:`~pinnit.derivatives.engine.LossEngine` — are computed
 up front by :func:`pinnit.derivatives.mlp_jets` (value, ∇y and exactly the second derivatives needed, stacked
 into one matmul per layer), so the loss needs one ordinary backward and can be ``torch.compile``d.
 

@@ -40,7 +40,7 @@ from ..core.stamp import stamp
 from ..training.memory import is_out_of_memory, out_of_memory
 from ..training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
 from ..training.stages import Stage, resolve_stages, stage_summary
-from ..training.engine import resolve_engine
+from ..derivatives.engine import resolve_engine
 
 
 FINGERPRINT_FILE = "problem.sha256"

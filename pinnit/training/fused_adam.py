@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
-from .engine import error_line, loss_mismatch, tolerance
+from ..derivatives.engine import error_line, loss_mismatch, tolerance
 from .loss import PinnLoss
 
 Losses = dict[str, torch.Tensor]

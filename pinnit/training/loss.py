@@ -12,21 +12,20 @@ from ..sampling.adaptive import AdaptiveSampling
 from ..runtime.context import RunContext
 from ..problems.base import Problem, Term
 from ..sampling import sample_region
-from .engine import LossEngine
+from ..derivatives.engine import LossEngine, TransformedNet
 from .residuals import PinnResiduals
 
 
-class PinnModel(nn.Module):
+class PinnModel(TransformedNet):
     """The network plus the problem's output transform when hard constraints are on."""
 
     def __init__(self, net: nn.Module, problem: Problem):
-        super().__init__()
-        self.net = net
+        super().__init__(net)
         self.problem = problem
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.net(x)
-        return self.problem.output_transform(x, y) if self.problem.hard_constraints else y
+    @property
+    def transform(self):
+        return self.problem.output_transform if self.problem.hard_constraints else None
 
 
 def term_counts_and_weights(terms: Sequence[Term], points: Mapping[str, int] | None,

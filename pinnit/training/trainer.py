@@ -31,7 +31,7 @@ from ..runtime.context import DTYPES
 from ..core.errors import PinnitError
 from .best_weights import BestWeights
 from .checkpoint import Checkpointer, reason
-from .engine import ENGINES
+from ..derivatives.engine import ENGINES
 from .fused_adam import FusedAdam, fused_adam_for
 from .loss import PinnLoss
 from .optimizers import loss_form, optimizer_label

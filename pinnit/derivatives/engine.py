@@ -1,4 +1,4 @@
-"""The loss engine: how every term's residual derivatives are computed (``training.engine``).
+"""The loss engine of a PINN run: how every term's residual derivatives are computed (``training.engine``).
 
 - ``autograd``: :class:`~pinnit.derivatives.fields.Fields`, nested reverse mode (one backward per derivative order);
 - ``jets``: :class:`~pinnit.derivatives.jet_fields.JetFields`, forward jets through the MLP (eager);
@@ -18,7 +18,7 @@
 The first call is a discovery pass with autograd that records the derivative keys each residual asks
 for; it also gives the reference losses the chosen engine's first losses must match (relative 1e-8 in
 float64, 1e-3 in float32) before it is trusted. Whatever does not apply — a model that is not an MLP
-(or a :class:`~pinnit.training.loss.PinnModel` around one), an activation without closed-form
+(or a :class:`TransformedNet` around one, as :class:`~pinnit.training.loss.PinnModel`), an activation without closed-form
 derivatives (for the compiled jets), a derivative above order 2, a compile error, a mismatch — falls back
 to autograd once, with one line on stderr; training never stops for it. The losses returned on the
 first call come from the chosen engine, so a resumed run continues with the same numerics.
@@ -32,9 +32,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..derivatives import has_closed_form, mlp_jets
-from ..derivatives.fields import Fields
-from ..derivatives.jet_fields import JetFields, Key, RecordingFields, Transform, second_order_streams
+from .fields import Fields
+from .jet_fields import JetFields, Key, RecordingFields, Transform, second_order_streams
+from .jets import has_closed_form, mlp_jets
 from ..nn.mlp import MLP
 from ..runtime.torch_private import has_trace_autograd_ops, trace_autograd_ops
 
@@ -75,13 +75,29 @@ def loss_mismatch(reference: Losses, got: Mapping[str, torch.Tensor]) -> str | N
     return None
 
 
+class TransformedNet(nn.Module):
+    """y = g(x, N(x)): a network N, then an output transform g (hard constraints; ``transform`` None: y = N(x)).
+    A PINN model is one (:class:`~pinnit.training.loss.PinnModel`); the jets engines differentiate N by forward
+    jets when N is an :class:`~pinnit.nn.mlp.MLP`, and g by the chain rule (:mod:`.jet_fields`)."""
+
+    transform: Transform | None = None
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.net(x)
+        g = self.transform
+        return y if g is None else g(x, y)
+
+
 def split_model(model: nn.Module) -> tuple[MLP, Transform | None] | None:
-    """(MLP, output transform or None) of a plain MLP or a PinnModel around one; None for anything else."""
+    """(MLP, output transform or None) of a plain MLP or a :class:`TransformedNet` around one; None otherwise."""
     if isinstance(model, MLP):
         return model, None
-    net, problem = getattr(model, "net", None), getattr(model, "problem", None)
-    if isinstance(net, MLP) and problem is not None and type(model).forward.__qualname__ == "PinnModel.forward":
-        return net, (problem.output_transform if problem.hard_constraints else None)
+    if isinstance(model, TransformedNet) and isinstance(model.net, MLP):
+        return model.net, model.transform
     return None
 
 
