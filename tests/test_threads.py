@@ -29,8 +29,8 @@ def test_omp_num_threads_is_honoured(monkeypatch):
 def test_threads_from_idle_cores(monkeypatch, running, cores, expected):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     samples = iter(running)
-    monkeypatch.setattr(threads, "_procs_running", lambda: next(samples))
-    monkeypatch.setattr(threads, "_own_running", lambda: 1)
+    monkeypatch.setattr(threads, "procs_running", lambda: next(samples))
+    monkeypatch.setattr(threads, "own_running", lambda: 1)
     monkeypatch.setattr(threads, "available_cores", lambda: cores)
     monkeypatch.setattr(threads.os, "cpu_count", lambda: cores)
     monkeypatch.setattr(threads.time, "sleep", lambda s: None)
@@ -39,8 +39,8 @@ def test_threads_from_idle_cores(monkeypatch, running, cores, expected):
 
 
 def test_busy_cores_are_scaled_to_this_process_share(monkeypatch):
-    monkeypatch.setattr(threads, "_procs_running", lambda: 33)  # 32 others busy on a 64-core host …
-    monkeypatch.setattr(threads, "_own_running", lambda: 1)
+    monkeypatch.setattr(threads, "procs_running", lambda: 33)  # 32 others busy on a 64-core host …
+    monkeypatch.setattr(threads, "own_running", lambda: 1)
     monkeypatch.setattr(threads, "available_cores", lambda: 4)  # … of which this process may use 4
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 64)
     monkeypatch.setattr(threads.time, "sleep", lambda s: None)
@@ -84,13 +84,13 @@ def test_a_users_wait_policy_is_kept(monkeypatch):
 
 
 def test_own_threads_are_not_counted_as_neighbours(monkeypatch):
-    monkeypatch.setattr(threads, "_procs_running", lambda: 3)  # two of ours spinning + one neighbour
-    monkeypatch.setattr(threads, "_own_running", lambda: 2)
+    monkeypatch.setattr(threads, "procs_running", lambda: 3)  # two of ours spinning + one neighbour
+    monkeypatch.setattr(threads, "own_running", lambda: 2)
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
     monkeypatch.setattr(threads.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(threads.time, "sleep", lambda s: None)
     assert threads.busy_cores() == pytest.approx(1.0)
-    assert threads._own_running() >= 1  # the real count: at least the thread reading it
+    assert threads.own_running() >= 1  # the real count: at least the thread reading it
 
 
 @pytest.mark.parametrize("default, policy", [(2, None), (1, "PASSIVE")])

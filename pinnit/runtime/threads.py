@@ -45,7 +45,8 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _procs_running() -> int | None:
+def procs_running() -> int | None:
+    """Runnable threads on the whole machine now (``procs_running`` in /proc/stat); None off Linux."""
     try:
         with open("/proc/stat") as fh:
             for line in fh:
@@ -56,7 +57,7 @@ def _procs_running() -> int | None:
     return None
 
 
-def _own_running() -> int:
+def own_running() -> int:
     """Threads of this process that are runnable now (state R in /proc/self/task/*/stat); 1 off Linux."""
     try:
         tasks = os.listdir("/proc/self/task")
@@ -77,10 +78,10 @@ def busy_cores(samples: int = 5, interval: float = 0.01) -> float:
     share of the machine this process may use. Falls back to the 1-minute load average off Linux."""
     counts = []
     for i in range(samples):
-        n = _procs_running()
+        n = procs_running()
         if n is None:
             break
-        counts.append(n - _own_running())  # this process's own threads are not neighbours
+        counts.append(n - own_running())  # this process's own threads are not neighbours
         if i + 1 < samples:
             time.sleep(interval)
     if counts:
