@@ -13,16 +13,7 @@ matplotlib.use("Agg")
 
 from pinnit.diagnostics.plots import activation_range_figure, chi1_figure, grad_norms_figure  # noqa: E402
 from pinnit.outputs.plots import colour_scale, fields_figures, loss_figure, profiles_figures, symbol  # noqa: E402
-
-HISTORY = [
-    {"step": 10, "stage": "adam", "loss_pde": 0.5, "loss_total": 0.7, "lr": 1e-3},
-    {"step": 20, "stage": "adam", "loss_pde": 0.4, "loss_total": 0.6, "lr": 1e-3, "rel_l2_u": 0.3,
-     "rel_l2_u_final_t": 0.5},
-    {"step": 30, "stage": "lbfgs", "loss_pde": 0.1, "loss_total": 0.2, "lr": 1.0},
-    {"step": 30, "stage": "lbfgs", "event": "L-BFGS restart 1"},
-    {"step": 40, "stage": "lbfgs", "loss_pde": 0.05, "loss_total": 0.1, "lr": 1.0, "rel_l2_u": 0.01,
-     "rel_l2_u_final_t": 0.02},
-]
+from test_history import HISTORY  # noqa: E402  (Adam to step 20, then L-BFGS with a restart; errors at 20 and 90)
 
 
 def _lines(fig):
@@ -33,9 +24,9 @@ def test_each_error_metric_is_its_own_labelled_line():
     lines = _lines(loss_figure(HISTORY))
     u = lines["rel. $L^2$ error of $u$"]
     final = lines["rel. $L^2$ error of $u$ at the final $t$"]
-    assert list(u.get_xdata()) == [20, 40] and list(u.get_ydata()) == [0.3, 0.01]
-    assert list(final.get_xdata()) == [20, 40] and list(final.get_ydata()) == [0.5, 0.02]
-    assert list(lines["loss: total"].get_ydata()) == [0.7, 0.6, 0.2, 0.1]
+    assert list(u.get_xdata()) == [20, 90] and list(u.get_ydata()) == [0.3, 0.01]
+    assert list(final.get_xdata()) == [20, 90] and list(final.get_ydata()) == [0.5, 0.02]
+    assert list(lines["loss: total"].get_ydata()) == [0.7, 0.6, 0.2, 0.1, 0.1]
     boundary = [k for k in lines if k.startswith("Adam → L-BFGS")]
     assert boundary == ["Adam → L-BFGS (step 20)"] and list(lines[boundary[0]].get_xdata()) == [20, 20]
     legend = {t.get_text() for ax in loss_figure(HISTORY).axes for t in ax.get_legend().get_texts()}
