@@ -82,6 +82,8 @@ def test_cli_bench_writes_json_and_markdown(tmp_path):
     assert result["trajectory"]["passed"] and result["trajectory"]["max_rel_diff"] < 1e-10
     assert len(result["trajectory"]["pinnit_total"]) == 6
     assert result["meta"]["threads_per_side"] == 1 and len(result["meta"]["load_average_end"]) == 3
+    assert result["stamp"]["torch"] == torch.__version__ and result["stamp"]["machine"]["cores"] == os.cpu_count()
+    assert result["stamp"]["commit"] == result["meta"]["git_commit"]
     md = (out / "bench.md").read_text()
     assert "| (1) DeepXDE Burgers example, 3×20 tanh | 5 |" in md and "PASSED" in md
 

@@ -20,10 +20,12 @@ def _seconds(x: float | None) -> str:
     return "not reached" if x is None else f"{x:.0f}" if x >= 10 else f"{x:.1f}"
 
 
-def tta_markdown(result: dict[str, Any]) -> str:
-    """A table: recipe, seeds, median seconds to each threshold, median final error and wall time."""
+def tta_markdown(result: dict[str, Any], with_stamp: bool = True) -> str:
+    """A table: recipe, seeds, median seconds to each threshold, median final error and wall time (after a line
+    with the stamp unless ``with_stamp`` is false, for a page that prints the stamp itself)."""
     keys = [f"{e:.0e}" for e in result["settings"]["thresholds"]]
-    lines = [f"Time to accuracy ({stamp_line(result.get('stamp'))}; {result['settings']['threads']} thread(s), "
+    stamp = f"{stamp_line(result.get('stamp'))}; " if with_stamp else ""
+    lines = [f"Time to accuracy ({stamp}{result['settings']['threads']} thread(s), "
              f"median over {result['settings']['seeds']} seed(s); seconds of wall time until the relative L2 error "
              "first goes below each level, read at the evaluation steps):", "",
              "| recipe | seeds | " + " | ".join(f"s to {k}" for k in keys) + " | final rel. L2 (median) | wall s |",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 #: The keys of a stamp, in order.
-STAMP_KEYS = ("date", "machine", "torch", "commit", "commit_dirty")
+STAMP_KEYS = ("date", "machine", "torch", "commit", "commit_dirty", "load_average")
 
 
 def git_commit(where: str | Path | None = None) -> str | None:
@@ -50,13 +50,15 @@ def cpu_model() -> str:
 
 
 def stamp() -> dict[str, Any]:
-    """``{date (UTC, ISO 8601), machine {cpu, cores, system}, torch, commit, commit_dirty}`` for now."""
+    """``{date (UTC, ISO 8601), machine {cpu, cores, system}, torch, commit, commit_dirty, load_average}`` for now
+    (``load_average``: the 1, 5 and 15 minute load averages, so a result measured on a busy machine says so)."""
     import torch
 
     here = Path(__file__).parent
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "system": platform.system()},
-            "torch": torch.__version__, "commit": git_commit(here), "commit_dirty": _dirty(here)}
+            "torch": torch.__version__, "commit": git_commit(here), "commit_dirty": _dirty(here),
+            "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
 
 
 def stamp_line(s: dict[str, Any] | None) -> str:
@@ -65,5 +67,6 @@ def stamp_line(s: dict[str, Any] | None) -> str:
         return "not stamped (no date, machine, torch version or commit recorded)"
     m = s.get("machine") or {}
     commit = (s.get("commit") or "unknown")[:7] + (" with local changes" if s.get("commit_dirty") else "")
-    return (f"measured {str(s.get('date', '?'))[:10]} on {m.get('cpu', '?')}, {m.get('cores', '?')} cores, "
-            f"torch {s.get('torch', '?')}, commit {commit}")
+    load = s.get("load_average")
+    return (f"measured {str(s.get('date', '?'))[:10]} on {m.get('cpu', '?')}, {m.get('cores', '?')} cores"
+            + (f" (load average {load[0]:.1f})" if load else "") + f", torch {s.get('torch', '?')}, commit {commit}")

@@ -1,0 +1,132 @@
+"""mkdocs hook: the measured-results pages, rendered at build time from the JSON files in ``docs/results/``.
+
+- ``reference/benchmarks.md``: ``results/bench.json``, as ``pinnit bench`` writes it (``bench.json`` in its ``--out``);
+- ``reference/accuracy.md``: ``results/time_to_accuracy.json`` (``pinnit bench --setups tta``) with
+  ``results/error_vs_time.png``, and one table per ``results/runs/<name>.json`` (a run's ``metrics.json``).
+
+Every table is preceded by the stamp its file carries (date, machine, torch version, commit: see
+:mod:`pinnit.core.stamp`), so no number appears without where and when it was measured. A missing file is
+said on the page instead of a table. Nothing here is hand-copied: to update a page, copy a newer result over
+the file (``cp outputs/bench/bench.json docs/results/``) and rebuild.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+RESULTS = "results"
+HOW_TO = """\
+!!! note "Where these numbers come from"
+    Generated at build time from the JSON files under `docs/results/` in the repository; each table says when,
+    on which machine, with which torch and at which commit it was measured. To replace a result, run the
+    command named above its table and copy its file over the one in `docs/results/`: see
+    [publishing results to the docs](../guides/bench.md#publishing-results-to-the-docs).
+"""
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def _missing(rel: str) -> str:
+    return f"*No results file `docs/{RESULTS}/{rel}` in this build: nothing measured to show.*\n"
+
+
+def _stamp(data: dict[str, Any], rel: str) -> str:
+    from pinnit.core.stamp import stamp_line
+
+    line = stamp_line(data.get("stamp"))
+    return f"*{line[0].upper() + line[1:]}* — source: `docs/{RESULTS}/{rel}`.\n"
+
+
+def benchmarks_page(results: Path) -> str:
+    """The page of ``bench.json``: the stamp, then the tables of ``pinnit bench``'s own Markdown report."""
+    from pinnit.bench.report import has_timings, markdown
+
+    out = ["# Benchmarks (measured)", "",
+           "pinnit against DeepXDE (PyTorch backend) on identical Burgers set-ups, and pinnit's own set-ups; "
+           "what each set-up is and how it is timed: [Benchmarks (pinnit bench)](../guides/bench.md).", "",
+           HOW_TO]
+    data = _load(results / "bench.json")
+    out += ["## pinnit bench", ""]
+    if data is None:
+        out.append(_missing("bench.json"))
+    elif not has_timings(data):
+        out += [_stamp(data, "bench.json"), "", "*The file holds no timed set-up.*", ""]
+    else:
+        body = markdown(data).split("\n", 2)[2]  # without its "# pinnit bench" title
+        st = data["settings"]
+        cmd = (f"pinnit bench --setups {st['setups']} --repeats {st['repeats']} --warmup {st['warmup']} "
+               f"--threads {st['threads']} --engine {st['engine']}")
+        out += [_stamp(data, "bench.json"), "", f"Command: `{cmd}`.", "", body]
+    return "\n".join(out)
+
+
+def _iterations(value: Any) -> str:
+    if isinstance(value, dict):
+        return " + ".join(f"{k} {v}" for k, v in value.items())
+    return "—" if value is None else str(value)
+
+
+def _num(x: Any) -> str:
+    return f"{x:.3g}" if isinstance(x, float) else str(x)
+
+
+def run_table(name: str, m: dict[str, Any], rel: str) -> list[str]:
+    """One run's ``metrics.json``: its errors (every top-level ``rel_l2_*``, ``max_abs*`` and ``*error*``
+    number), iterations, wall time and set-up, under its stamp."""
+    errors = {k: v for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+              and (k.startswith(("rel_l2", "max_abs")) or "error" in k)}
+    head = ["status", *errors, "iterations", "wall time s", "threads", "dtype", "seed", "parameters"]
+    row = [str(m.get("status", "—")), *(_num(v) for v in errors.values()), _iterations(m.get("iterations")),
+           _num(m.get("wall_time_s")), str(m.get("threads", "—")), str(m.get("dtype", "—")), str(m.get("seed", "—")),
+           str(m.get("parameters", "—"))]
+    return [f"### {name}", "", _stamp(m, rel), "",
+            "| " + " | ".join(f"`{h}`" if h in errors else h for h in head) + " |",
+            "|" + "---|" * len(head), "| " + " | ".join(row) + " |", ""]
+
+
+def accuracy_page(results: Path) -> str:
+    """The page of ``time_to_accuracy.json`` (+ its figure) and of every ``runs/*.json``."""
+    from pinnit.bench.tta_report import tta_markdown
+
+    out = ["# Accuracy and time to accuracy (measured)", "",
+           "The relative L2 error ‖u − u_ref‖₂ / ‖u_ref‖₂ against each problem's reference solution on its "
+           "evaluation grid; recipes and how they are built: "
+           "[Stages and quasi-Newton optimizers](../design/quasi-newton.md).", "", HOW_TO,
+           "## Time to accuracy", ""]
+    tta = _load(results / "time_to_accuracy.json")
+    if tta is None:
+        out.append(_missing("time_to_accuracy.json"))
+    else:
+        settings = tta["settings"]
+        cmd = (f"pinnit bench --setups tta --recipes {','.join(settings['recipes'])} --seeds {settings['seeds']} "
+               f"--threads {settings['threads']}" + (f" --eval-every {settings['eval_every']}"
+                                                     if settings.get("eval_every") else ""))
+        out += [_stamp(tta, "time_to_accuracy.json"), "", f"Command: `{cmd}`.", "",
+                tta_markdown(tta, with_stamp=False), ""]
+        if (results / "error_vs_time.png").is_file():
+            out += [f"![Relative L2 error against wall time, one colour per recipe](../{RESULTS}/error_vs_time.png)",
+                    "", f"Figure: `docs/{RESULTS}/error_vs_time.png`, written with the JSON above.", ""]
+    out += ["## Reference runs", "",
+            "One `metrics.json` of `pinnit run` per file; the file name names the run.", ""]
+    runs = sorted((results / "runs").glob("*.json")) if (results / "runs").is_dir() else []
+    if not runs:
+        out.append(_missing("runs/*.json"))
+    for path in runs:
+        out += run_table(path.stem, json.loads(path.read_text(encoding="utf-8")), f"runs/{path.name}")
+    return "\n".join(out)
+
+
+def on_files(files, config):
+    from mkdocs.structure.files import File
+
+    results = Path(config["docs_dir"]) / RESULTS
+    for path, text in (("reference/benchmarks.md", benchmarks_page(results)),
+                       ("reference/accuracy.md", accuracy_page(results))):
+        files.append(File.generated(config, path, content=text))
+    return files

@@ -1,0 +1,70 @@
+"""The measured-results pages (docs/hooks/results.py) render every file in docs/results/, each under its stamp."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "docs" / "results"
+
+
+def _hook():
+    spec = importlib.util.spec_from_file_location("results_hook", REPO / "docs" / "hooks" / "results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pages(results: Path) -> str:
+    hook = _hook()
+    return hook.benchmarks_page(results) + "\n" + hook.accuracy_page(results)
+
+
+def test_every_results_file_is_rendered_under_its_stamp():
+    from pinnit.core.stamp import stamp_line
+
+    files = sorted(p for p in RESULTS.rglob("*") if p.is_file())
+    assert any(p.name == "bench.json" for p in files) and any(p.parent.name == "runs" for p in files)
+    text = _pages(RESULTS)
+    for path in files:
+        rel = path.relative_to(RESULTS).as_posix()
+        assert f"docs/results/{rel}" in text, f"{rel} is not rendered"
+        if path.suffix == ".json":
+            stamp = json.loads(path.read_text())["stamp"]
+            assert {"date", "machine", "torch", "commit"} <= set(stamp) and stamp["machine"]["cores"] >= 1
+            line = stamp_line(stamp)
+            assert line[1:] in text and stamp["date"][:10] in line and stamp["torch"] in line
+
+
+def test_run_errors_and_bench_ratios_appear_as_measured():
+    text = _pages(RESULTS)
+    for path in sorted((RESULTS / "runs").glob("*.json")):
+        m = json.loads(path.read_text())
+        for key, value in m.items():
+            if key.startswith("rel_l2_") and isinstance(value, float):
+                assert f"{value:.3g}" in text, (path.name, key)
+    bench = json.loads((RESULTS / "bench.json").read_text())
+    for case in bench["cases"]:
+        assert f"{case['pinnit']['it_per_s']:.2f}" in text
+        if case.get("ratio") is not None:
+            assert f"{case['ratio']:.2f}" in text
+    tta = RESULTS / "time_to_accuracy.json"
+    if tta.exists():
+        for entry in json.loads(tta.read_text())["recipes"]:
+            assert f"| {entry['recipe']} | {len(entry['seeds'])} |" in text
+
+
+def test_a_missing_results_file_is_said_not_hidden(tmp_path):
+    text = _pages(tmp_path)
+    for rel in ("bench.json", "time_to_accuracy.json", "runs/*.json"):
+        assert f"No results file `docs/results/{rel}`" in text
+
+
+def test_the_pages_are_registered_in_mkdocs():
+    cfg = yaml.safe_load((REPO / "mkdocs.yml").read_text())
+    assert "docs/hooks/results.py" in cfg["hooks"]
+    nav = json.dumps(cfg["nav"])
+    assert "reference/benchmarks.md" in nav and "reference/accuracy.md" in nav
