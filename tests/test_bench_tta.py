@@ -79,6 +79,16 @@ def test_tta_setup_trains_a_tiny_recipe_and_writes_json_and_figure(tmp_path):
     assert "| tiny | 2 |" in (out / "bench.md").read_text()
 
 
+def test_a_bad_recipe_fails_before_any_training(tmp_path):
+    from pinnit.core.errors import PinnitError
+
+    with pytest.raises(PinnitError, match="nosuch: no such file"):
+        run_bench("1,tta", recipes=["burgers", "nosuch"], with_deepxde=False, out=tmp_path, log=lambda _: None)
+    with pytest.raises(PinnitError, match="training.nope"):
+        run_bench("tta", recipes=["burgers"], overrides=["training.nope=1"], out=tmp_path, log=lambda _: None)
+    assert not (tmp_path / "tta").exists()
+
+
 def test_cli_tta_rejects_zero_seeds(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-m", "pinnit", "bench", "--setups", "tta", "--seeds", "0", "--out",

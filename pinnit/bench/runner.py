@@ -166,6 +166,12 @@ def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | Non
     if with_deepxde and any(c.deepxde for c in cases) and not deepxde_available():
         raise PinnitError("bench: DeepXDE is not installed; install the extra (pip install 'pinnit[bench]') "
                           "or pass --pinnit-only")
+    names = [s.strip() for s in setups.split(",")]
+    if "tta" in names:
+        from .tta import DEFAULT_RECIPES, check_recipes
+
+        recipes = tuple(recipes) or DEFAULT_RECIPES
+        check_recipes(recipes, seeds=seeds, threads=threads, eval_every=eval_every, overrides=overrides)
     result: dict[str, Any] = {"stamp": stamp(), "meta": machine_info(threads), "settings": {
         "setups": setups, "repeats": repeats, "warmup": warmup, "threads": threads, "dtype": "float32",
         "engine": engine,
@@ -187,7 +193,6 @@ def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | Non
             log(f"  loss-trajectory check: {check_steps} Adam steps in float64 …")
             result["trajectory"] = trajectory_check(data, check_case, steps=check_steps, threads=threads, tmp=tmp,
                                                     engine=engine)
-    names = [s.strip() for s in setups.split(",")]
     if "3" in names:
         from .quasi_newton import time_quasi_newton
 
@@ -205,9 +210,9 @@ def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | Non
         log("  derivative engines, Burgers PDE term, 8192 points …")
         result["engines"] = compare_engines(steps=steps or 10, repeats=repeats, log=log)
     if "tta" in names:
-        from .tta import DEFAULT_RECIPES, time_to_accuracy
+        from .tta import time_to_accuracy
 
-        result["time_to_accuracy"] = time_to_accuracy(tuple(recipes) or DEFAULT_RECIPES, seeds=seeds, threads=threads,
+        result["time_to_accuracy"] = time_to_accuracy(recipes, seeds=seeds, threads=threads,
                                                       eval_every=eval_every, overrides=overrides, out=out, log=log)
     result["meta"]["load_average_end"] = list(os.getloadavg())
     return result

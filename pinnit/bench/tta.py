@@ -95,12 +95,10 @@ def summarise(recipe: str, seeds: Sequence[dict[str, Any]], thresholds: Sequence
             "median_wall_time_s": statistics.median(s["wall_time_s"] for s in seeds) if seeds else None}
 
 
-def train_seed(recipe: str, seed: int, *, threads: int, eval_every: int | None, overrides: Sequence[str],
-               run_dir: Path) -> dict[str, Any]:
-    """Train ``recipe`` at ``seed`` into ``run_dir`` and return its record (plus wall time and final metrics)."""
+def recipe_config(recipe: str, seed: int, *, threads: int, eval_every: int | None, overrides: Sequence[str]):
+    """The validated run config of ``recipe`` at ``seed`` (a one-line error for a bad name, key or value)."""
     from ..core.shipped import resolve_config
     from ..runs import load_config
-    from ..runs.pipeline import run
 
     sets = [f"training.seed={seed}", f"training.threads={threads}", "output.progress=false", "output.plots=false",
             *([f"evaluation.every={eval_every}"] if eval_every else []), *overrides]
@@ -108,6 +106,26 @@ def train_seed(recipe: str, seed: int, *, threads: int, eval_every: int | None, 
     if not cfg.evaluation.every:
         raise PinnitError(f"time to accuracy: recipe {recipe} has evaluation.every 0, so its error is never "
                           "recorded during training; pass --eval-every N")
+    return cfg
+
+
+def check_recipes(recipes: Sequence[str], *, seeds: int, threads: int, eval_every: int | None,
+                  overrides: Sequence[str]) -> None:
+    """Fail before any training when an argument or a recipe is wrong (so a long bench does not stop late)."""
+    if seeds < 1 or (eval_every is not None and eval_every < 1):
+        raise PinnitError("bench: --seeds and --eval-every must be ≥ 1")
+    if not recipes:
+        raise PinnitError("bench: --recipes is empty; give shipped config names or YAML files, e.g. burgers")
+    for recipe in recipes:
+        recipe_config(recipe, 0, threads=threads, eval_every=eval_every, overrides=overrides)
+
+
+def train_seed(recipe: str, seed: int, *, threads: int, eval_every: int | None, overrides: Sequence[str],
+               run_dir: Path) -> dict[str, Any]:
+    """Train ``recipe`` at ``seed`` into ``run_dir`` and return its record (plus wall time and final metrics)."""
+    from ..runs.pipeline import run
+
+    cfg = recipe_config(recipe, seed, threads=threads, eval_every=eval_every, overrides=overrides)
     started = time.perf_counter()
     result = run(cfg, overwrite=True, run_dir=run_dir)
     record = history_record(read_history(result.path / "history.csv"))
@@ -122,10 +140,7 @@ def time_to_accuracy(recipes: Sequence[str] = DEFAULT_RECIPES, *, seeds: int = 3
     """Train every recipe for seeds 0 … ``seeds``−1 (run directories under ``out/tta/``) and summarise."""
     from ..core.stamp import stamp
 
-    if seeds < 1 or (eval_every is not None and eval_every < 1):
-        raise PinnitError("bench: --seeds and --eval-every must be ≥ 1")
-    if not recipes:
-        raise PinnitError("bench: --recipes is empty; give shipped config names or YAML files, e.g. burgers")
+    check_recipes(recipes, seeds=seeds, threads=threads, eval_every=eval_every, overrides=overrides)
     entries = []
     for recipe in recipes:
         label = Path(recipe).stem
