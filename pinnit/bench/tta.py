@@ -27,8 +27,9 @@ from ..core.errors import PinnitError
 
 #: Error levels whose first crossing is timed.
 THRESHOLDS = (1e-3, 1e-4, 1e-5, 1e-6)
-#: The recipe timed by default: the Burgers accuracy recipe.
-DEFAULT_RECIPES = ("burgers",)
+#: The recipes timed by default: the Burgers accuracy recipe (Adam → SSBroyden in float64) and its quick
+#: variant (Adam → L-BFGS in float32), the two optimizer recipes shipped for the main job.
+DEFAULT_RECIPES = ("burgers", "burgers_fast")
 
 
 def threshold_key(eps: float) -> str:

@@ -44,7 +44,7 @@ pip install 'pinnit[bench]' (--pinnit-only needs nothing more)."""
         p.add_argument("--pinnit-only", action="store_true",
                        help="time pinnit alone (no DeepXDE needed; without it, pip install 'pinnit[bench]')")
         p.add_argument("--out", default="outputs/bench", help="directory for bench.json and bench.md")
-        p.add_argument("--recipes", default="burgers",
+        p.add_argument("--recipes", default="burgers,burgers_fast",
                        help="set-up tta: comma list of shipped config names or YAML files; default %(default)s")
         p.add_argument("--seeds", type=int, default=3, help="set-up tta: seeds 0 … N−1 per recipe; default 3")
         p.add_argument("--eval-every", type=int, default=None,
