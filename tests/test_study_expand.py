@@ -169,3 +169,21 @@ def test_a_file_of_another_kind_is_named_for_what_it_is_with_the_command_that_ta
     assert capsys.readouterr().err == (f"pinnit: error: study s.yaml: base: {tmp_path / 'no_such_config.yaml'}: no "
                                        "such file (nor a shipped config of that name; `pinnit list configs` lists "
                                        "them)\n")
+
+
+def test_extra_seeds_add_seeds_to_the_cells_they_match(tmp_path):
+    data = _study(tmp_path, methods={"proposed": {"network.initializer": "proposed"},
+                                     "eoc": {"network.initializer": "eoc"}},
+                  axes={"grid": [{"key": "network.activation.a", "values": [0.5, 1.0]}]}, seeds=2,
+                  extra_seeds=[{"where": {"network.activation.a": 1.0}, "seeds": [2, 3]},
+                               {"where": {"method": "eoc", "network.activation.a": 1.0}, "seeds": [3, 4]}])
+    runs = expand(parse_study(data))
+    seeds = {}
+    for r in runs:
+        seeds.setdefault((r.method, r.axes["network.activation.a"]), []).append(r.seed)
+    assert seeds == {("proposed", 0.5): [0, 1], ("proposed", 1.0): [0, 1, 2, 3],
+                     ("eoc", 0.5): [0, 1], ("eoc", 1.0): [0, 1, 2, 3, 4]}
+    bad = copy.deepcopy(data)
+    bad["extra_seeds"] = [{"where": {"network.activation.a": 2.0}, "seeds": [5]}]
+    with pytest.raises(PinnitError, match=r"extra_seeds\[0\]\.where\.network\.activation\.a: 2\.0 selects no run"):
+        parse_study(bad)

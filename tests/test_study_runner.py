@@ -53,8 +53,8 @@ def test_study_directory_layout_and_rerun_skips_finished_runs(tmp_path):
     assert (sd / "study.yaml").read_text() == study_file.read_text()
     assert yaml.safe_load((sd / "base.yaml").read_text())["network"]["width"] == 8
     saved = json.loads((sd / "plan.json").read_text())
-    assert set(saved) == {"name", "study_file", "axes", "runs"}
-    assert saved["name"] == "tiny" and saved["axes"] == ["network.activation.a"]
+    assert set(saved) == {"name", "study_file", "axes", "runs", "claims"}
+    assert saved["name"] == "tiny" and saved["axes"] == ["network.activation.a"] and saved["claims"] == []
     run0 = saved["runs"][0]
     assert set(run0) == {"id", "method", "axes", "seed", "run_dir", "config"}
     assert run0["method"] == "xavier" and run0["axes"] == {"network.activation.a": 0.5} and run0["seed"] == 0

@@ -11,8 +11,11 @@ EXAMPLES = """examples:
   pinnit report outputs/studies/scale --mlflow                      # STUDY_DIR/mlflow.db
   pinnit report outputs/studies/scale --mlflow http://localhost:5000 --experiment scale
 
+  pinnit report outputs/studies/scale --claims configs/studies/burgers_scale_cpu.yaml   # claims of that file
+
 outputs (STUDY_DIR/report/): runs.csv, summary.csv, summary.md, figures/*.png with a .json of the plotted
-numbers each, figures/init/ (pinnit diagnose of each method at initialization)
+numbers each, figures/init/ (pinnit diagnose of each method at initialization), verdicts.json and
+verdicts.md (a verdict for each claim of the study file, also printed)
 """
 
 
@@ -33,6 +36,8 @@ class ReportCommand:
                        help="also log the finished runs to MLflow (default store: sqlite STUDY_DIR/mlflow.db)")
         p.add_argument("--experiment", help="MLflow experiment name (default pinnit/<study name>)")
         p.add_argument("--no-figures", action="store_true", help="tables only")
+        p.add_argument("--claims", metavar="STUDY_FILE",
+                       help="judge the claims of this study file (default: those of the study's plan.json)")
         p.add_argument("--no-diagnose", action="store_true",
                        help="skip the per-method diagnostics at initialization (figures/init/)")
 
@@ -42,12 +47,23 @@ class ReportCommand:
         from ..studies.results import load_study
 
         study = load_study(args.study_dir)
+        claims = None
+        if args.claims:
+            from ..studies.spec import load_study as load_study_file
+
+            claims = load_study_file(args.claims).spec.claims
         out, paths = build_report(study, args.weights, args.metric, figures=not args.no_figures,
-                                  diagnose=not args.no_diagnose)
+                                  diagnose=not args.no_diagnose, claims=claims)
         print(one_line(study))
         print(f"report: {out / 'summary.md'}")
         for path in paths:
             print(f"  {path}")
+        if out / "verdicts.json" in paths:
+            import json
+
+            from ..studies.verdicts import verdicts_text
+
+            print(verdicts_text(json.loads((out / "verdicts.json").read_text())["claims"]))
         if args.mlflow is not None:
             from ..studies.tracking import log_study
 

@@ -80,4 +80,11 @@ class StudyCommand:
 def _write_report(study_dir) -> None:
     from ..studies.report import write_report
 
-    print(f"report: {write_report(study_dir)}")
+    out = write_report(study_dir)
+    print(f"report: {out}")
+    if (out / "verdicts.json").exists():
+        import json
+
+        from ..studies.verdicts import verdicts_text
+
+        print(verdicts_text(json.loads((out / "verdicts.json").read_text())["claims"]))

@@ -1,6 +1,7 @@
 """Expand a study into fully resolved, validated run configs with deterministic ids.
 
-Each combination is method × grid product × zip positions × seed (seeds innermost). Its config is the
+Each combination is method × grid product × zip positions × seed (seeds innermost; ``extra_seeds`` adds
+seeds to the combinations it matches). Its config is the
 base, then the study's ``set``, the command line's ``--set``, the method's keys, the axis values and
 ``training.seed``, validated by :func:`pinnit.runs.parse_config`. Every combination is validated before
 anything trains; an error names the study key that produced the bad value and the combination.
@@ -134,11 +135,12 @@ def expand(study: Study) -> list[PlannedRun]:
     seed, and the other seeds get the same resolved config with their own ``training.seed``.
     """
     combos = list(_combinations(study))
-    seeds = study.seeds
-    total = len(combos) * len(seeds)
+    per_combo = [study.seeds_for(method, {k: v for k, v, _ in values}) for method, values in combos]
+    total = sum(len(s) for s in per_combo)
     overrides = _overrides(study)
     runs: list[PlannedRun] = []
     for i, (method, values) in enumerate(combos):
+        seeds = per_combo[i]
         data = copy.deepcopy(study.base)
         sources: dict[str, str] = {}
         steps = list(overrides)
@@ -147,7 +149,7 @@ def expand(study: Study) -> list[PlannedRun]:
         steps += values + [(SEED_KEY, seeds[0], "seeds[0]")]
         axes = {key: value for key, value, _ in values}
         readable = "-".join([*([method] if method else []), *(value_label(k, v) for k, v in axes.items())])
-        where = f"run {i * len(seeds) + 1}/{total} ({readable + '-' if readable else ''}s{seeds[0]})"
+        where = f"run {len(runs) + 1}/{total} ({readable + '-' if readable else ''}s{seeds[0]})"
         try:
             for key, value, path in steps:
                 sources[key] = path

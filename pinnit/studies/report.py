@@ -8,6 +8,7 @@
   over seeds of the chosen error metric, of the best loss and of the convergence slowness (KGI preprint), and the
   other outcomes counted (diverged / failed / interrupted / missing).
 - ``figures/``: see :mod:`pinnit.studies.figures`.
+- ``verdicts.json`` / ``verdicts.md``: a verdict for each of the study's claims (:mod:`pinnit.studies.verdicts`).
 
 The error metric is read for the chosen weights: ``best`` (default) = ``errors_best`` of metrics.json (the
 lowest-loss weights), falling back to the final weights' errors for runs that have none; ``final`` =
@@ -175,10 +176,14 @@ def write_report(study_dir: str | Path, weights: str = "best", metric: str | Non
 
 
 def build_report(study: Study, weights: str = "best", metric: str | None = None, *, figures: bool = True,
-                 diagnose: bool = True) -> tuple[Path, list[Path]]:
-    """:func:`write_report` on a loaded study; returns (report folder, files written)."""
+                 diagnose: bool = True, claims: list | None = None) -> tuple[Path, list[Path]]:
+    """:func:`write_report` on a loaded study; returns (report folder, files written). ``claims``: verdicts on
+    these (:class:`~pinnit.studies.claims.Claim`) instead of the ones plan.json holds."""
     metric = metric or default_metric(study)
     check_choice(study, weights, metric)
+    claims = study_claims(study) if claims is None else claims
+    if claims:
+        check_study_claims(study, claims)
     out = study.path / REPORT_DIR
     write_csv(out / "runs.csv", run_rows(study))
     rows = summary_rows(study, metric, weights)
@@ -190,8 +195,50 @@ def build_report(study: Study, weights: str = "best", metric: str | None = None,
         shutil.rmtree(out / "figures", ignore_errors=True)  # no stale figure of an earlier report's axes
         paths = write_figures(study, rows, metric, weights, out / "figures", diagnose=diagnose)
     rel = [p.relative_to(out).as_posix() for p in paths]
-    write_text(out / "summary.md", summary_markdown(study, rows, metric, weights, rel))
-    return out, [out / "runs.csv", out / "summary.csv", out / "summary.md", *paths]
+    summary = summary_markdown(study, rows, metric, weights, rel)
+    verdict_files = write_verdicts(study, claims, out)
+    if verdict_files:
+        summary += "\n## Claims\n\nVerdicts: [verdicts.md](verdicts.md) (and verdicts.json).\n"
+    write_text(out / "summary.md", summary)
+    return out, [out / "runs.csv", out / "summary.csv", out / "summary.md", *verdict_files, *paths]
+
+
+def study_claims(study: Study) -> list:
+    """The claims plan.json holds, validated (a hand-edited one fails in one line)."""
+    from .claims import parse_claims
+
+    return parse_claims(study.claims, f"{study.path / 'plan.json'}")
+
+
+def check_study_claims(study: Study, claims: list) -> None:
+    """Claims must name this study's methods, axes and values (one-line PinnitError otherwise)."""
+    from .claims import check_claims
+
+    methods = [m for m in study.methods] if any(r.method for r in study.runs) else []
+    axes: dict[str, list] = {}
+    for r in study.runs:
+        for key in study.axes:
+            values = axes.setdefault(key, [])
+            if key in r.axes and r.axes[key] not in values:
+                values.append(r.axes[key])
+    check_claims(claims, methods, axes, lambda path, msg: PinnitError(f"study {study.name}: {path}: {msg}"))
+
+
+def write_verdicts(study: Study, claims: list, out: Path) -> list[Path]:
+    """verdicts.json and verdicts.md in ``out`` (stale ones removed when the study states no claims)."""
+    import json
+
+    from .verdicts import study_verdicts, verdicts_markdown
+
+    paths = [out / "verdicts.json", out / "verdicts.md"]
+    if not claims:
+        for path in paths:
+            path.unlink(missing_ok=True)
+        return []
+    verdicts = study_verdicts(study, claims)
+    write_text(paths[0], json.dumps({"study": study.name, "claims": verdicts}, indent=1) + "\n")
+    write_text(paths[1], verdicts_markdown(verdicts, study.name))
+    return paths
 
 
 def one_line(study: Study) -> str:

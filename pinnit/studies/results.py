@@ -2,7 +2,7 @@
 
 ```
 STUDY_DIR/plan.json          {"name", "study_file", "axes": [dotted keys], "runs": [{"id", "method", "axes",
-                              "seed", "run_dir", "config"}, ...]}
+                              "seed", "run_dir", "config"}, ...], "claims": [...] (optional)}
 STUDY_DIR/runs/<id>/         an ordinary run directory (metrics.json, history.csv, ...)
 STUDY_DIR/runs/<id>/failure.json   {"id", "error", "traceback", "time"} for a run that raised
 ```
@@ -134,6 +134,7 @@ class Study:
     name: str
     axes: list[str]
     runs: list[RunRecord]
+    claims: Any = field(default_factory=list)  #: plan.json's claims, as written (validated by the report)
 
     @cached_property
     def methods(self) -> list[str]:
@@ -222,7 +223,8 @@ def load_study(study_dir: str | Path) -> Study:
     axes = plan["axes"]
     if axes is None:
         axes = list(dict.fromkeys(str(k) for r in runs for k in r.axes))
-    return Study(path=path, name=str(plan.get("name") or path.name), axes=[str(a) for a in axes], runs=runs)
+    return Study(path=path, name=str(plan.get("name") or path.name), axes=[str(a) for a in axes], runs=runs,
+                 claims=plan.get("claims") or [])
 
 
 def _read_run(r: RunRecord) -> None:

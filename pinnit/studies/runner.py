@@ -17,6 +17,7 @@ from ..runs import parse_config
 from ..config.dialect import as_stages
 from ..core.errors import PinnitError
 from .executors import EXECUTORS, ExecutorOptions, StudyStop
+from .claims import check_metric_fields, describe_claim
 from .expand import PlannedRun, expand
 from .spec import Study, load_study
 from .state import PLAN_FILE, prepare_study_dir, read_plan, run_state, study_lock
@@ -52,6 +53,13 @@ def load_plan(source: str | Path, *, study_dir: str | Path | None = None,
         return StudyPlan(plan["name"] or src.name, Path(study_dir) if study_dir else src, runs, plan["axes"] or [])
     study = load_study(src, overrides)
     runs = expand(study)
+    if study.spec.claims and runs:
+        from ..problems import build_problem
+
+        label = study.source.name if study.source else study.name
+        outputs = list(build_problem(runs[0].config["problem"], "problem").outputs)
+        check_metric_fields(study.spec.claims, outputs,
+                            lambda path, msg: PinnitError(f"study {label}: {path}: {msg}"))
     where = Path(study_dir) if study_dir else DEFAULT_ROOT / study.name
     return StudyPlan(study.name, where, runs, study.varied_keys, study)
 
@@ -82,6 +90,8 @@ def print_plan(plan: StudyPlan, out=None) -> None:
         lrs = "".join(f"; {name} lr {s['lr']:.3g}" for name, s in stages.items()
                       if s.get("lr") is not None and s["iterations"])
         print(f"{r.id:<{width}}  {r.method or '-':<10}  {r.seed:>4}  {states[r.id]:<11}  {axes}{lrs}", file=out)
+    for claim in plan.study.spec.claims if plan.study is not None else []:
+        print(f"claim {describe_claim(claim)}", file=out)
 
 
 def _short(value: Any) -> str:

@@ -15,6 +15,9 @@ axes:
   zip:                          # groups of keys whose lists vary together
     - {network.depth: [10, 20], network.width: [64, 32]}
 seeds: [0, 1, 2]                # or a count: 3
+claims:                         # optional: what the study tests (pinnit/studies/claims.py; verdicts in the report)
+  - {id: proposed_beats_eoc, metric: best_loss, better: lower, a: {method: proposed}, b: {method: eoc},
+     over: [network.activation.a]}
 ```
 """
 from __future__ import annotations
@@ -33,6 +36,7 @@ from ..core.errors import ConfigError, PinnitError
 from ..core.params import check_finite
 from ..core.shipped import find_shipped
 from ..core.yaml_io import check_size
+from .claims import Claim, check_claims, same
 
 DOTTED = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -56,6 +60,13 @@ class Axes(_Strict):
         default_factory=list, description="groups {key: [values], ...} whose lists vary together (equal lengths)")
 
 
+class ExtraSeeds(_Strict):
+    """More seeds for the combinations that match ``where`` (e.g. the cell a claim tests)."""
+
+    where: dict[str, Any] = Field(min_length=1, description="axis values (and/or method) of the runs that get them")
+    seeds: list[int] = Field(min_length=1, description="seeds run in addition to the study's seeds")
+
+
 class StudySpec(_Strict):
     name: str | None = Field(None, pattern=NAME, description="study name; default: the file's stem")
     description: str | None = None
@@ -64,6 +75,11 @@ class StudySpec(_Strict):
     methods: dict[str, dict[str, Any]] = Field(default_factory=dict, description="named bundles of dotted keys")
     axes: Axes = Field(default_factory=Axes)
     seeds: list[int] | int | None = Field(None, description="list of seeds or a count")
+    extra_seeds: list[ExtraSeeds] = Field(
+        default_factory=list, description="more seeds for some cells, e.g. {where: {network.activation.a: 1.0}, "
+                                          "seeds: [3, 4]}: five seeds where a claim needs them, three elsewhere")
+    claims: list[Claim] = Field(default_factory=list,
+                                description="what the study tests; `pinnit report` gives each a verdict")
 
 
 @dataclass
@@ -85,6 +101,14 @@ class Study:
             return [int(self.base.get("training", {}).get("seed", 0) or 0)]
         return list(range(seeds)) if isinstance(seeds, int) else list(seeds)
 
+    def seeds_for(self, method: str | None, axes: dict[str, Any]) -> list[int]:
+        """The seeds of one combination: the study's, then those of every ``extra_seeds`` entry it matches."""
+        seeds = list(self.seeds)
+        for extra in self.spec.extra_seeds:
+            if all(same(method if k == "method" else axes.get(k), v) for k, v in extra.where.items()):
+                seeds += [s for s in extra.seeds if s not in seeds]
+        return seeds
+
     @property
     def varied_keys(self) -> list[str]:
         """The dotted keys the axes vary, grid first then zip groups, in file order."""
@@ -92,6 +116,14 @@ class Study:
         for group in self.spec.axes.zip:
             keys.extend(group)
         return keys
+
+
+def axis_values(spec: StudySpec) -> dict[str, list[Any]]:
+    """Each varied key and its values (grid axes, then zip groups)."""
+    values = {a.key: list(a.values) for a in spec.axes.grid}
+    for group in spec.axes.zip:
+        values.update({k: list(v) for k, v in group.items()})
+    return values
 
 
 def _check_structure(spec: StudySpec, where) -> None:
@@ -165,6 +197,23 @@ def parse_study(data: Any, *, source: Path | None = None, text: str = "", name: 
         path = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", err.path)  # axes.grid.1.values → axes.grid[1].values
         raise where(path, err.message) from None
     _check_structure(spec, where)
+    check_claims(spec.claims, list(spec.methods), axis_values(spec), where)
+    for i, extra in enumerate(spec.extra_seeds):
+        for key, value in extra.where.items():
+            if not (key == "method" and value in spec.methods) and \
+                    not any(same(v, value) for v in axis_values(spec).get(key, [])):
+                valid = (["method"] if spec.methods else []) + list(axis_values(spec))
+                raise where(f"extra_seeds[{i}].where.{key}", f"{value!r} selects no run; keys: {', '.join(valid)}")
+        if any(s < 0 for s in extra.seeds) or len(set(extra.seeds)) != len(extra.seeds):
+            raise where(f"extra_seeds[{i}].seeds", f"got {extra.seeds}; distinct seeds ≥ 0")
+    for i, claim in enumerate(spec.claims):
+        for group in spec.axes.zip:
+            for key in claim.a:
+                others = [k for k in group if k not in claim.a]
+                if key in group and others:
+                    raise where(f"claims[{i}].a.{key}", f"varies together with {', '.join(others)} (one zip group), "
+                                                        "so a and b would differ in those too: name them in a and b, "
+                                                        "or compare methods")
     base_file = None
     if isinstance(spec.base, str):
         try:

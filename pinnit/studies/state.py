@@ -3,7 +3,8 @@
 Layout (a contract the report relies on)::
 
     STUDY_DIR/study.yaml          the study file as given; base.yaml beside it: the base run config it names
-    STUDY_DIR/plan.json           {"name", "study_file", "axes": [varied keys], "runs": [PlannedRun.to_json()]}
+    STUDY_DIR/plan.json           {"name", "study_file", "axes": [varied keys], "runs": [PlannedRun.to_json()],
+                                   "claims": [the study file's claims, validated]}
     STUDY_DIR/runs/<id>/          an ordinary pinnit run directory (+ failure.json for a failed run)
     STUDY_DIR/logs/<id>.log       the worker's output (local executor)
 """
@@ -147,7 +148,8 @@ def write_failure(run_dir: Path, run_id: str, error: BaseException | str, tb: st
 
 def plan_json(study: Study, runs: list[PlannedRun]) -> dict[str, Any]:
     return {"name": study.name, "study_file": str(study.source.resolve()) if study.source else None,
-            "axes": study.varied_keys, "runs": [r.to_json() for r in runs]}
+            "axes": study.varied_keys, "runs": [r.to_json() for r in runs],
+            "claims": [c.model_dump(mode="json", exclude_none=True) for c in study.spec.claims]}
 
 
 def read_plan(study_dir: Path) -> dict[str, Any] | None:
