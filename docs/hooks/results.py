@@ -1,6 +1,7 @@
 """mkdocs hook: the measured-results pages, rendered at build time from the JSON files in ``docs/results/``.
 
-- ``reference/benchmarks.md``: ``results/bench.json``, as ``pinnit bench`` writes it (``bench.json`` in its ``--out``);
+- ``reference/benchmarks.md``: ``results/bench.json``, as ``pinnit bench`` writes it in its ``--out`` (and
+  ``results/bench_scaling.png`` if there);
 - ``reference/accuracy.md``: ``results/time_to_accuracy.json`` (``pinnit bench --setups tta``) with
   ``results/error_vs_time.png``, and one table per ``results/runs/<name>.json`` (a run's ``metrics.json``).
 
@@ -63,6 +64,9 @@ def benchmarks_page(results: Path) -> str:
         cmd = (f"pinnit bench --setups {st['setups']} --repeats {st['repeats']} --warmup {st['warmup']} "
                f"--threads {st['threads']} --engine {st['engine']}")
         out += [_stamp(data, "bench.json"), "", f"Command: `{cmd}`.", "", body]
+        if (results / "bench_scaling.png").is_file():  # written with bench.json by the scaling set-up
+            out += ["", f"![ms per Adam step against points and depth](../{RESULTS}/bench_scaling.png)", "",
+                    f"Figure: `docs/{RESULTS}/bench_scaling.png`, written with the JSON above.", ""]
     return "\n".join(out)
 
 

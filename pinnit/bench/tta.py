@@ -90,9 +90,11 @@ def summarise(recipe: str, seeds: Sequence[dict[str, Any]], thresholds: Sequence
     """The recipe's entry: per-seed records and the median seconds to each threshold."""
     keys = [threshold_key(e) for e in thresholds]
     finals = [s["final_error"] for s in seeds if s["final_error"] is not None]
+    reported = [s["run_error"] for s in seeds if s.get("run_error") is not None]
     return {"recipe": recipe, "seeds": list(seeds),
             "median_seconds_to": {k: median_seconds([s["seconds_to"][k] for s in seeds]) for k in keys},
             "median_final_error": statistics.median(finals) if finals else None,
+            "median_run_error": statistics.median(reported) if reported else None,
             "median_wall_time_s": statistics.median(s["wall_time_s"] for s in seeds) if seeds else None}
 
 
@@ -130,7 +132,10 @@ def train_seed(recipe: str, seed: int, *, threads: int, eval_every: int | None, 
     started = time.perf_counter()
     result = run(cfg, overwrite=True, run_dir=run_dir)
     record = history_record(read_history(result.path / "history.csv"))
-    return {"seed": seed, **record, "wall_time_s": result.metrics.get("wall_time_s", time.perf_counter() - started),
+    # the run's own error: of the weights it saved (the lowest-loss ones with training.restore_best), which may
+    # differ from the last evaluation during training (``final_error``)
+    return {"seed": seed, **record, "run_error": result.metrics.get(record["error"]),
+            "wall_time_s": result.metrics.get("wall_time_s", time.perf_counter() - started),
             "status": result.metrics.get("status"), "iterations": result.metrics.get("iterations"),
             "run_dir": str(result.path)}
 

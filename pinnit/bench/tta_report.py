@@ -20,6 +20,10 @@ def _seconds(x: float | None) -> str:
     return "not reached" if x is None else f"{x:.0f}" if x >= 10 else f"{x:.1f}"
 
 
+def _error(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2e}"
+
+
 def tta_markdown(result: dict[str, Any], with_stamp: bool = True) -> str:
     """A table: recipe, seeds, median seconds to each threshold, median final error and wall time (after a line
     with the stamp unless ``with_stamp`` is false, for a page that prints the stamp itself)."""
@@ -27,14 +31,16 @@ def tta_markdown(result: dict[str, Any], with_stamp: bool = True) -> str:
     stamp = f"{stamp_line(result.get('stamp'))}; " if with_stamp else ""
     lines = [f"Time to accuracy ({stamp}{result['settings']['threads']} thread(s), "
              f"median over {result['settings']['seeds']} seed(s); seconds of wall time until the relative L2 error "
-             "first goes below each level, read at the evaluation steps):", "",
-             "| recipe | seeds | " + " | ".join(f"s to {k}" for k in keys) + " | final rel. L2 (median) | wall s |",
-             "|---|---:|" + "---:|" * len(keys) + "---:|---:|"]
+             "first goes below each level, read at the evaluation steps; the saved weights are the lowest-loss "
+             "ones under training.restore_best):", "",
+             "| recipe | seeds | " + " | ".join(f"s to {k}" for k in keys)
+             + " | last evaluated rel. L2 | rel. L2 of the saved weights | wall s |",
+             "|---|---:|" + "---:|" * len(keys) + "---:|---:|---:|"]
     for r in result["recipes"]:
-        fin = r["median_final_error"]
         lines.append(f"| {r['recipe']} | {len(r['seeds'])} | "
                      + " | ".join(_seconds(r["median_seconds_to"][k]) for k in keys)
-                     + f" | {'—' if fin is None else f'{fin:.2e}'} | {_seconds(r['median_wall_time_s'])} |")
+                     + f" | {_error(r['median_final_error'])} | {_error(r.get('median_run_error'))} "
+                     f"| {_seconds(r['median_wall_time_s'])} |")
     return "\n".join(lines) + "\n"
 
 
