@@ -52,7 +52,7 @@ def test_zcs_equals_autograd_to_1e10(layout):
 def test_jets_equal_autograd_to_1e10():
     """Forward jets of the raw DeepONet (no transform here) against plain autograd, up to second order."""
     net, (F, X) = _net(), _data()
-    jet = CartesianFields.create("jet", X, INPUTS, OUTPUTS, lambda Xs: (lambda f, k: deeponet_jets(net, F, Xs)(
+    jet = CartesianFields.create("jets", X, INPUTS, OUTPUTS, lambda Xs: (lambda f, k: deeponet_jets(net, F, Xs)(
         OUTPUTS.index(f), k)))
     auto = CartesianFields.create("autograd", X, INPUTS, OUTPUTS, lambda Xs: net(F, Xs), batch=len(F))
     for field in OUTPUTS:

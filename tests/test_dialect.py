@@ -1,7 +1,8 @@
 """One config dialect: the older training.adam / training.lbfgs form is translated into training.stages when a
 config is loaded, with the defaults of pinnit/config/defaults.py, and resolves to the same stages as the stage
-form; every shipped config trains as its older form did; an older run directory resumes; and a key that only
-the other kind of run reads (training.engine, training.derivatives, ...) is an error naming it."""
+form; every shipped config trains as its older form did; an older run directory resumes; training.derivatives
+is one key for both kinds of run (its former spellings training.engine and jet still read), and a value or key
+the run's kind does not read is an error naming it."""
 from __future__ import annotations
 
 import copy
@@ -238,37 +239,86 @@ def test_errors_in_the_older_form_name_its_keys(burgers_cfg, override, path):
     assert str(info.value).startswith(path)
 
 
-ENGINES = typing.get_args(TrainingConfig.model_fields["engine"].annotation)
 DERIVATIVES = typing.get_args(TrainingConfig.model_fields["derivatives"].annotation)
+APPLIES = {"PINN": ("auto", "autograd", "jets", "compiled", "compiled_autograd"),
+           "operator": ("auto", "autograd", "jets", "zcs")}
+RUN_KIND = {"PINN": "a PINN run (a problem without function inputs)",
+            "operator": "an operator run (a problem with function inputs)"}
 
 
-@pytest.fixture(scope="module")
-def operator_cfg() -> dict:
-    return read_yaml(CONFIGS / "stokes_deeponet_cpu.yaml")
+def _one_step(kind: str, tmp_path: Path) -> dict:
+    """A run of one Adam step: the small Burgers PINN, or a small Stokes DeepONet."""
+    if kind == "PINN":
+        data = small_burgers(tmp_path)
+        data["training"].update(adam={"iterations": 1}, lbfgs={"iterations": 0}, threads=1)
+        data["evaluation"] = {"every": 0, "resolution": [16, 8]}
+        return data
+    return {"problem": {"name": "declared", "file": "problems/stokes.yaml", "hard_constraints": True,
+                        "functions": {"f": {"argument": "x", "train": 6, "test": 2}}},
+            "network": {"arch": "deeponet", "width": 8, "depth": 1, "layout": "shared", "activation": "tanh"},
+            "sampling": {"points": {"momentum_x": 32, "momentum_y": 32, "mass": 32, "lid": 8}, "function_batch": 2},
+            "training": {"dtype": "float64", "threads": 1, "stages": {"adam": {"iterations": 1}}},
+            "evaluation": {"every": 0, "resolution": [11, 11], "functions": 2},
+            "output": {"dir": str(tmp_path / "outputs"), "plots": False, "progress": False}}
 
 
 @pytest.mark.parametrize("kind", ["PINN", "operator"])
-@pytest.mark.parametrize("key, value", [("training.engine", v) for v in ENGINES] +
-                         [("training.derivatives", v) for v in DERIVATIVES])
-def test_each_engine_and_derivatives_value_on_a_pinn_and_an_operator_run(kind, key, value, operator_cfg, tmp_path):
-    """training.engine is read by PINN runs, training.derivatives by operator runs: the other kind refuses any
-    value but the default, naming the key and the key it reads instead."""
-    data = small_burgers(tmp_path) if kind == "PINN" else operator_cfg
-    applies = (key == "training.engine") == (kind == "PINN")
-    default = TrainingConfig.model_fields[key.split(".")[1]].default
-    if applies or value == default:
-        cfg = parse_config(data, [f"{key}={value}"])
-        assert getattr(cfg.training, key.split(".")[1]) == value
+@pytest.mark.parametrize("value", DERIVATIVES)
+def test_each_derivatives_value_on_a_pinn_and_an_operator_run(kind, value, tmp_path):
+    """training.derivatives is one key for both kinds of run: a value the kind offers trains (one step, a finite
+    loss that the chosen scheme computed); any other is a one-line error naming the key and the values that apply."""
+    data = _one_step(kind, tmp_path)
+    if value not in APPLIES[kind]:
+        with pytest.raises(ConfigError) as info:
+            parse_config(data, [f"training.derivatives={value}"])
+        assert str(info.value) == (f"training.derivatives: {value!r} does not apply to {RUN_KIND[kind]}; valid: "
+                                   f"{', '.join(APPLIES[kind])}")
         return
+    cfg = parse_config(data, [f"training.derivatives={value}"])
+    assert cfg.training.derivatives == value
+    metrics = run(cfg, run_dir=tmp_path / "run").metrics
+    assert metrics["status"] == "completed" and metrics["iterations"]["adam"] == 1
+    assert 0 < metrics["final_loss"]["total"] < float("inf")
+    if kind == "PINN":  # the engine that ran: auto on a 1-step run is autograd; the others run as named
+        ran = metrics["engine"]["ran"]
+        assert ran.split(" (")[0] == ("autograd" if value == "auto" else value), metrics["engine"]
+        assert not metrics["engine"]["notes"]  # no fallback: the named scheme computed the loss
+
+
+@pytest.mark.parametrize("kind, former, now", [
+    ("PINN", {"engine": "jets"}, {"derivatives": "jets"}),
+    ("PINN", {"engine": "compiled"}, {"derivatives": "compiled"}),
+    ("PINN", {"engine": "auto", "derivatives": "zcs"}, {"derivatives": "auto"}),  # an older resolved config
+    ("PINN", {"engine": "autograd", "derivatives": "zcs"}, {"derivatives": "autograd"}),
+    ("operator", {"derivatives": "jet"}, {"derivatives": "jets"}),
+    ("operator", {"engine": "auto", "derivatives": "jet"}, {"derivatives": "jets"}),
+    ("operator", {"engine": "auto", "derivatives": "autograd"}, {"derivatives": "autograd"}),
+    ("operator", {"engine": "auto", "derivatives": "zcs"}, {"derivatives": "auto"}),
+])
+def test_the_former_spellings_resolve_to_identical_configs(kind, former, now, tmp_path):
+    """training.engine and the value jet are read as training.derivatives (an older run directory's config.yaml
+    holds both former keys, the one that did not apply at its default); auto is zcs for an operator run."""
+    old, new = _one_step(kind, tmp_path), _one_step(kind, tmp_path)
+    old["training"].update(former)
+    new["training"].update(now)
+    assert parse_config(old).model_dump() == parse_config(new).model_dump()
+    sets = [f"training.{k}={v}" for k, v in former.items()]
+    assert parse_config(_one_step(kind, tmp_path), sets).model_dump() == parse_config(new).model_dump()
+
+
+@pytest.mark.parametrize("training, message", [
+    ({"engine": "jets", "derivatives": "autograd"},
+     "training.engine: training.engine is the former name of training.derivatives, which is set too ('autograd'); "
+     "keep one: training.derivatives"),
+    ({"engine": "fast"}, "training.engine: 'fast' is not a derivatives value; training.engine is the former name of "
+                         "training.derivatives: auto, autograd, jets, compiled, compiled_autograd, zcs"),
+])
+def test_a_former_key_that_cannot_be_read_is_one_line_naming_it(training, message, tmp_path):
+    data = _one_step("PINN", tmp_path)
+    data["training"].update(training)
     with pytest.raises(ConfigError) as info:
-        parse_config(data, [f"{key}={value}"])
-    instead = "training.derivatives (zcs, autograd, jet)" if kind == "operator" else \
-        "training.engine (auto, autograd, jets, compiled, compiled_autograd)"
-    run_kind = "an operator run (a problem with function inputs)" if kind == "operator" else \
-        "a PINN run (a problem without function inputs)"
-    assert str(info.value) == (f"{key}: {value!r} is not used by {run_kind}: only "
-                               f"{'PINN' if kind == 'operator' else 'operator'} runs read it; this run's derivatives "
-                               f"are set by {instead}; remove it")
+        parse_config(data)
+    assert str(info.value) == message
 
 
 @pytest.mark.parametrize("override", ["sampling.function_batch=10", "evaluation.functions=5"])
@@ -280,9 +330,8 @@ def test_operator_only_sampling_and_evaluation_keys_on_a_pinn_run(override, tmp_
                                "only operator runs read it; remove it")
 
 
-def test_the_cli_names_a_key_that_does_not_apply_in_one_line(capsys):
-    assert main(["run", str(CONFIGS / "heat.yaml"), "--set", "training.derivatives=jet"]) == 2
+def test_the_cli_names_a_value_that_does_not_apply_in_one_line(capsys):
+    assert main(["run", str(CONFIGS / "heat.yaml"), "--set", "training.derivatives=zcs"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("pinnit: error: training.derivatives: 'jet' is not used by a PINN run (a problem without "
-                   "function inputs): only operator runs read it; this run's derivatives are set by training.engine "
-                   "(auto, autograd, jets, compiled, compiled_autograd); remove it")
+    assert err == ("pinnit: error: training.derivatives: 'zcs' does not apply to a PINN run (a problem without "
+                   "function inputs); valid: auto, autograd, jets, compiled, compiled_autograd")

@@ -1,4 +1,4 @@
-"""training.engine: every engine's losses and parameter gradients equal autograd's (float64), the fallbacks,
+"""training.derivatives: every engine's losses and parameter gradients equal autograd's (float64), the fallbacks,
 and exact resume with a non-default engine."""
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _assembly(problem, engine="autograd"):
     return assemble(parse_config({
         "problem": problem, "network": {"width": 12, "depth": 3},
         "sampling": {"points": {}}, "output": {"plots": False, "progress": False},
-        "training": {"dtype": "float64", "threads": 1, "engine": engine, "adam": {"iterations": 5},
+        "training": {"dtype": "float64", "threads": 1, "derivatives": engine, "adam": {"iterations": 5},
                      "lbfgs": {"iterations": 0}}}))
 
 
@@ -164,7 +164,7 @@ def test_a_compile_failure_falls_back_to_autograd(monkeypatch):
     notes = []
     eng = LossEngine(a.problem, a.loss.terms, a.model, "compiled", note=notes.append)
     out = eng(a.loss.points)
-    assert eng.active == "autograd" and notes == ["training.engine: compiled → autograd (RuntimeError: no C compiler)"]
+    assert eng.active == "autograd" and notes == ["training.derivatives: compiled → autograd (RuntimeError: no C compiler)"]
     assert all(torch.equal(out[k].detach(), ref[k]) for k in ref)
     eng(a.loss.points)
     assert len(notes) == 1  # noted once
@@ -179,7 +179,7 @@ def test_auto_compiles_only_long_runs():
 
 @pytest.mark.parametrize("engine", ["jets", "compiled"])  # compiled: the fused Adam step, then compiled jets
 def test_resume_with_a_non_default_engine_is_exact(burgers_cfg, monkeypatch, tmp_path, engine):
-    cfg = parse_config(burgers_cfg, [f"training.engine={engine}", "sampling.resample_every=25",
+    cfg = parse_config(burgers_cfg, [f"training.derivatives={engine}", "sampling.resample_every=25",
                                      "training.adam.iterations=40", "training.lbfgs.iterations=10"])
     reference = run(cfg, run_dir=tmp_path / "whole").metrics
     assert reference["engine"]["ran"] == engine and not reference["engine"]["notes"]  # the last stage: lbfgs
@@ -193,7 +193,7 @@ def test_resume_with_a_non_default_engine_is_exact(burgers_cfg, monkeypatch, tmp
 def test_training_gets_the_configured_engine_and_one_off_assemblies_keep_autograd(burgers_cfg):
     from pinnit.runs.pipeline import _assemble
 
-    cfg = parse_config(burgers_cfg, ["training.engine=jets"])
+    cfg = parse_config(burgers_cfg, ["training.derivatives=jets"])
     assert _assemble(cfg).loss.engine_name == "jets"  # run and resume
     assert assemble(cfg).loss.engine_name == "autograd"  # e.g. pinnit diagnose: one evaluation, nothing to compile
     assert _assemble(parse_config(burgers_cfg)).loss.engine_name == "autograd"  # auto, 80 steps: not worth compiling
@@ -223,10 +223,10 @@ def test_resume_after_a_mid_run_fallback_continues_on_the_fallback_engine(burger
     """jets → autograd at step ~10; interrupted at 30, the resumed run stays on autograd (it neither plans again
     nor builds the jets) and ends exactly where the uninterrupted run ends."""
     built = _jets_failing_at(monkeypatch, 12)
-    cfg = parse_config(burgers_cfg, ["training.engine=jets", "training.threads=1", "training.adam.iterations=40",
+    cfg = parse_config(burgers_cfg, ["training.derivatives=jets", "training.threads=1", "training.adam.iterations=40",
                                      "training.lbfgs.iterations=10"])
     reference = run(cfg, run_dir=tmp_path / "whole").metrics
-    note = "training.engine: jets → autograd (RuntimeError after the first step: injected fault)"
+    note = "training.derivatives: jets → autograd (RuntimeError after the first step: injected fault)"
     assert reference["engine"] == {"requested": "jets", "resolved": "jets", "ran": "autograd", "notes": [note]}
     _interrupt_at(monkeypatch, 30)
     assert run(cfg, run_dir=tmp_path / "cut").metrics["status"] == "interrupted (SIGINT)"
@@ -266,7 +266,7 @@ def test_a_run_whose_adam_step_stayed_eager_resumes_eager(burgers_cfg, tmp_path,
     from pinnit.training import trainer as trainer_mod
     from pinnit.training.stages import resolve_stages
 
-    cfg = parse_config(burgers_cfg, ["training.engine=compiled", "training.threads=1", "training.lbfgs.iterations=0"])
+    cfg = parse_config(burgers_cfg, ["training.derivatives=compiled", "training.threads=1", "training.lbfgs.iterations=0"])
 
     def trainer():
         a = assemble(cfg)

@@ -116,14 +116,14 @@ def test_a_compiled_run_says_it_compiles_before_compiling(tmp_path, monkeypatch,
         return fn if fn is not None else (lambda f: f)
 
     monkeypatch.setattr(torch, "compile", compile_)
-    raw = small_burgers(tmp_path, engine="compiled", threads=1)
+    raw = small_burgers(tmp_path, derivatives="compiled", threads=1)
     raw["training"].update(adam={"iterations": 3}, lbfgs={"iterations": 0})
     raw["evaluation"]["every"] = 0
     raw["output"]["progress"] = True
     assert run(parse_config(raw)).metrics["status"] == "completed"
     assert torch.compile is not real
     err = capsys.readouterr().err
-    start = err.index("pinnit: training on cpu with 1 torch thread (configured); training.engine compiled: "
+    start = err.index("pinnit: training on cpu with 1 torch thread (configured); training.derivatives compiled: "
                       "the loss is compiled before the first step")
     assert start < err.index("<compile called>") < err.index("pinnit: scoring the trained network")
 

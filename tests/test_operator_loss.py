@@ -49,10 +49,10 @@ def test_equations_share_points_terms_do_not(tmp_path):
 
 def test_modes_give_the_same_loss(tmp_path):
     values = {}
-    for mode in ("zcs", "autograd", "jet"):
+    for mode in ("zcs", "autograd", "jets"):
         loss = assemble(parse_config(tiny(tmp_path, derivatives=mode))).loss
         values[mode] = {k: float(v.detach()) for k, v in loss.losses_for(loss.train_tensor[:4]).items()}
-    for mode in ("autograd", "jet"):
+    for mode in ("autograd", "jets"):
         for k, v in values["zcs"].items():
             assert values[mode][k] == pytest.approx(v, rel=1e-10), (mode, k)
 

@@ -32,7 +32,7 @@ def tiny(tmp_path, stages, **training):
         "network": {"arch": "deeponet", "width": 8, "depth": 1, "layout": "shared", "activation": "tanh"},
         "sampling": {"points": {"momentum_x": 32, "momentum_y": 32, "mass": 32, "lid": 8}, "function_batch": 4,
                      "resample_every": 0},
-        "training": {"dtype": "float32", "threads": 1, "derivatives": "jet", "stages": stages,
+        "training": {"dtype": "float32", "threads": 1, "derivatives": "jets", "stages": stages,
                      "checkpoint_every": 4, **training},
         "evaluation": {"every": 0, "resolution": [11, 11], "functions": 2},
         "output": {"dir": str(tmp_path / "outputs"), "plots": False, "progress": False},

@@ -38,7 +38,7 @@ def test_stokes_declaration():
     assert p.gauge == ("p", (0.0, 0.0))  # p pinned at one point, not along the bottom wall
 
 
-@pytest.mark.parametrize("mode", ["zcs", "autograd", "jet"])
+@pytest.mark.parametrize("mode", ["zcs", "autograd", "jets"])
 def test_walls_exact_and_lid_residual(mode):
     """With the output transform the walls hold exactly for any network; the lid residual is
     u(x, 1) − (1 + f(x)/10)·x(1−x) with f cubic-interpolated from the sensors."""
@@ -66,7 +66,7 @@ def test_walls_exact_and_lid_residual(mode):
 
 
 def _evaluate(model, F, mode):
-    return (lambda X: model.jet(F, X)) if mode == "jet" else (lambda X: model(F, X))
+    return (lambda X: model.jet(F, X)) if mode == "jets" else (lambda X: model(F, X))
 
 
 def test_momentum_residual_is_the_stokes_operator():

@@ -92,8 +92,8 @@ def proxy_overrides(path: Path, seed: int = 0, untrained: bool = False) -> list[
     init = raw["network"].get("initializer")
     if isinstance(init, dict) and init.get("name") == "basis_pretrained":
         out += ["network.initializer.steps=10", "network.initializer.lbfgs=2"]
-    # training.engine is a PINN key (an operator run refuses it): operator runs keep their derivatives mode
-    out += ["sampling.function_batch=4", "evaluation.functions=2"] if operator else ["training.engine=autograd"]
+    # PINN runs: plain autograd (no compiling); operator runs keep their derivatives mode
+    out += ["sampling.function_batch=4", "evaluation.functions=2"] if operator else ["training.derivatives=autograd"]
     return out + [f"training.seed={seed}", "training.threads=1", "training.device=cpu",
                   "training.checkpoint_every=0", "evaluation.every=1000000", "evaluation.resolution=[24, 24]",
                   "output.plots=false", "output.progress=false"]

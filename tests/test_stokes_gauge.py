@@ -77,7 +77,7 @@ def test_the_solver_and_the_network_pin_p_at_the_same_point(references):
     assert torch.allclose(jet("p", ()), model(Ft, torch.cat([x0, bottom]))[..., 2], atol=1e-13)
 
 
-@pytest.mark.parametrize("mode", ["zcs", "autograd", "jet"])
+@pytest.mark.parametrize("mode", ["zcs", "autograd", "jets"])
 def test_the_gauge_shifts_p_by_a_constant_and_keeps_its_derivatives(mode):
     """p − p(0, 0): the gauged and the free network differ by one constant per function, so p_x, p_y (and every
     loss term) are those of the free network."""
@@ -94,7 +94,7 @@ def test_the_gauge_shifts_p_by_a_constant_and_keeps_its_derivatives(mode):
     assert float(diff[..., 2].abs().max()) > 1e-4
     grads = []
     for m in (model, free_model):
-        evaluate = (lambda X, m=m: m.jet(F, X)) if mode == "jet" else (lambda X, m=m: m(F, X))
+        evaluate = (lambda X, m=m: m.jet(F, X)) if mode == "jets" else (lambda X, m=m: m(F, X))
         env = CartesianFields.create(mode, x, gauged.inputs, gauged.outputs, evaluate, batch=3)
         grads.append(torch.stack([env.d("p", "x"), env.d("p", "y")]).detach())
     assert torch.allclose(grads[0], grads[1], atol=1e-12)

@@ -21,7 +21,7 @@ def tiny(tmp_path, **training):
                     "functions": {"f": {"argument": "x", "train": 12, "test": 3}}},
         "network": {"arch": "deeponet", "width": 12, "depth": 1, "layout": "shared", "activation": "tanh"},
         "sampling": {"points": {"momentum_x": 64, "momentum_y": 64, "mass": 64, "lid": 16}, "function_batch": 4},
-        "training": {"dtype": "float64", "threads": 1, "derivatives": "jet",
+        "training": {"dtype": "float64", "threads": 1, "derivatives": "jets",
                      "adam": {"iterations": 30, "lr": 3e-3}, "lbfgs": {"iterations": 0}, "checkpoint_every": 10,
                      **training},
         "evaluation": {"every": 15, "resolution": [21, 21], "functions": 3},

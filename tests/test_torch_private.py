@@ -66,7 +66,7 @@ def test_without_the_flag_the_engine_falls_back_to_autograd_with_one_note(no_dyn
     out = engine(a.loss.points)
     assert engine.active == "autograd" and len(notes) == 1, notes
     # compiled: hard constraints rule out the jets, and compiled_autograd is not there to take over
-    assert notes[0].startswith(f"training.engine: {requested} → autograd (")
+    assert notes[0].startswith(f"training.derivatives: {requested} → autograd (")
     if requested == "compiled_autograd":
         assert notes[0].endswith("(this torch has no dynamo trace_autograd_ops)")
     assert all(torch.equal(out[k].detach(), v) for k, v in reference.items())

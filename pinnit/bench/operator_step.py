@@ -1,7 +1,7 @@
 """Set-up (4): one Adam step of the Stokes PI-DeepONet (configs/stokes_deeponet_cpu.yaml) per derivative mode.
 
 ``training.derivatives``: ``zcs`` (zero-coordinate shift, Leng et al. 2023), ``autograd`` (every point of every
-function) and ``jet`` (forward jets of the trunk), pinnit/derivatives/cartesian_fields.py. One step is
+function) and ``jets`` (forward jets of the trunk), pinnit/derivatives/cartesian_fields.py. One step is
 ``Trainer._adam_step`` of the assembled run (24 lids × 400 points, three DeepONets 64 wide); reported: ms per
 step (median over repeats), the first step separately (setting up).
 """

@@ -1,7 +1,7 @@
 """Set-up (3): one float64 quasi-Newton step of pinnit's optimizers on Burgers (pinnit only).
 
 Net 2 → 4×20 → 1 tanh, float64, the points of set-up (1) (2540 domain, 80 boundary, 160 initial), the loss
-of ``pinnit run`` (all terms, ``training.engine`` as given). One step is ``optimizer.step(closure)`` of
+of ``pinnit run`` (all terms, ``training.derivatives`` as given). One step is ``optimizer.step(closure)`` of
 ``build_optimizer({"name": name, "max_iter": k}, params)`` (pinnit/training/optimizers): ``bfgs``, ``ssbfgs``,
 ``ssbroyden`` (DenseQuasiNewton, dense inverse Hessian, strong-Wolfe line search) and ``lbfgs``
 (torch.optim.LBFGS). Every optimizer starts from the same weights; reported: ms per step (median over

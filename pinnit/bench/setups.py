@@ -50,7 +50,7 @@ class BenchCase:
             "sampling": {"sampler": "sobol", "resample_every": 0,
                          "points": {"pde": self.domain, "initial": POINTS["initial"],
                                     "boundary": POINTS["boundary"]}},
-            "training": {"dtype": dtype, "device": "cpu", "seed": seed, "threads": threads, "engine": engine,
+            "training": {"dtype": dtype, "device": "cpu", "seed": seed, "threads": threads, "derivatives": engine,
                          "weights": {"physics": 1.0, "initial": 1.0, "boundary": 1.0},
                          "adam": {"iterations": 10**9, "lr": 1e-3}, "lbfgs": {"iterations": 0},
                          "checkpoint_every": 0},

@@ -27,12 +27,12 @@ pip install 'pinnit[bench]' (--pinnit-only needs nothing more)."""
         p.add_argument("--setups", default="1,2,scaling",
                        help="comma list of: 1 (DeepXDE's Burgers example), 2 (depth 50 × width 64), 3 (float64 "
                             "quasi-Newton step per optimizer, pinnit only), 4 (Stokes DeepONet step per derivative "
-                            "mode zcs/autograd/jet), scaling (points 1k/10k/100k, depth 3…50; bench_scaling.png), "
+                            "mode zcs/autograd/jets), scaling (points 1k/10k/100k, depth 3…50; bench_scaling.png), "
                             "engines (pinnit's derivative engines: autograd, jets, torch.compile, torch.func), "
                             "tta (time to accuracy of whole recipes: --recipes, --seeds; time_to_accuracy.json and "
                             "error_vs_time.png); default %(default)s")
         p.add_argument("--engine", default="auto", choices=("auto", "autograd", "jets", "compiled", "compiled_autograd"),
-                       help="pinnit's training.engine in set-ups 1, 2, 3 and scaling; default %(default)s")
+                       help="pinnit's training.derivatives in set-ups 1, 2, 3 and scaling; default %(default)s")
         p.add_argument("--qn-iter", type=int, default=10, help="set-up 3: max_iter of each quasi-Newton step; "
                                                                "default %(default)s")
         p.add_argument("--repeats", type=int, default=3, help="timed repeats per case (median); default 3")

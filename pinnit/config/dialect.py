@@ -8,11 +8,17 @@ run) holds the stages; an older run's config.yaml (``stages: null`` beside both 
 a run resumes. A config with ``training.stages`` that also sets ``training.adam`` or ``training.lbfgs`` is
 refused with the stage key to set instead (an older resolved config's complete, all-default sections are
 dropped: they set nothing).
+
+``training.derivatives`` is likewise read under its former names: ``training.engine`` (once the PINN runs' key)
+and the operator value ``jet`` (now ``jets``). An older resolved config holds both former keys, each kind's at
+its old default where it did not apply (engine ``auto``, derivatives ``zcs``): the one that is not at its default
+is the run's choice, and both at their defaults is ``auto`` (for an operator run, zcs as before).
 """
 from __future__ import annotations
 
 import copy
 import re
+import typing
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -50,6 +56,8 @@ class LBFGSConfig(Strict):
 
 
 SECTIONS: dict[str, type[Strict]] = {"adam": AdamConfig, "lbfgs": LBFGSConfig}
+#: the former key of training.derivatives, its former value names, and the two keys' defaults before they were one
+FORMER_KEY, FORMER_VALUES, FORMER_DEFAULTS = "engine", {"jet": "jets"}, ("auto", "zcs")
 _STAGE_PATH = re.compile(r"training\.stages(?:\.(adam|lbfgs)\b)?")
 
 
@@ -59,6 +67,7 @@ def translate(data: dict[str, Any]) -> bool:
     training = data.get("training", {})
     if not isinstance(training, dict):
         return False  # the schema names it
+    translate_derivatives(training)
     old = {key: training.pop(key) for key in SECTIONS if key in training}
     if training.get("stages") is not None:
         for key, section in old.items():
@@ -67,6 +76,31 @@ def translate(data: dict[str, Any]) -> bool:
     training["stages"] = older_stages(old)
     data["training"] = training
     return True
+
+
+def translate_derivatives(training: dict[str, Any]) -> None:
+    """``training.engine`` → ``training.derivatives`` and ``jet`` → ``jets``, in place (see the module docstring);
+    a value no name ever had, or a former engine and derivatives both set, is a one-line error naming the key."""
+    derivatives = training.get("derivatives")
+    if isinstance(derivatives, str) and derivatives in FORMER_VALUES:
+        training["derivatives"] = derivatives = FORMER_VALUES[derivatives]
+    if FORMER_KEY not in training:
+        return
+    engine = training.pop(FORMER_KEY)
+    values = typing.get_args(TrainingConfig.model_fields["derivatives"].annotation)
+    if not (isinstance(engine, str) and engine in values):
+        raise ConfigError(f"training.{FORMER_KEY}", f"{engine!r} is not a derivatives value; training.{FORMER_KEY} "
+                                                    f"is the former name of training.derivatives: {', '.join(values)}")
+    if derivatives is None:
+        training["derivatives"] = engine
+    elif engine != FORMER_DEFAULTS[0] and derivatives != FORMER_DEFAULTS[1]:
+        raise ConfigError(f"training.{FORMER_KEY}", f"training.{FORMER_KEY} is the former name of "
+                                                    f"training.derivatives, which is set too ({derivatives!r}); "
+                                                    "keep one: training.derivatives")
+    elif engine != FORMER_DEFAULTS[0]:
+        training["derivatives"] = engine
+    elif derivatives == FORMER_DEFAULTS[1]:
+        training["derivatives"] = "auto"
 
 
 def older_stages(sections: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -81,9 +115,11 @@ def older_stages(sections: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def as_stages(training: Any) -> Any:
     """A resolved config's training section as this version writes it: an older one (``stages: null`` beside
-    ``adam`` and ``lbfgs``, from a run's config.yaml or a study's plan.json) translated and filled in, so that it
+    ``adam`` and ``lbfgs``, or ``engine`` beside ``derivatives``, from a run's config.yaml or a study's plan.json)
+    translated and filled in, so that it
     compares equal to the section its run writes now; one in stages (or unreadable) is returned as it is."""
-    if not isinstance(training, dict) or not any(key in training for key in SECTIONS):
+    if not isinstance(training, dict) or not any(key in training for key in (*SECTIONS, FORMER_KEY)) \
+            and training.get("derivatives") not in FORMER_VALUES:
         return training
     data = {"training": copy.deepcopy(training)}
     try:

@@ -180,19 +180,17 @@ class TrainingConfig(Strict):
         "stop", description="on a NaN/inf loss: stop (status diverged) or restore the last checkpoint and lower the lr")
     rollback_lr_factor: float = Field(0.1, gt=0, lt=1, description="rollback: learning rate × this")
     max_rollbacks: NonNegativeInt = Field(3, description="rollback: at most this many, then stop")
-    engine: Literal["auto", "autograd", "jets", "compiled", "compiled_autograd"] = Field(
-        "auto", description="PINN runs only (an operator run refuses any other value than auto; it sets "
-                            "training.derivatives): how residual derivatives are computed "
-                            "(pinnit/training/engine.py): nested autograd, forward jets through the MLP, the jets' "
-                            "whole loss under torch.compile, nested autograd under torch.compile (compiled also fuses "
-                            "each Adam iteration into one graph); auto: compiled for runs of ≥ 1000 steps on 1 "
-                            "thread, else autograd; whatever does not apply falls back (compiled → compiled_autograd → "
-                            "autograd) with one line on stderr")
-    derivatives: Literal["zcs", "autograd", "jet"] = Field(
-        "zcs", description="operator runs only (a PINN run refuses any other value than zcs; it sets "
-                           "training.engine): derivatives over functions × points by zero-coordinate shift (a few "
-                           "scalar backward passes), plain autograd (every point of every function) or forward jets "
-                           "of the trunk (second order at most; fewest operations)")
+    derivatives: Literal["auto", "autograd", "jets", "compiled", "compiled_autograd", "zcs"] = Field(
+        "auto", description="how residual derivatives are computed, for both kinds of run (pinnit/derivatives/; "
+                            "docs/design/engines.md); a value the run's kind does not offer is an error. PINN runs: "
+                            "autograd (nested reverse mode), jets (forward jets through the MLP), compiled (the jets' "
+                            "whole loss under torch.compile, each Adam iteration fused into one graph), "
+                            "compiled_autograd (nested autograd under torch.compile); auto: compiled for runs of ≥ "
+                            "1000 steps on 1 thread, else autograd; whatever does not apply falls back (compiled → "
+                            "compiled_autograd → autograd) with one line on stderr. Operator runs (functions × points): "
+                            "zcs (zero-coordinate shift: a few scalar backward passes), autograd (every point of every "
+                            "function), jets (forward jets of the trunk; second order at most, fewest operations); "
+                            "auto: zcs. Read under its former names too: training.engine, and jet for jets")
 
 
 class EvaluationConfig(Strict):

@@ -3,7 +3,7 @@
 Same interface as :class:`~pinnit.derivatives.fields.Fields` (``f["u_xx"]``, ``f.d("u", "x", "x")``, ``f.value``,
 ``f.coord``, ``f.at``) plus ``f.function("f")`` for function inputs; values and derivatives are (B × N)
 tensors, coordinates (N,) broadcast against them. ``evaluate(X)`` maps points — (N × d) shared, or
-(B × N × d) one copy per function — to outputs (B × N × fields). Two modes, equal to rounding:
+(B × N × d) one copy per function — to outputs (B × N × fields). Three modes, equal to rounding (``auto`` is zcs):
 
 - ``zcs`` — zero-coordinate shift (Leng et al. 2023, "Zero coordinate shift: whetted automatic
   differentiation for physics-informed operator learning"): evaluate at X + z with one scalar shift z_j
@@ -12,7 +12,7 @@ tensors, coordinates (N,) broadcast against them. ``evaluate(X)`` maps points �
   ∂^k u/∂x_{j₁}…∂x_{j_k} at every (b, n): the whole batch's derivative for two scalar-graph passes.
 - ``autograd`` — the points expanded to every function, a (B·N × d) leaf, and per-point gradients
   by :class:`~pinnit.derivatives.fields.Fields` (memory and time grow with B·N·network).
-- ``jet`` — (DeepONets, up to second order) value, gradient and Hessian of the trunk carried forward layer
+- ``jets`` — (DeepONets, up to second order) value, gradient and Hessian of the trunk carried forward layer
   by layer (:func:`pinnit.derivatives.jets.mlp_hessian_jets`), contracted with the branch; the output
   transform's derivatives by sympy's chain rule. One forward pass, no nested backward passes: the fewest operations on a CPU.
 """
@@ -27,7 +27,8 @@ from .fields import Fields
 
 Evaluate = Callable[[torch.Tensor], torch.Tensor]
 FunctionValues = Callable[[str, torch.Tensor], torch.Tensor]  # (name, points N × d) → B × N
-MODES = ("zcs", "autograd", "jet")
+#: ``training.derivatives`` of an operator run; ``auto`` is ``zcs``
+MODES = ("auto", "autograd", "jets", "zcs")
 
 
 class CartesianFields:
@@ -46,11 +47,11 @@ class CartesianFields:
     @staticmethod
     def create(mode: str, x: torch.Tensor, inputs: Sequence[str], outputs: Sequence[str], evaluate: Evaluate,
                functions: FunctionValues | None = None, batch: int | None = None) -> "CartesianFields":
-        if mode == "zcs":
+        if mode in ("zcs", "auto"):
             return ZcsFields(x, inputs, outputs, evaluate, functions)
         if mode == "autograd":
             return AutogradFields(x, inputs, outputs, evaluate, functions, batch=batch)
-        if mode == "jet":  # here ``evaluate`` is the jet: X → d(field, key)
+        if mode == "jets":  # here ``evaluate`` is the jet: X → d(field, key)
             return CartesianJetFields(x, inputs, outputs, evaluate, functions)
         raise PinnitError(f"unknown derivative mode '{mode}'; valid: {', '.join(MODES)}")
 
@@ -167,7 +168,7 @@ class AutogradFields(CartesianFields):
 
 
 class CartesianJetFields(CartesianFields):
-    """Forward jets (``jet`` mode): ``jet(X)`` returns ``d(field, key)`` for sorted input indices ``key``
+    """Forward jets (``jets`` mode): ``jet(X)`` returns ``d(field, key)`` for sorted input indices ``key``
     of length ≤ 2, all derivatives of the batch from one forward pass of the trunk's jet
     (:func:`pinnit.derivatives.jets.mlp_hessian_jets`); exact like the other modes, the cheapest in operations."""
 

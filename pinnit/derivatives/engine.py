@@ -1,4 +1,4 @@
-"""The loss engine of a PINN run: how every term's residual derivatives are computed (``training.engine``).
+"""The loss engine of a PINN run: how every term's residual derivatives are computed (``training.derivatives``).
 
 - ``autograd``: :class:`~pinnit.derivatives.fields.Fields`, nested reverse mode (one backward per derivative order);
 - ``jets``: :class:`~pinnit.derivatives.jet_fields.JetFields`, forward jets through the MLP (eager);
@@ -174,7 +174,7 @@ class LossEngine:
         self._note(msg)
 
     def _fallback(self, why: str, to: str = "autograd") -> None:
-        self.note(f"training.engine: {self.requested} → {to} ({why})")
+        self.note(f"training.derivatives: {self.requested} → {to} ({why})")
         self.active, self._fn = to, None
 
     def _discover(self, points: Mapping[str, torch.Tensor]) -> Losses:

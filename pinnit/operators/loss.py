@@ -217,7 +217,7 @@ class OperatorLoss:
     # --- the loss -------------------------------------------------------------------------------------
     def fields(self, term: Term, F: torch.Tensor) -> CartesianFields:
         x = self.points[term.name]
-        evaluate = (lambda X: self.model.jet(F, X)) if self.derivatives == "jet" else (lambda X: self.model(F, X))
+        evaluate = (lambda X: self.model.jet(F, X)) if self.derivatives == "jets" else (lambda X: self.model(F, X))
         return CartesianFields.create(self.derivatives, x, self.problem.inputs, self.problem.outputs,
                                       evaluate, self.function_values(F), batch=len(F))
 

@@ -59,7 +59,7 @@ def check_dense_stages(cfg: RunConfig, n_params: int) -> None:
 
 def check_jet(cfg: RunConfig, problem: Problem) -> None:
     """Jets need the output transform's symbolic derivatives (a declared transform) and elementwise MLPs."""
-    if cfg.training.derivatives == "jet" and problem.hard_constraints \
+    if cfg.training.derivatives == "jets" and problem.hard_constraints \
             and not hasattr(problem, "transform_derivative"):
-        raise ConfigError("training.derivatives", "jet needs a declared output transform (problem: declared) or "
+        raise ConfigError("training.derivatives", "jets needs a declared output transform (problem: declared) or "
                                                   "hard_constraints: false; use zcs")

@@ -133,10 +133,10 @@ def _final_and_best(a: Assembly, best_weights: dict[str, torch.Tensor] | None) -
 
 
 def _engine_record(a: Assembly, trainer: Trainer) -> dict[str, Any] | None:
-    """metrics.json's ``engine``: what training.engine resolved to, what ran last, and the fallback notes."""
+    """metrics.json's ``engine``: what training.derivatives resolved to, what ran last, and the fallback notes."""
     if not isinstance(a.loss, PinnLoss):
         return None
-    return {"requested": a.cfg.training.engine, "resolved": a.loss.engine_name, "ran": trainer.engine,
+    return {"requested": a.cfg.training.derivatives, "resolved": a.loss.engine_name, "ran": trainer.engine,
             "notes": list(a.loss.engine.notes)}
 
 
@@ -207,8 +207,8 @@ def _start_line(a: Assembly) -> str:
     line = f"training on {a.ctx.device} with {a.threads}"
     engine = getattr(a.loss, "engine_name", None)
     if engine in ("compiled", "compiled_autograd"):
-        via = f"{a.cfg.training.engine} → {engine}" if a.cfg.training.engine != engine else engine
-        line += (f"; training.engine {via}: the loss is compiled before the first step (torch.compile runs a C++ "
+        via = f"{a.cfg.training.derivatives} → {engine}" if a.cfg.training.derivatives != engine else engine
+        line += (f"; training.derivatives {via}: the loss is compiled before the first step (torch.compile runs a C++ "
                  "compiler: about a minute on a CPU, again when a stage changes the dtype)")
     return line
 
@@ -238,13 +238,13 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
 
 
 def _assemble(cfg: RunConfig) -> Assembly:
-    """``assemble`` for training (run, resume): the loss gets ``training.engine`` (one-off evaluations of an
+    """``assemble`` for training (run, resume): the loss gets ``training.derivatives`` (one-off evaluations of an
     assembly, e.g. ``pinnit diagnose``, keep autograd: compiling would cost more than it saves)."""
     try:
         a = assemble(cfg)
         if isinstance(a.loss, PinnLoss):
             t = cfg.training
-            a.loss.engine_name = resolve_engine(t.engine, sum(s.iterations for s in resolve_stages(cfg)))
+            a.loss.engine_name = resolve_engine(t.derivatives, sum(s.iterations for s in resolve_stages(cfg)))
         return a
     except (MemoryError, RuntimeError) as exc:  # e.g. sampling.points beyond the machine's memory
         if is_out_of_memory(exc):

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import math
-import typing
 
 from ..runtime.context import resolve_device
 from ..core.errors import ConfigError, did_you_mean
 from ..sampling.refine import refine_regions
-from ..config.schema import RunConfig, TrainingConfig
+from ..config.schema import RunConfig
 
 MAX_PARAMETERS = 50_000_000
 MAX_GRID = 20_000_000
@@ -21,6 +20,7 @@ def validate_registries(cfg: RunConfig) -> None:
     problem = build_problem(cfg.problem.model_dump(), "problem")
     operator = cfg.network.arch == "deeponet" or bool(getattr(problem, "functions", None))
     _refuse_keys_of_the_other_kind(cfg, operator)
+    _check_derivatives(cfg, operator)
     if operator:
         from ..operators.validate import validate_operator
 
@@ -51,10 +51,8 @@ def validate_registries(cfg: RunConfig) -> None:
     resolve_device(cfg.training.device)
 
 
-#: keys only one kind of run reads → the key the other kind sets instead (None: nothing)
-_OPERATOR_ONLY = {"training.derivatives": "training.engine", "sampling.function_batch": None,
-                  "evaluation.functions": None}
-_PINN_ONLY = {"training.engine": "training.derivatives"}
+#: keys only operator runs read
+_OPERATOR_ONLY = ("sampling.function_batch", "evaluation.functions")
 _KINDS = {True: "an operator run (a problem with function inputs)", False: "a PINN run (a problem without function "
                                                                            "inputs)"}
 
@@ -62,17 +60,25 @@ _KINDS = {True: "an operator run (a problem with function inputs)", False: "a PI
 def _refuse_keys_of_the_other_kind(cfg: RunConfig, operator: bool) -> None:
     """A key only the other kind of run reads is an error naming it, unless it holds its default (a resolved
     config.yaml holds every key)."""
-    for key, instead in (_PINN_ONLY if operator else _OPERATOR_ONLY).items():
+    for key in () if operator else _OPERATOR_ONLY:
         section, name = key.split(".")
         model = getattr(cfg, section)
         value = getattr(model, name)
         if value == type(model).model_fields[name].default:
             continue
-        message = f"{value!r} is not used by {_KINDS[operator]}: only {'PINN' if operator else 'operator'} runs read it"
-        if instead:
-            choices = typing.get_args(TrainingConfig.model_fields[instead.split(".")[1]].annotation)
-            message += f"; this run's derivatives are set by {instead} ({', '.join(choices)})"
-        raise ConfigError(key, message + "; remove it")
+        raise ConfigError(key, f"{value!r} is not used by {_KINDS[operator]}: only operator runs read it; remove it")
+
+
+def _check_derivatives(cfg: RunConfig, operator: bool) -> None:
+    """``training.derivatives`` takes the values of the run's kind (PINN: the loss engines; operator: the
+    Cartesian modes); another is a one-line error naming the key and the values that apply."""
+    from ..derivatives.cartesian_fields import MODES
+    from ..derivatives.engine import ENGINES
+
+    value, valid = cfg.training.derivatives, MODES if operator else ENGINES
+    if value not in valid:
+        raise ConfigError("training.derivatives", f"{value!r} does not apply to {_KINDS[operator]}; valid: "
+                                                  f"{', '.join(valid)}")
 
 
 def _validate_adaptive(cfg: RunConfig, problem) -> None:

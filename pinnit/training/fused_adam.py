@@ -1,5 +1,5 @@
 """One Adam iteration as one compiled graph: the loss terms by forward jets, their parameter gradient and
-torch's Adam update (``training.engine: compiled``, and ``auto`` on long single-thread runs).
+torch's Adam update (``training.derivatives: compiled``, and ``auto`` on long single-thread runs).
 
 Eagerly, a training step is a loss graph, a backward through it and an optimizer step over every parameter
 tensor: hundreds of small kernels and as many Python dispatches. Here the step is the function
@@ -217,5 +217,5 @@ def fused_adam_for(loss: PinnLoss, optimizer: torch.optim.Optimizer,
             if why is None:
                 fused.install()
                 return fused
-    engine.note(f"training.engine: compiled: the Adam iterations stay eager ({why})")
+    engine.note(f"training.derivatives: compiled: the Adam iterations stay eager ({why})")
     return None

@@ -44,7 +44,7 @@ class PinnLoss:
                  refine: Sequence[tuple[dict, float]] = (), adaptive: AdaptiveSampling | None = None,
                  engine: str = "autograd"):
         self.problem, self.model, self.ctx = problem, model, ctx
-        self.engine_name = engine  # training.engine (pinnit/training/engine.py); built on the first call
+        self.engine_name = engine  # training.derivatives (pinnit/derivatives/engine.py); built on the first call
         self._engine: LossEngine | None = None
         self.terms: list[Term] = problem.loss_terms()
         self.sampler = sampler

@@ -124,7 +124,7 @@ class Trainer:
         if not isinstance(self.loss, PinnLoss):
             return None
         fused = None if self._fused is None or self._fused[0] is not self.optimizer else self._fused[1] is not None
-        return {"requested": self.cfg.engine, **self.loss.engine.state(), "ran": self.engine, "fused": fused}
+        return {"requested": self.cfg.derivatives, **self.loss.engine.state(), "ran": self.engine, "fused": fused}
 
     def resume(self, snap: dict[str, Any], source: str = "checkpoint") -> None:
         """:meth:`restore`, then continue on the engine (and fused or eager Adam step) the run was using, not
