@@ -306,6 +306,23 @@ def test_the_former_spellings_resolve_to_identical_configs(kind, former, now, tm
     assert parse_config(_one_step(kind, tmp_path), sets).model_dump() == parse_config(new).model_dump()
 
 
+@pytest.mark.parametrize("kind", ["PINN", "operator"])
+def test_an_older_study_plan_digests_as_the_one_key(kind, tmp_path):
+    """A study's plan.json from before holds training.engine beside training.derivatives (both at their old
+    defaults where they did not apply): its config digest equals the same run's resolved now, so the study
+    continues instead of planning the run again."""
+    from pinnit.studies.expand import config_digest
+
+    resolved = parse_config(_one_step(kind, tmp_path)).model_dump(mode="json")
+    assert resolved["training"]["derivatives"] == "auto"
+    older = copy.deepcopy(resolved)
+    del older["training"]["derivatives"]
+    older["training"].update(engine="auto", derivatives="zcs")
+    assert config_digest(older) == config_digest(resolved)
+    older["training"]["derivatives"] = "autograd"  # a run that chose a value: a different digest
+    assert config_digest(older) != config_digest(resolved)
+
+
 @pytest.mark.parametrize("training, message", [
     ({"engine": "jets", "derivatives": "autograd"},
      "training.engine: training.engine is the former name of training.derivatives, which is set too ('autograd'); "
