@@ -3,9 +3,9 @@
 Each call of :meth:`OperatorLoss.term_losses` is one optimisation step: it draws the next batch of
 ``function_batch`` training functions (epochs of a seeded permutation, as DeepXDE's batch sampler) and
 evaluates Σ_terms λ_term · mean_{functions × points}(residual²), the residuals computed by the Cartesian
-derivative engine (:mod:`pinnit.derivatives.cartesian_fields`, ZCS or autograd). Same interface as
-:class:`~pinnit.training.loss.PinnLoss` (``term_losses``, ``total``, ``resample``, ``state``,
-``load_state``), so the trainer, checkpoints and resume work unchanged.
+derivative engine (:mod:`pinnit.derivatives.cartesian_fields`, ZCS or autograd). It implements
+:class:`~pinnit.training.loss_interface.Loss`, as :class:`~pinnit.training.loss.PinnLoss` does, so the trainer,
+checkpoints and resume work unchanged.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ..core.errors import ConfigError
 from ..problems.base import Problem, Term
 from ..sampling import sample_region
 from ..training.loss import term_counts_and_weights
+from ..training.loss_interface import Loss
 from ..sampling.functions import FunctionInput
 
 #: salts of the seeded streams (functions drawn once; batches drawn step by step)
@@ -34,7 +35,7 @@ def seeded_rng(seed: int, salt: int) -> np.random.Generator:
 
 def the_function(problem: Problem) -> FunctionInput:
     """The problem's one function input (the branch reads it at its sensors)."""
-    functions = list(getattr(problem, "functions", {}).values())
+    functions = list(problem.functions.values())
     if len(functions) != 1:
         raise ConfigError("problem.functions", f"operator learning needs exactly one function input, "
                                                f"got {len(functions)}")
@@ -121,15 +122,37 @@ class _RawJet:
         return self._d(field, tuple(sorted(self.inputs.index(v) for v in wrt)))
 
 
-class OperatorLoss:
-    """Training functions, each term's points, and the weighted loss of one function batch."""
+def draw_points(problem: Problem, ctx: RunContext, terms: Sequence[Term], counts: Mapping[str, int], sampler: str,
+                refine: Sequence[tuple[dict, float]] = ()) -> dict[str, torch.Tensor]:
+    """Fresh points for every term from the run's sampling generator. Equations on the same region with the
+    same count share one set of points (and so one batch of derivatives, as in DeepXDE)."""
+    points: dict[str, torch.Tensor] = {}
+    drawn: list[tuple[Term, torch.Tensor]] = []
+    for term in terms:
+        same = next((x for t, x in drawn if term.kind == t.kind == "physics" and t.region == term.region
+                     and counts[t.name] == counts[term.name]), None)
+        if same is None:
+            same = ctx.tensor(sample_region(term.region, problem.inputs, counts[term.name], sampler, ctx.sampling_rng,
+                                            refine if term.kind == "physics" else ()))
+        points[term.name] = same
+        drawn.append((term, same))
+    return points
+
+
+class OperatorLoss(Loss):
+    """Training functions, each term's points, and the weighted loss of one function batch (a :class:`Loss`
+    that holds one batch per closure chunk)."""
 
     def __init__(self, problem: Problem, model: nn.Module, ctx: RunContext, *, sampler: str = "sobol",
                  points: Mapping[str, int] | None = None, weights: Mapping[str, float] | None = None,
-                 refine: Sequence[tuple[dict, float]] = (), function_batch: int = 50, derivatives: str = "zcs"):
+                 refine: Sequence[tuple[dict, float]] = (), function_batch: int = 50, derivatives: str = "zcs",
+                 functions: tuple[np.ndarray, np.ndarray] | None = None,
+                 initial: Mapping[str, torch.Tensor] | None = None):
+        """``functions`` (training, held-out) and ``initial`` (the terms' first points, :func:`draw_points`) when
+        already drawn, e.g. for the network's initialization; else drawn here."""
         self.problem, self.model, self.ctx = problem, model, ctx
         self.function = the_function(problem)
-        self.train_functions, self.test_functions = self.function.sample(ctx.function_rng)
+        self.train_functions, self.test_functions = functions or self.function.sample(ctx.function_rng)
         self.train_tensor = ctx.tensor(self.train_functions)
         self.batch_size = min(function_batch, len(self.train_functions))
         self.derivatives = derivatives
@@ -137,28 +160,19 @@ class OperatorLoss:
         self.sampler = sampler
         self.counts, self.weights = term_counts_and_weights(self.terms, points, weights)
         self.refine = list(refine)
-        self.points: dict[str, torch.Tensor] = {}
+        self.points: dict[str, torch.Tensor] = dict(initial or {})
         self.batch_rng = ctx.batch_rng
         self.order = np.zeros(0, dtype=np.int64)  # the current epoch's permutation, consumed from the front
         self.batch: np.ndarray | None = None  # indices of the last batch drawn
         self.held: np.ndarray | None = None  # the batch every evaluation uses during a closure chunk
         self._interp: dict[str, torch.Tensor] = {}
-        self.resample()
+        if initial is None:
+            self.resample()
 
     # --- points and function batches ---------------------------------------------------------------
     def resample(self) -> None:
-        """Draw fresh points for every term from the run's generator. Equations on the same region with the
-        same count share one set of points (and so one batch of derivatives, as in DeepXDE)."""
-        drawn: list[tuple[Term, torch.Tensor]] = []
-        for term in self.terms:
-            same = next((x for t, x in drawn if term.kind == t.kind == "physics" and t.region == term.region
-                         and self.counts[t.name] == self.counts[term.name]), None)
-            if same is None:
-                refine = self.refine if term.kind == "physics" else ()
-                same = self.ctx.tensor(sample_region(term.region, self.problem.inputs, self.counts[term.name],
-                                                     self.sampler, self.ctx.sampling_rng, refine))
-            self.points[term.name] = same
-            drawn.append((term, same))
+        """Draw fresh points for every term (:func:`draw_points`)."""
+        self.points = draw_points(self.problem, self.ctx, self.terms, self.counts, self.sampler, self.refine)
         self._interp.clear()
 
     def next_batch(self) -> np.ndarray:
@@ -238,6 +252,3 @@ class OperatorLoss:
         batch = self.next_batch() if self.held is None else self.held
         idx = torch.as_tensor(batch, device=self.train_tensor.device)
         return self.losses_for(self.train_tensor[idx])
-
-    def total(self, losses: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        return sum(self.weights[k] * v for k, v in losses.items())

@@ -75,7 +75,7 @@ def load_operator(run_dir: str | Path) -> tuple[Any, Any, OperatorModel]:
         raise PinnitError(f"{path}: not a run directory (no {CONFIG_FILE})")
     cfg = parse_structure(read_run_config(path / CONFIG_FILE))  # checked when it was trained
     problem = build_problem(cfg.problem.model_dump(), "problem")
-    if not getattr(problem, "functions", None):
+    if not problem.functions:
         raise PinnitError(f"{path}: this run learnt no operator (its problem has no function inputs); "
                           "predict applies DeepONet runs")
     fn = the_function(problem)

@@ -16,7 +16,7 @@ def validate_operator(cfg: RunConfig, problem: Problem, max_parameters: int) -> 
     from ..nn.deeponet import build_deeponet, deeponet_parameter_count
 
     net = cfg.network
-    if not getattr(problem, "functions", None):
+    if not problem.functions:
         raise ConfigError("network.arch", f"deeponet needs a problem with function inputs (problem.functions); "
                                           f"'{cfg.problem.name}' has none: use arch: mlp")
     if net.arch != "deeponet":

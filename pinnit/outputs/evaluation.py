@@ -4,12 +4,17 @@ Metric: relative L2 error ‖u − u_ref‖₂ / ‖u_ref‖₂ per field, plus 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
 
 from ..runtime.context import RunContext
 from ..problems.base import Problem
+from .plots import plot_fields
 
 
 def relative_l2(pred: np.ndarray, ref: np.ndarray) -> float:
@@ -60,3 +65,11 @@ class Evaluator:
                 out[f"{name}_ref"] = self.reference[name]
                 out[f"{name}_abs_error"] = np.abs(value - self.reference[name])
         return out
+
+    def summary(self, history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Metrics beyond the errors that need the loss history (none for a PINN run)."""
+        return {}
+
+    def plot(self, pred: dict[str, np.ndarray], folder: Path) -> None:
+        """``<field>_fields.png`` per output field: prediction, reference and error on the grid."""
+        plot_fields(self.arrays(pred), self.problem.inputs, self.problem.outputs, folder)

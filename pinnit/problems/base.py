@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ from ..derivatives.fields import Fields
 from ..core.params import bind_params
 from ..core.registry import Registry
 from ..geometry import Box, Region
+
+if TYPE_CHECKING:
+    from ..sampling.functions import FunctionInput
 
 KINDS = ("physics", "boundary", "initial", "data")
 
@@ -48,6 +52,13 @@ class Problem:
     hard_constraints: bool = False
     #: the time-like input, if any (final-time error metric and profile plots use it).
     time_input: ClassVar[str | None] = None
+    #: function inputs by name (operator learning: a PI-DeepONet reads each at its sensors); none by default
+    functions: Mapping[str, FunctionInput] = MappingProxyType({})
+
+    @property
+    def is_operator(self) -> bool:
+        """Whether the problem has function inputs, i.e. its runs learn an operator (pinnit/operators)."""
+        return bool(self.functions)
 
     # --- to implement -------------------------------------------------------------------------
     @property

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from ..core.errors import PinnitError
 from ..outputs.evaluation import Evaluator
 from ..outputs.history import write_history
 from ..nn.mlp import build_mlp
-from ..outputs.plots import plot_fields, plot_losses, plot_profiles
+from ..outputs.plots import plot_losses, plot_profiles
 from ..problems import Problem, build_problem
 from ..problems.targets import condition_targets
 from ..sampling.refine import refine_regions
@@ -39,8 +39,13 @@ from ..core.atomic_files import write_bytes, write_json, write_text
 from ..core.stamp import stamp
 from ..training.memory import is_out_of_memory, out_of_memory
 from ..training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
+from ..training.loss_interface import Loss
+from ..training.loss import draw_term, term_counts_and_weights
 from ..training.stages import Stage, resolve_stages, stage_summary
 from ..derivatives.engine import resolve_engine
+
+if TYPE_CHECKING:
+    from ..operators.evaluation import OperatorEvaluator
 
 
 FINGERPRINT_FILE = "problem.sha256"
@@ -60,9 +65,9 @@ class Assembly:
     cfg: RunConfig
     ctx: RunContext
     problem: Problem
-    model: PinnModel
-    loss: PinnLoss
-    evaluator: Evaluator
+    model: torch.nn.Module  #: a PinnModel, or an OperatorModel for operator runs
+    loss: Loss
+    evaluator: Evaluator | OperatorEvaluator
     threads: str = ""  #: the torch thread count and why, e.g. "1 torch thread (configured)"
 
 
@@ -76,7 +81,7 @@ def assemble(cfg: RunConfig) -> Assembly:
     threads = f"{n} torch thread{'s' if n > 1 else ''} ({why})"
     ctx = RunContext.create(t.device, t.dtype, t.seed)
     problem = build_problem(cfg.problem.model_dump(), "problem")
-    if getattr(problem, "functions", None):  # function inputs: a PI-DeepONet (pinnit/operators)
+    if problem.is_operator:  # function inputs: a PI-DeepONet (pinnit/operators)
         from ..operators.assemble import build_operator
 
         return Assembly(cfg, ctx, problem, *build_operator(cfg, ctx, problem), threads=threads)
@@ -84,15 +89,18 @@ def assemble(cfg: RunConfig) -> Assembly:
     lower = [box[k][0] for k in problem.inputs] if cfg.network.normalize_inputs else None
     upper = [box[k][1] for k in problem.inputs] if cfg.network.normalize_inputs else None
     refine = refine_regions(cfg.sampling.refine, problem)  # bounds may be expressions of the parameters
-    # points first (so data-driven initializers can see them), then the network
-    loss = PinnLoss(problem, torch.nn.Identity(), ctx, sampler=cfg.sampling.sampler, points=cfg.sampling.points,
-                    weights=t.weights, refine=refine, adaptive=AdaptiveSampling.from_config(cfg.sampling.adaptive))
-    sample = next(iter(loss.points.values())).detach().cpu().double()
-    targets = lambda: condition_targets(problem, loss.points, loss.weights)  # noqa: E731  (only if asked for)
+    # points first (so data-driven initializers can see them), then the network, then the loss on both
+    terms = problem.loss_terms()
+    counts, weights = term_counts_and_weights(terms, cfg.sampling.points, t.weights)
+    points = {term.name: draw_term(term, problem, ctx, counts[term.name], cfg.sampling.sampler, refine)
+              for term in terms}
+    sample = next(iter(points.values())).detach().cpu().double()
+    targets = lambda: condition_targets(problem, points, weights)  # noqa: E731  (only if asked for)
     net = build_mlp(len(problem.inputs), len(problem.outputs), cfg.network.hidden_widths(), cfg.network.activation,
                     cfg.network.initializer, ctx.generator, lower, upper, sample=sample, targets=targets)
     model = PinnModel(net.to(device=ctx.device, dtype=ctx.dtype), problem)
-    loss.model = model
+    loss = PinnLoss(problem, model, ctx, sampler=cfg.sampling.sampler, points=cfg.sampling.points, weights=t.weights,
+                    refine=refine, adaptive=AdaptiveSampling.from_config(cfg.sampling.adaptive), initial=points)
     evaluator = Evaluator(problem, ctx, cfg.evaluation.resolution)
     return Assembly(cfg, ctx, problem, model, loss, evaluator, threads=threads)
 
@@ -134,10 +142,11 @@ def _final_and_best(a: Assembly, best_weights: dict[str, torch.Tensor] | None) -
 
 def _engine_record(a: Assembly, trainer: Trainer) -> dict[str, Any] | None:
     """metrics.json's ``engine``: what training.derivatives resolved to, what ran last, and the fallback notes."""
-    if not isinstance(a.loss, PinnLoss):
+    engine = a.loss.engine
+    if engine is None:  # a loss without a choice of engine (operator runs: training.derivatives)
         return None
     return {"requested": a.cfg.training.derivatives, "resolved": a.loss.engine_name, "ran": trainer.engine,
-            "notes": list(a.loss.engine.notes)}
+            "notes": list(engine.notes)}
 
 
 def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stage],
@@ -181,16 +190,12 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stag
         "git_commit": _git_commit(),
         "stamp": stamp(),  # date, machine, torch, commit: what the docs' results pages print
     }
-    if hasattr(a.evaluator, "summary"):  # operator runs: convergence slowness, untrained errors
-        metrics.update(a.evaluator.summary(state.history))
+    metrics.update(a.evaluator.summary(state.history))  # e.g. operator runs: convergence slowness, untrained errors
     write_json(path / "metrics.json", metrics)
     if a.cfg.output.plots:
         plot_losses(state.history, path / "plots" / "loss.png", best_step=state.best_step, best_loss=state.best_loss,
                     restored=chosen["restored_best"])
-        if hasattr(a.evaluator, "plot"):
-            a.evaluator.plot(pred, path / "plots")
-        else:
-            plot_fields(arrays, a.problem.inputs, a.problem.outputs, path / "plots")
+        a.evaluator.plot(pred, path / "plots")
         if a.problem.time_input:
             plot_profiles(arrays, a.problem.inputs, a.problem.outputs, a.problem.time_input, path / "plots")
     return metrics
@@ -205,7 +210,7 @@ def _say(a: Assembly, message: str) -> None:
 def _start_line(a: Assembly) -> str:
     """What training runs on: device, torch threads, and whether the first step compiles (silent otherwise)."""
     line = f"training on {a.ctx.device} with {a.threads}"
-    engine = getattr(a.loss, "engine_name", None)
+    engine = a.loss.engine_name
     if engine in ("compiled", "compiled_autograd"):
         via = f"{a.cfg.training.derivatives} → {engine}" if a.cfg.training.derivatives != engine else engine
         line += (f"; training.derivatives {via}: the loss is compiled before the first step (torch.compile runs a C++ "
@@ -242,7 +247,7 @@ def _assemble(cfg: RunConfig) -> Assembly:
     assembly, e.g. ``pinnit diagnose``, keep autograd: compiling would cost more than it saves)."""
     try:
         a = assemble(cfg)
-        if isinstance(a.loss, PinnLoss):
+        if a.loss.engine_name is not None:  # a loss with a choice of derivative engine
             t = cfg.training
             a.loss.engine_name = resolve_engine(t.derivatives, sum(s.iterations for s in resolve_stages(cfg)))
         return a

@@ -18,7 +18,7 @@ def validate_registries(cfg: RunConfig) -> None:
     from ..problems.base import KINDS
 
     problem = build_problem(cfg.problem.model_dump(), "problem")
-    operator = cfg.network.arch == "deeponet" or bool(getattr(problem, "functions", None))
+    operator = cfg.network.arch == "deeponet" or bool(problem.functions)
     _refuse_keys_of_the_other_kind(cfg, operator)
     _check_derivatives(cfg, operator)
     if operator:
@@ -89,7 +89,7 @@ def _validate_adaptive(cfg: RunConfig, problem) -> None:
             if getattr(a, key) is not None:
                 raise ConfigError(f"{path}.{key}", "only used when sampling.adaptive.method is rad or rar_d")
         return
-    if getattr(problem, "functions", None):
+    if problem.functions:
         raise ConfigError(f"{path}.method", "adaptive sampling is not supported for operator problems "
                                             "(function inputs); use none")
     for key in ("add", "max_points"):

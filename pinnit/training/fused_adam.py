@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from ..derivatives.engine import error_line, loss_mismatch, tolerance
-from .loss import PinnLoss
+
+if TYPE_CHECKING:
+    from .loss import PinnLoss
 
 Losses = dict[str, torch.Tensor]
 #: the compiled step gets inductor's C++ wrapper up to this many linear layers (see FusedAdam)
@@ -196,7 +199,7 @@ def fused_adam_for(loss: PinnLoss, optimizer: torch.optim.Optimizer,
                    form: Callable[[torch.Tensor], torch.Tensor]) -> FusedAdam | None:
     """The fused step for this stage when the loss engine is ``compiled`` and the jets apply, else None (the
     eager step runs; a line says why when Adam under ``compiled`` cannot be fused)."""
-    if not isinstance(loss, PinnLoss) or loss.engine_name != "compiled" or type(optimizer) is not torch.optim.Adam:
+    if loss.engine_name != "compiled" or type(optimizer) is not torch.optim.Adam:
         return None
     engine = loss.engine
     why = unsupported(optimizer, loss)

@@ -6,9 +6,13 @@ the last checkpoint, written atomically before, stays on disk.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.errors import ResourceError
 from ..derivatives.fields import Fields
+
+if TYPE_CHECKING:
+    from .loss_interface import Loss
 
 _MESSAGES = ("can't allocate memory", "out of memory", "DefaultCPUAllocator", "CUDA error: out of memory")
 
@@ -33,13 +37,14 @@ def derivative_order(loss) -> int | None:
     return order
 
 
-def out_of_memory(exc: BaseException, cfg, loss, step: int | None, run_dir: Path | None) -> ResourceError:
-    """The one-line error for an allocation failure during a run."""
-    points = sum(v.shape[0] for v in loss.points.values()) if getattr(loss, "points", None) else None
+def out_of_memory(exc: BaseException, cfg, loss: Loss | None, step: int | None, run_dir: Path | None
+                  ) -> ResourceError:
+    """The one-line error for an allocation failure during a run (``loss`` None: before the loss existed)."""
+    points = sum(v.shape[0] for v in loss.points.values()) if loss is not None and loss.points else None
     if points is None:
         points = sum(cfg.sampling.points.values()) or None
     width = max(cfg.network.hidden_widths())
-    order = derivative_order(loss) if getattr(loss, "points", None) else None
+    order = derivative_order(loss) if loss is not None and loss.points else None
     device = "CUDA" if type(exc).__name__ == "OutOfMemoryError" or "CUDA" in str(exc) else "CPU"
     cause = (f"{points if points is not None else '?'} points × width {width} × derivative order "
              f"{order if order is not None else '?'}")

@@ -195,7 +195,7 @@ def check_residual_stages(stages, loss) -> None:
             raise ConfigError(f"training.stages.{s.name}.loss_form",
                               f"{s.optimizer} minimises the sum of squared residuals itself, so only 'mse' applies "
                               f"(got '{s.loss_form}')")
-        if not hasattr(loss, "residuals"):
+        if not loss.supports_residuals:
             raise ConfigError(f"training.stages.{s.name}",
                               f"{s.optimizer} needs the residual vector of a PINN loss; this run's loss "
                               f"({type(loss).__name__}) has none")
