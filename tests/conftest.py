@@ -79,13 +79,14 @@ def wait_for(predicate, timeout: float) -> bool:
 
 def interrupt_after_step(monkeypatch, step: int) -> None:
     """A real SIGINT right after first-order step ``step`` (as in test_trainer_resume.py)."""
-    from pinnit.training import trainer as trainer_mod
+    from pinnit.training import Trainer
 
-    real_step = trainer_mod.Trainer._adam_step
+    real_step = Trainer.step
 
-    def adam_step(self):
+    def one_step(self):
+        closure = self.stage.closure
         real_step(self)
-        if self.state.step == step:
+        if not closure and self.state.step == step:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(trainer_mod.Trainer, "_adam_step", adam_step)
+    monkeypatch.setattr(Trainer, "step", one_step)

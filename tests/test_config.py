@@ -57,7 +57,7 @@ def test_set_overrides_and_promotes_names(burgers_cfg):
     assert cfg.problem.model_dump()["nu"] == 0.01
 
 
-def test_a_config_without_training_trains_5000_adam_steps(burgers_cfg):
+def test_a_config_without_training_trains_5000_adam_iterations(burgers_cfg):
     del burgers_cfg["training"]
     stages = parse_config(burgers_cfg).training.stages
     assert {k: (s.iterations, s.model_extra["lr"]) for k, s in stages.items()} == {"adam": (5000, 1e-3),

@@ -255,15 +255,15 @@ def test_resume_keeps_the_engine_auto_resolved_to(burgers_cfg, tmp_path):
     snap["engine"] = {**snap["engine"], "resolved": "jets", "active": "jets"}
     trainer.resume(snap)
     assert a.loss.engine_name == "jets"
-    trainer._adam_step()
+    trainer.step()
     assert trainer.engine == "jets" and not a.loss.engine.notes
 
 
-def test_a_run_whose_adam_step_stayed_eager_resumes_eager(burgers_cfg, tmp_path, monkeypatch):
+def test_a_run_whose_adam_iterations_stayed_eager_resumes_eager(burgers_cfg, tmp_path, monkeypatch):
     """``compiled``, but torch.compile failed when the run began (e.g. no C compiler there): its Adam iterations
     ran eagerly on autograd. Resumed where compiling works, it stays so instead of trying a fused step."""
     from pinnit.training import Checkpointer, Trainer
-    from pinnit.training import trainer as trainer_mod
+    from pinnit.training import fused_adam as fused_adam_mod
     from pinnit.training.stages import resolve_stages
 
     cfg = parse_config(burgers_cfg, ["training.derivatives=compiled", "training.threads=1", "training.lbfgs.iterations=0"])
@@ -282,16 +282,16 @@ def test_a_run_whose_adam_step_stayed_eager_resumes_eager(burgers_cfg, tmp_path,
         m.setattr(torch, "compile", broken)
         first = trainer()
         for _ in range(3):
-            first._adam_step()
+            first.step()
         snap = first.snapshot()
     assert snap["engine"]["active"] == "autograd" and snap["engine"]["fused"] is False
     assert len(snap["engine"]["notes"]) == 2  # the Adam step stays eager; the loss engine falls back
     tried = []
-    monkeypatch.setattr(trainer_mod, "fused_adam_for", lambda *args: tried.append(args))
+    monkeypatch.setattr(fused_adam_mod, "fused_adam_for", lambda *args: tried.append(args))
     second = trainer()
     second.resume(snap)
-    second._adam_step()
-    first._adam_step()
+    second.step()
+    first.step()
     assert tried == [] and second.engine == first.engine == "autograd"
     drop_time = lambda row: {k: v for k, v in row.items() if k != "time_s"}  # noqa: E731  (wall clocks differ)
     assert drop_time(second.state.history[-1]) == drop_time(first.state.history[-1])

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from pinnit import assemble, parse_config
-from pinnit.training import Checkpointer, Trainer
+from pinnit.training import Checkpointer, EagerStep, FusedStep, Trainer
 from pinnit.derivatives import engine as engine_mod
 from pinnit.training.stages import resolve_stages
 from pinnit.training.trainer import Diverged
@@ -37,7 +37,7 @@ def test_fused_iterations_equal_eager_adam_in_float64(burgers_cfg, tmp_path, for
     fused = _trainer(burgers_cfg, tmp_path, "compiled", "fused", loss_form=form)
     for t in (eager, fused):
         for _ in range(12):
-            t._adam_step()
+            t.step()
     assert fused.engine == FUSED and eager.engine == "autograd"
     rows = [(e["loss_total"], f["loss_total"]) for e, f in zip(eager.state.history, fused.state.history)]
     assert len(rows) == 12 and rows[-1][0] < rows[0][0]  # it trains
@@ -63,10 +63,11 @@ def test_fused_iterations_equal_eager_adam_in_float64(burgers_cfg, tmp_path, for
 
 def test_the_model_parameters_and_adam_state_are_views_of_the_fused_buffers(burgers_cfg, tmp_path):
     t = _trainer(burgers_cfg, tmp_path, "compiled", "views")
-    t._adam_step()
-    fused = t._fused_step()
+    t.step()
+    assert isinstance(t.current_step, FusedStep)
+    fused = t.current_step.fused_adam
     before = [p.detach().clone() for p in t.model.parameters()]
-    t._adam_step()  # the update is visible through the model's own parameters and the optimizer's state
+    t.step()  # the update is visible through the model's own parameters and the optimizer's state
     assert all(not torch.equal(p, b) for p, b in zip(t.model.parameters(), before))
     first = next(iter(t.model.parameters()))
     assert first.data_ptr() == fused.flat.data_ptr()
@@ -75,12 +76,12 @@ def test_the_model_parameters_and_adam_state_are_views_of_the_fused_buffers(burg
 
 def test_a_non_finite_loss_undoes_the_update_and_names_the_term(burgers_cfg, tmp_path):
     t = _trainer(burgers_cfg, tmp_path, "compiled", "nan")
-    t._adam_step()
+    t.step()
     assert t.engine == FUSED
     before = {k: v.clone() for k, v in t.model.state_dict().items()}
     t.loss.points["pde"][0, 0] = float("nan")
     with pytest.raises(Diverged) as err:
-        t._adam_step()
+        t.step()
     assert err.value.term == "pde"
     for k, v in t.model.state_dict().items():
         assert torch.equal(v, before[k]), k
@@ -90,14 +91,14 @@ def test_rar_d_and_other_optimizers_keep_the_eager_step(burgers_cfg, tmp_path):
     notes = []
     rar = dict(burgers_cfg, sampling={**burgers_cfg["sampling"], "adaptive": {"method": "rar_d", "add": 8}})
     t = _trainer(rar, tmp_path, "compiled", "rar", notes)
-    t._adam_step()
+    t.step()
     assert t.engine != FUSED and any("RAR-D" in n for n in notes)
     sgd = _trainer(burgers_cfg, tmp_path, "compiled", "sgd", optimizer="sgd")
-    sgd._adam_step()
-    assert sgd._fused_step() is None and sgd.engine == "compiled"
+    sgd.step()
+    assert isinstance(sgd.current_step, EagerStep) and sgd.engine == "compiled"
 
 
-def test_a_fused_step_that_disagrees_with_autograd_is_not_used(burgers_cfg, tmp_path, monkeypatch):
+def test_a_fused_adam_that_disagrees_with_autograd_is_not_used(burgers_cfg, tmp_path, monkeypatch):
     real = engine_mod.LossEngine.jets_losses
 
     def doubled(self):
@@ -109,8 +110,8 @@ def test_a_fused_step_that_disagrees_with_autograd_is_not_used(burgers_cfg, tmp_
     t = _trainer(burgers_cfg, tmp_path, "compiled", "wrong", notes)
     eager = _trainer(burgers_cfg, tmp_path, "autograd", "right")
     for tr in (t, eager):
-        tr._adam_step()
-    assert t._fused_step() is None and any("differs from autograd" in n for n in notes)
+        tr.step()
+    assert isinstance(t.current_step, EagerStep) and any("differs from autograd" in n for n in notes)
     assert t.state.history[-1]["loss_total"] == pytest.approx(eager.state.history[-1]["loss_total"], rel=1e-10)
 
 
@@ -123,17 +124,17 @@ def test_without_torch_compile_the_iterations_stay_eager(burgers_cfg, tmp_path, 
     t = _trainer(burgers_cfg, tmp_path, "compiled", "nocc", notes)
     eager = _trainer(burgers_cfg, tmp_path, "autograd", "cc")
     for tr in (t, eager):
-        tr._adam_step()
-        tr._adam_step()
-    assert t._fused_step() is None and t.engine == "autograd"
+        tr.step()
+        tr.step()
+    assert isinstance(t.current_step, EagerStep) and t.engine == "autograd"
     assert any("stay eager (RuntimeError: no C compiler)" in n for n in notes)
     assert t.state.history[-1]["loss_total"] == eager.state.history[-1]["loss_total"]
 
 
-def test_a_checkpoint_of_the_fused_step_resumes_eagerly_to_the_same_iterations(burgers_cfg, tmp_path):
+def test_a_checkpoint_of_fused_adam_resumes_eagerly_to_the_same_iterations(burgers_cfg, tmp_path):
     fused = _trainer(burgers_cfg, tmp_path, "compiled", "f12")
     for _ in range(6):
-        fused._adam_step()
+        fused.step()
     buffer = io.BytesIO()
     torch.save(fused.snapshot(), buffer)  # as the checkpoint file holds it (the live state holds views)
     buffer.seek(0)
@@ -143,8 +144,8 @@ def test_a_checkpoint_of_the_fused_step_resumes_eagerly_to_the_same_iterations(b
     eager = _trainer(burgers_cfg, tmp_path, "autograd", "e12")
     eager.restore(snap)
     for _ in range(6):
-        fused._adam_step()
-        eager._adam_step()
+        fused.step()
+        eager.step()
     assert eager.engine == "autograd" and fused.engine == FUSED
     for e, f in zip(eager.state.history[-6:], fused.state.history[-6:]):
         assert e["step"] == f["step"] and e["loss_total"] == pytest.approx(f["loss_total"], rel=1e-10)

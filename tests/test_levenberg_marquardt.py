@@ -150,17 +150,18 @@ def test_an_interrupted_lm_stage_resumes_bit_identically_and_the_clock_continues
     lm = {"levenberg_marquardt": {**LM["levenberg_marquardt"], "resample_every": 4}}  # new points every chunk
     cfg = parse_config(_config(tmp_path, {**ADAM, **lm}, checkpoint_every=4))
     whole = run(cfg, run_dir=tmp_path / "whole").metrics
-    real = trainer_mod.Trainer._closure_chunk
+    real = trainer_mod.Trainer.step
 
     def chunk(self):  # a real SIGINT after the first LM chunk (step 34): the trainer stops cleanly
+        closure = self.stage.closure
         real(self)
-        if self.state.step == 34:
+        if closure and self.state.step == 34:
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(trainer_mod.Trainer, "_closure_chunk", chunk)
+    monkeypatch.setattr(trainer_mod.Trainer, "step", chunk)
     assert run(cfg, run_dir=tmp_path / "cut").metrics["status"] == "interrupted (SIGINT)"
     cut_history = _history(tmp_path / "cut")
-    monkeypatch.setattr(trainer_mod.Trainer, "_closure_chunk", real)
+    monkeypatch.setattr(trainer_mod.Trainer, "step", real)
     resumed = resume(tmp_path / "cut").metrics
     for key in ("final_loss", "best_loss", "best_step", "errors_final", "iterations"):
         assert resumed[key] == whole[key], key

@@ -66,7 +66,7 @@ def test_resume_continues_the_function_batches_exactly(tmp_path):
     trainer = Trainer(first.loss, cfg.training, checkpointer=Checkpointer(tmp_path / "b.pt"), progress=False)
     batches = []
     for _ in range(5):
-        trainer._adam_step()
+        trainer.step()
         batches.append(first.loss.batch.copy())
     assert len({tuple(b) for b in batches}) > 1
     buf = io.BytesIO()

@@ -18,7 +18,7 @@ from pinnit.runs import parse_config
 from pinnit.core.errors import ConfigError
 from pinnit.operators.loss import OperatorLoss
 from pinnit.operators.predict import load_operator
-from pinnit.training import trainer as trainer_mod
+from pinnit.training import Trainer
 from pinnit.core.yaml_io import read_yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,8 +42,7 @@ def tiny(tmp_path, stages, **training):
 def _record_batches(monkeypatch) -> list[tuple[str, tuple[int, ...]]]:
     """(stage, function indices) of every loss evaluation of the run."""
     seen: list[tuple[str, tuple[int, ...]]] = []
-    real_step, real_chunk, real_losses = (trainer_mod.Trainer._adam_step, trainer_mod.Trainer._closure_chunk,
-                                          OperatorLoss.term_losses)
+    real_step, real_losses = Trainer.step, OperatorLoss.term_losses
     stage = ["?"]
 
     def losses(self):
@@ -51,16 +50,13 @@ def _record_batches(monkeypatch) -> list[tuple[str, tuple[int, ...]]]:
         seen.append((stage[0], tuple(int(i) for i in (self.held if self.held is not None else self.batch))))
         return out
 
-    def wrap(real, kind):
-        def step(self):
-            stage[0] = f"{self.stage.name}:{kind}:{self.state.step}"
-            real(self)
-            stage[0] = "between"  # e.g. the completed run's look at its final weights
-        return step
+    def step(self):
+        stage[0] = f"{self.stage.name}:{'chunk' if self.stage.closure else 'step'}:{self.state.step}"
+        real_step(self)
+        stage[0] = "between"  # e.g. the completed run's look at its final weights
 
     monkeypatch.setattr(OperatorLoss, "term_losses", losses)
-    monkeypatch.setattr(trainer_mod.Trainer, "_adam_step", wrap(real_step, "step"))
-    monkeypatch.setattr(trainer_mod.Trainer, "_closure_chunk", wrap(real_chunk, "chunk"))
+    monkeypatch.setattr(Trainer, "step", step)
     return seen
 
 

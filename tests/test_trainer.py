@@ -128,7 +128,7 @@ def test_repeated_rollbacks_compound_the_lr_factor(burgers_cfg, monkeypatch):
     from pinnit.training import trainer as trainer_mod
 
     seen = []
-    real_step = trainer_mod.Trainer._adam_step
+    real_step = trainer_mod.Trainer.step
 
     def step(self):
         if self.state.step == 30 and self.state.lr_scale > 0.05:
@@ -136,14 +136,14 @@ def test_repeated_rollbacks_compound_the_lr_factor(burgers_cfg, monkeypatch):
             raise trainer_mod.Diverged(30, "pde", math.nan)
         real_step(self)
 
-    monkeypatch.setattr(trainer_mod.Trainer, "_adam_step", step)
+    monkeypatch.setattr(trainer_mod.Trainer, "step", step)
     cfg = parse_config(burgers_cfg, ["training.on_divergence=rollback", "training.max_rollbacks=3",
                                      "training.lbfgs.iterations=0"])
     m = run(cfg).metrics
     assert seen == [1.0, pytest.approx(0.1)] and m["status"] == "completed" and m["rollbacks"] == 2
 
 
-def test_non_finite_weights_after_an_adam_step_count_as_divergence(burgers_cfg, monkeypatch):
+def test_non_finite_weights_after_an_adam_iteration_count_as_divergence(burgers_cfg, monkeypatch):
     real_step = torch.optim.Adam.step
 
     def poisoned(self, *args, **kwargs):

@@ -10,28 +10,29 @@ import torch
 
 from pinnit import PinnitError, assemble, parse_config, resume
 from pinnit.runs import run
-from pinnit.training import Checkpointer
-from pinnit.training import trainer as trainer_mod
+from pinnit.training import Checkpointer, Trainer
+from pinnit.training import steps as steps_mod
 
 
 def _interrupt_at(monkeypatch, step: int) -> None:
     """Send this process a real SIGINT once, right after Adam step ``step`` (the trainer stops cleanly)."""
-    real_step = trainer_mod.Trainer._adam_step
+    real_step = Trainer.step
     fired = []
 
     def adam_step(self):
+        closure = self.stage.closure
         real_step(self)
-        if self.state.step == step and not fired:
+        if not closure and self.state.step == step and not fired:
             fired.append(step)
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(trainer_mod.Trainer, "_adam_step", adam_step)
+    monkeypatch.setattr(Trainer, "step", adam_step)
 
 
 def _spike_at_the_end(monkeypatch, last: int = 3, lr: float = 0.5) -> None:
     """A huge learning rate for the last ``last`` Adam steps: the final weights are far worse than earlier ones."""
-    real = trainer_mod.scheduled_lr
-    monkeypatch.setattr(trainer_mod, "scheduled_lr",
+    real = steps_mod.scheduled_lr
+    monkeypatch.setattr(steps_mod, "scheduled_lr",
                         lambda base, schedule, step, total: lr if step >= total - last else real(base, schedule, step,
                                                                                                      total))
 

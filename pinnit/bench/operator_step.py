@@ -2,7 +2,7 @@
 
 ``training.derivatives``: ``zcs`` (zero-coordinate shift, Leng et al. 2023), ``autograd`` (every point of every
 function) and ``jets`` (forward jets of the trunk), pinnit/derivatives/cartesian_fields.py. One step is
-``Trainer._adam_step`` of the assembled run (24 lids × 400 points, three DeepONets 64 wide); reported: ms per
+``Trainer.step`` of the assembled run (24 lids × 400 points, three DeepONets 64 wide); reported: ms per
 step (median over repeats), the first step separately (setting up).
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 
 from ..core.errors import PinnitError
 
-MODES = ("zcs", "autograd", "jet")
+MODES = ("zcs", "autograd", "jets")
 CONFIG = "stokes_deeponet_cpu.yaml"
 
 
@@ -41,13 +41,13 @@ def time_operator_step(*, steps: int = 5, repeats: int = 3, threads: int = 1, mo
         with tempfile.TemporaryDirectory(prefix="pinnit-bench-") as tmp:
             trainer = Trainer(a.loss, cfg.training, checkpointer=Checkpointer(Path(tmp) / "c.pt"), progress=False)
             t0 = time.perf_counter()
-            trainer._adam_step()
+            trainer.step()
             first = time.perf_counter() - t0
             times = []
             for _ in range(repeats):
                 t0 = time.perf_counter()
                 for _ in range(steps):
-                    trainer._adam_step()
+                    trainer.step()
                 times.append((time.perf_counter() - t0) / steps)
         ms = 1000 * statistics.median(times)
         rows.append({"derivatives": mode, "ms_per_step": ms, "first_step_s": first, "steps_per_repeat": steps,

@@ -1,6 +1,6 @@
 """pinnit's side of a bench case: the run assembled from the case's config, with the shared points and weights.
 
-One timed step is :meth:`pinnit.training.Trainer._adam_step`, i.e. exactly a training step of ``pinnit run``:
+One timed step is :meth:`pinnit.training.Trainer.step`, i.e. exactly a training step of ``pinnit run``:
 ``term_losses()`` + total + finiteness check + backward + Adam step + parameter check + history bookkeeping.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ class PinnitStepper:
         return self.trainer.engine
 
     def step(self) -> None:
-        self.trainer._adam_step()
+        self.trainer.step()
 
     def losses(self) -> dict[str, float]:
         """Per-term losses and the total at the current parameters (DeepXDE's names: pde, bc, ic)."""
