@@ -74,7 +74,10 @@ def test_tta_setup_trains_a_tiny_recipe_and_writes_json_and_figure(tmp_path):
         # evaluations at steps 10, 20, 30, 40; the record is exactly what the run's history says
         assert len(seed["curve"]) == 4 and seed == {**seed, **history_record(rows)}
         assert seed["iterations"] == {"adam": 40}
-        assert seed["run_error"] == json.loads((Path(seed["run_dir"]) / "metrics.json").read_text())["rel_l2_u"]
+        metrics = json.loads((Path(seed["run_dir"]) / "metrics.json").read_text())
+        assert seed["run_error"] == metrics["rel_l2_u"]
+        # pinnit run's metrics.json carries the same stamp keys as the bench files
+        assert metrics["stamp"]["torch"] == torch.__version__ and metrics["stamp"]["machine"]["cores"] >= 1
     png = (out / "error_vs_time.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert "| tiny | 2 |" in (out / "bench.md").read_text()
