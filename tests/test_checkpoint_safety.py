@@ -16,7 +16,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from conftest import interrupt_after_step, small_burgers
 from pinnit import parse_config, resume

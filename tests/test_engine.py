@@ -191,12 +191,12 @@ def test_resume_with_a_non_default_engine_is_exact(burgers_cfg, monkeypatch, tmp
 
 
 def test_training_gets_the_configured_engine_and_one_off_assemblies_keep_autograd(burgers_cfg):
-    from pinnit.runs.pipeline import _assemble
+    from pinnit.runs.pipeline import assemble_for_training
 
     cfg = parse_config(burgers_cfg, ["training.derivatives=jets"])
-    assert _assemble(cfg).loss.engine_name == "jets"  # run and resume
+    assert assemble_for_training(cfg).loss.engine_name == "jets"  # run and resume
     assert assemble(cfg).loss.engine_name == "autograd"  # e.g. pinnit diagnose: one evaluation, nothing to compile
-    assert _assemble(parse_config(burgers_cfg)).loss.engine_name == "autograd"  # auto, 80 steps: not worth compiling
+    assert assemble_for_training(parse_config(burgers_cfg)).loss.engine_name == "autograd"  # auto, 80 steps: not worth compiling
 
 
 def _jets_failing_at(monkeypatch, call: int) -> list[list[int]]:
@@ -242,12 +242,12 @@ def test_resume_after_a_mid_run_fallback_continues_on_the_fallback_engine(burger
 
 def test_resume_keeps_the_engine_auto_resolved_to(burgers_cfg, tmp_path):
     """``auto`` depends on the thread count: a resumed run keeps what it resolved to when the run began."""
-    from pinnit.runs.pipeline import _assemble
+    from pinnit.runs.pipeline import assemble_for_training
     from pinnit.training import Checkpointer, Trainer
     from pinnit.training.stages import resolve_stages
 
     cfg = parse_config(burgers_cfg, ["training.threads=1"])
-    a = _assemble(cfg)
+    a = assemble_for_training(cfg)
     assert a.loss.engine_name == "autograd"  # auto, 80 steps
     trainer = Trainer(a.loss, cfg.training, checkpointer=Checkpointer(tmp_path / "c.pt"), stages=resolve_stages(cfg),
                       progress=False)

@@ -1,7 +1,6 @@
 """Progress bars: one per stage; an early L-BFGS stop closes at 100 % with its reason; resume counts new steps."""
 from __future__ import annotations
 
-import io
 import re
 import time
 

@@ -10,11 +10,24 @@ import yaml
 from conftest import small_burgers
 from pinnit.core.errors import PinnitError
 from pinnit.studies import EXECUTORS, ExecutorOptions, load_plan, run_study
+from pinnit.commands.study_cmd import EXECUTOR_NAMES
 from pinnit.studies.executors import gpu_slots, plan_layout
 
 
 def test_registry_lists_the_three_executors():
     assert list(EXECUTORS) == ["local", "ray", "serial"]
+    assert list(EXECUTOR_NAMES) == list(EXECUTORS)  # what pinnit study --help lists without importing them
+
+
+def test_an_unknown_executor_is_one_line(tmp_path, capsys):
+    from pinnit.cli import main
+
+    study = tmp_path / "s.yaml"
+    study.write_text(yaml.safe_dump({"name": "s", "base": "burgers_fast.yaml", "seeds": [0],
+                                     "methods": {"xavier": {"network.initializer": "xavier_normal"}}}))
+    code = main(["study", str(study), "--dir", str(tmp_path / "d"), "--executor", "slurm"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "--executor" in err[0] and "local" in err[0], err
 
 
 @pytest.mark.parametrize("gpus, per_run, slots", [

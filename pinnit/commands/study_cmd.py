@@ -26,20 +26,24 @@ def _fraction(text: str) -> float:
     return value
 
 
+#: The executors' registry names, for --help without importing the executors (which load torch); a test holds
+#: this equal to :data:`pinnit.studies.executors.EXECUTORS`.
+EXECUTOR_NAMES = ("local", "ray", "serial")
+
+
 @register_command("study")
 class StudyCommand:
     """Run a comparison study (methods × axes × seeds) from a study file."""
 
     @staticmethod
     def add_parser(sub) -> None:
-        from ..studies import EXECUTORS
-
         p = sub.add_parser("study", help="run a study of many configs", description=StudyCommand.__doc__,
                            epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("study", help="study YAML file, or an existing study directory to continue")
         p.add_argument("--dir", metavar="STUDY_DIR", help="study directory (default outputs/studies/<name>/)")
         p.add_argument("--dry-run", action="store_true", help="print the expanded plan, one line per run; train nothing")
-        p.add_argument("--executor", choices=list(EXECUTORS), default="local", help="how runs are executed (default local)")
+        p.add_argument("--executor", default="local", metavar="{" + ",".join(EXECUTOR_NAMES) + "}",
+                       help="how runs are executed (default local)")  # checked against the registry when it runs
         p.add_argument("--workers", type=positive_int, help="runs at once (local; default: cores, or GPU slots)")
         p.add_argument("--threads", type=positive_int, help="torch threads per run (default: cores // workers)")
         p.add_argument("--gpus-per-run", type=_fraction, metavar="G",

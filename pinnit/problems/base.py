@@ -8,7 +8,7 @@ evaluation grid. Its constructor's annotated keyword arguments are its YAML para
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 

@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import platform
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ from ..sampling.refine import refine_regions
 from ..runtime.threads import choose_threads
 from ..outputs.rundir import CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for
 from ..core.atomic_files import write_bytes, write_json, write_text
-from ..core.stamp import stamp
+from ..core.stamp import git_commit, stamp
 from ..training.memory import is_out_of_memory, out_of_memory
 from ..training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
 from ..training.loss_interface import Loss
@@ -112,15 +111,6 @@ def _versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def _final_and_best(a: Assembly, best_weights: dict[str, torch.Tensor] | None) -> dict[str, Any]:
     """Evaluate the last step's weights and the lowest-loss weights; leave the model holding the ones to save
     (the best when ``training.restore_best`` and any were recorded, else the final)."""
@@ -187,7 +177,7 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stag
         "seed": t.seed,
         "parameters": sum(p.numel() for p in a.model.parameters()),
         "versions": _versions(),
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "stamp": stamp(),  # date, machine, torch, commit: what the docs' results pages print
     }
     metrics.update(a.evaluator.summary(state.history))  # e.g. operator runs: convergence slowness, untrained errors
@@ -242,7 +232,7 @@ def _train(a: Assembly, path: Path, resume: bool) -> RunResult:
     return RunResult(path, metrics)
 
 
-def _assemble(cfg: RunConfig) -> Assembly:
+def assemble_for_training(cfg: RunConfig) -> Assembly:
     """``assemble`` for training (run, resume): the loss gets ``training.derivatives`` (one-off evaluations of an
     assembly, e.g. ``pinnit diagnose``, keep autograd: compiling would cost more than it saves)."""
     try:
@@ -259,7 +249,7 @@ def _assemble(cfg: RunConfig) -> Assembly:
 
 def run(cfg: RunConfig, *, overwrite: bool = False, run_dir: str | Path | None = None) -> RunResult:
     """Train ``cfg`` into a fresh run directory (default ``outputs/<run-name>/s<seed>-<hash>/``)."""
-    a = _assemble(cfg)
+    a = assemble_for_training(cfg)
     fingerprint = _fingerprint(a.problem)
     resolved = {**cfg.model_dump(mode="json"), "problem_fingerprint": fingerprint}
     path = Path(run_dir) if run_dir else run_dir_for(resolved, cfg.output.dir, cfg.run_name, cfg.training.seed)
@@ -315,7 +305,7 @@ def resume(run_dir: str | Path, *, progress: bool | None = None) -> RunResult:
     cfg = load_config(path / CONFIG_FILE)
     if progress is not None:  # display only: the numerics and the saved config are unchanged
         cfg.output.progress = progress
-    a = _assemble(cfg)
+    a = assemble_for_training(cfg)
     if started and started.get("device") and not _same_device(str(started["device"]), str(a.ctx.device)):
         print(f"pinnit: warning: {path} started on {started['device']} and resumes on {a.ctx.device}; "
               "the continuation is not bit-identical to an uninterrupted run", file=sys.stderr)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import ResourceError
-from ..derivatives.fields import Fields
+from ..derivatives.jet_fields import RecordingFields
 
 if TYPE_CHECKING:
     from .loss_interface import Loss
@@ -29,9 +29,9 @@ def derivative_order(loss) -> int | None:
     order = 0
     try:
         for term in loss.terms:
-            f = Fields(loss.points[term.name][:2], loss.problem.inputs, loss.problem.outputs, loss.model)
+            f = RecordingFields(loss.points[term.name][:2], loss.problem.inputs, loss.problem.outputs, loss.model)
             term.residual(f)
-            order = max([order, *(len(wrt) for _, wrt in f._cache)])
+            order = max([order, *(len(wrt) for _, wrt in f.record)])
     except Exception:  # noqa: BLE001 — a best-effort hint; the error message stands without it
         return None
     return order
