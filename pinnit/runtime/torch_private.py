@@ -3,7 +3,7 @@ dynamo unavailable on this platform) gives the documented fallback, never an Imp
 
 - :func:`has_trace_autograd_ops` / :func:`trace_autograd_ops`: dynamo's ``config.trace_autograd_ops`` flag,
   which lets ``torch.compile`` trace nested ``torch.autograd.grad`` calls (``training.derivatives:
-  compiled_autograd``, pinnit/training/engine.py; the ``autograd_compiled`` bench engine). Without it the
+  compiled_autograd``, pinnit/derivatives/engine.py; the ``autograd_compiled`` bench engine). Without it the
   engine falls back to autograd with one line saying so.
 - :func:`compiled_graph_count`: dynamo's ``utils.counters["stats"]["unique_graphs"]``, the graphs compiled in
   this process (``pinnit bench`` reports it; tests check that fresh points of the same shape do not recompile).
