@@ -106,7 +106,7 @@ class PinnLoss(Loss):
 
     def fused_adam(self, optimizer: torch.optim.Optimizer, form: Callable[[torch.Tensor], torch.Tensor]
                    ) -> fused_adam_mod.FusedAdam | None:
-        """With ``training.engine: compiled``, Adam's iteration as one compiled graph (pinnit/training/fused_adam.py)."""
+        """With ``training.derivatives: compiled``, Adam's iteration as one compiled graph (pinnit/training/fused_adam.py)."""
         if self.engine_name != "compiled" or type(optimizer) is not torch.optim.Adam:
             return None
         return fused_adam_mod.fused_adam_for(self, optimizer, form)
@@ -120,7 +120,7 @@ class PinnLoss(Loss):
         return self._engine
 
     def term_losses(self) -> dict[str, torch.Tensor]:
-        """``{term: mean(residual²)}`` at the current points (derivatives by ``training.engine``)."""
+        """``{term: mean(residual²)}`` at the current points (derivatives by ``training.derivatives``)."""
         return self.engine(self.points)
 
     def residuals(self) -> PinnResiduals:

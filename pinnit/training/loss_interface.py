@@ -13,7 +13,7 @@ default, so the trainer asks instead of testing the loss's type:
 - :meth:`hold_batch` — one fixed batch for a closure chunk (losses that draw a new batch per call);
 - :attr:`supports_residuals` / :meth:`residuals` — the residual vector r(θ) with ‖r‖² = L, for least-squares
   optimizers (Levenberg–Marquardt);
-- :attr:`engine` / :attr:`engine_name` — a selectable derivative engine (``training.engine``), None without one;
+- :attr:`engine` / :attr:`engine_name` — a selectable derivative engine (``training.derivatives``), None without one;
 - :meth:`fused_adam` — Adam's whole iteration as one compiled graph (None: the eager step runs).
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ class Loss(ABC):
     weights: dict[str, float]
     #: the current points of each term (collocation, boundary, data), as tensors in the context's dtype
     points: dict[str, torch.Tensor]
-    #: ``training.engine`` this loss evaluates with; None when the loss has no choice of engine
+    #: ``training.derivatives`` this loss evaluates with; None when the loss has no choice of engine
     engine_name: str | None = None
     #: whether :meth:`residuals` gives the residual vector (least-squares optimizers need it)
     supports_residuals: bool = False
