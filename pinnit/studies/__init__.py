@@ -5,7 +5,7 @@ The names below are imported on first use (PEP 562), so ``pinnit study --help`` 
 load torch before the CLI has set the OpenMP wait policy."""
 from __future__ import annotations
 
-import importlib
+from ..core.lazy import lazy_exports
 
 _PUBLIC = {"EXECUTORS": "executors", "ExecutorOptions": "executors",
            "PlannedRun": "expand", "config_digest": "expand", "expand": "expand",
@@ -14,11 +14,4 @@ _PUBLIC = {"EXECUTORS": "executors", "ExecutorOptions": "executors",
            "Study": "spec", "load_study": "spec", "parse_study": "spec"}
 
 __all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, globals(), _PUBLIC)
