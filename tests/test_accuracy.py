@@ -32,20 +32,15 @@ def _one(tmp_path, config: str, field: str, overrides=()) -> float:
 
 
 @pytest.mark.slow
-def test_burgers_reaches_1e_5(tmp_path):
-    errs = _errors(tmp_path, "burgers.yaml", "u")
+@pytest.mark.parametrize("config, field", [("burgers.yaml", "u"), ("black_scholes.yaml", "V")])
+def test_the_accurate_recipes_reach_1e_5(tmp_path, config, field):
+    errs = _errors(tmp_path, config, field)
     assert statistics.median(errs) <= 1e-5 and max(errs) <= 3e-5, errs
 
 
 @pytest.mark.slow
 def test_burgers_at_another_viscosity_reaches_3e_5(tmp_path):
     assert _one(tmp_path, "burgers.yaml", "u", ["problem.nu=0.006366197723675814"]) <= 3e-5  # 0.02/π
-
-
-@pytest.mark.slow
-def test_black_scholes_reaches_1e_5(tmp_path):
-    errs = _errors(tmp_path, "black_scholes.yaml", "V")
-    assert statistics.median(errs) <= 1e-5 and max(errs) <= 3e-5, errs
 
 
 @pytest.mark.slow

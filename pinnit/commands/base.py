@@ -21,3 +21,10 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def command_parser(sub, name: str, command: type, help: str, examples: str | None = None) -> argparse.ArgumentParser:
+    """A command's subparser: ``help`` in ``pinnit --help``, the command class's docstring as its description and
+    ``examples`` (run by tests/test_doc_examples.py) as its epilog, line breaks kept."""
+    return sub.add_parser(name, help=help, description=command.__doc__, epilog=examples,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -2,10 +2,9 @@
 initializers side by side (activation range, saturation, negative-gain rate, χ₁, gradient norms, knots)."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from .base import positive_int, register_command
+from .base import command_parser, positive_int, register_command
 
 EXAMPLES = """examples:
   pinnit diagnose configs/burgers.yaml
@@ -24,8 +23,7 @@ class DiagnoseCommand:
 
     @staticmethod
     def add_parser(sub) -> None:
-        p = sub.add_parser("diagnose", help="per-layer statistics at initialization", epilog=EXAMPLES,
-                           description=DiagnoseCommand.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = command_parser(sub, "diagnose", DiagnoseCommand, "per-layer statistics at initialization", EXAMPLES)
         p.add_argument("config", help="YAML run config")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                        help="override a config key (repeatable), validated like the file")

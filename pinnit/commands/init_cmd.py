@@ -1,14 +1,13 @@
 """``pinnit init``: copy a shipped config (and the declaration it reads) into a folder, to edit and run."""
 from __future__ import annotations
 
-import argparse
 import shutil
 from pathlib import Path
 
 import yaml
 
 from ..core.errors import PinnitError
-from .base import register_command
+from .base import command_parser, register_command
 
 EXAMPLES = """examples:
   pinnit init burgers                 # ./burgers.yaml
@@ -24,8 +23,7 @@ class InitCommand:
 
     @staticmethod
     def add_parser(sub) -> None:
-        p = sub.add_parser("init", help="copy a shipped config to edit", description=InitCommand.__doc__,
-                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = command_parser(sub, "init", InitCommand, "copy a shipped config to edit", EXAMPLES)
         p.add_argument("name", help="a shipped config (burgers, heat, …) or problems/<name> for a declaration")
         p.add_argument("dest", nargs="?", help="file or folder to write (default: ./<name>.yaml)")
         p.add_argument("--force", action="store_true", help="replace existing files")

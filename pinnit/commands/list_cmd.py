@@ -2,7 +2,7 @@
 one-line descriptions."""
 from __future__ import annotations
 
-from .base import register_command
+from .base import command_parser, register_command
 
 KINDS = ("problems", "activations", "initializers", "optimizers", "configs")
 
@@ -13,7 +13,7 @@ class ListCommand:
 
     @staticmethod
     def add_parser(sub) -> None:
-        p = sub.add_parser("list", help="list problems, activations, initializers, optimizers, configs", description=ListCommand.__doc__)
+        p = command_parser(sub, "list", ListCommand, "list problems, activations, initializers, optimizers, configs")
         p.add_argument("what", nargs="?", choices=KINDS, help="one registry only")
 
     @staticmethod

@@ -1,9 +1,8 @@
 """``pinnit predict``: apply a trained operator (a DeepONet run) to a function given at its sensors."""
 from __future__ import annotations
 
-import argparse
 
-from .base import register_command
+from .base import command_parser, register_command
 
 EXAMPLES = """examples:
   pinnit predict RUN_DIR --lid LID.npy
@@ -19,9 +18,7 @@ class PredictCommand:
 
     @staticmethod
     def add_parser(sub) -> None:
-        p = sub.add_parser("predict", help="apply a trained operator to a new function",
-                           description=PredictCommand.__doc__, epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = command_parser(sub, "predict", PredictCommand, "apply a trained operator to a new function", EXAMPLES)
         p.add_argument("run_dir", metavar="RUN_DIR", help="a finished (or checkpointed) DeepONet run directory")
         p.add_argument("--lid", "--function", dest="function", required=True, metavar="FILE",
                        help="the function at the sensors: .npy, or .csv/.txt with one value per line")

@@ -1,9 +1,8 @@
 """``pinnit report``: tables and figures of a study directory, optionally logged to MLflow."""
 from __future__ import annotations
 
-import argparse
 
-from .base import register_command
+from .base import command_parser, register_command
 
 EXAMPLES = """examples:
   pinnit report outputs/studies/scale
@@ -25,8 +24,7 @@ class ReportCommand:
 
     @staticmethod
     def add_parser(sub) -> None:
-        p = sub.add_parser("report", help="tables and figures of a study directory", epilog=EXAMPLES,
-                           description=ReportCommand.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = command_parser(sub, "report", ReportCommand, "tables and figures of a study directory", EXAMPLES)
         p.add_argument("study_dir", metavar="STUDY_DIR", help="a directory written by `pinnit study`")
         p.add_argument("--weights", choices=("best", "final"), default="best",
                        help="errors of the lowest-loss weights (best, default) or of the last step (final)")

@@ -1,11 +1,10 @@
 """``pinnit run``: train one config (or resume a run directory) and print its metrics."""
 from __future__ import annotations
 
-import argparse
 import json
 
 from ..core.errors import PinnitError
-from .base import register_command
+from .base import command_parser, register_command
 
 EXAMPLES = """examples:
   pinnit run configs/burgers.yaml
@@ -23,8 +22,7 @@ class RunCommand:
 
     @staticmethod
     def add_parser(sub) -> None:
-        p = sub.add_parser("run", help="train one config", description=RunCommand.__doc__, epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = command_parser(sub, "run", RunCommand, "train one config", EXAMPLES)
         p.add_argument("config", nargs="?", help="YAML run config (a local file, or a shipped config's name)")
         p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                        help="override a config key (repeatable), validated like the file")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .base import positive_int, register_command
+from .base import command_parser, positive_int, register_command
 
 EXAMPLES = """examples:
   pinnit study configs/studies/burgers_scale_cpu.yaml --dry-run
@@ -37,8 +37,7 @@ class StudyCommand:
 
     @staticmethod
     def add_parser(sub) -> None:
-        p = sub.add_parser("study", help="run a study of many configs", description=StudyCommand.__doc__,
-                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = command_parser(sub, "study", StudyCommand, "run a study of many configs", EXAMPLES)
         p.add_argument("study", help="study YAML file, or an existing study directory to continue")
         p.add_argument("--dir", metavar="STUDY_DIR", help="study directory (default outputs/studies/<name>/)")
         p.add_argument("--dry-run", action="store_true", help="print the expanded plan, one line per run; train nothing")
