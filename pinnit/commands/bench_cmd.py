@@ -1,9 +1,7 @@
 """``pinnit bench``: pinnit against DeepXDE on identical Burgers set-ups (see :mod:`pinnit.bench`)."""
 from __future__ import annotations
 
-import argparse
-
-from .base import register_command
+from .base import command_parser, register_command
 
 EXAMPLES = """examples:
   pinnit bench --pinnit-only --setups 1 --repeats 1 --check-steps 0
@@ -21,9 +19,8 @@ pip install 'pinnit[bench]' (--pinnit-only needs nothing more)."""
 
     @staticmethod
     def add_parser(sub) -> None:
-        p = sub.add_parser("bench", help="benchmark pinnit against DeepXDE (extra: pinnit[bench])",
-                           description=BenchCommand.__doc__, epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = command_parser(sub, "bench", BenchCommand, "benchmark pinnit against DeepXDE (extra: pinnit[bench])",
+                           EXAMPLES)
         p.add_argument("--setups", default="1,2,scaling",
                        help="comma list of: 1 (DeepXDE's Burgers example), 2 (depth 50 × width 64), 3 (float64 "
                             "quasi-Newton step per optimizer, pinnit only), 4 (Stokes DeepONet step per derivative "
@@ -31,7 +28,7 @@ pip install 'pinnit[bench]' (--pinnit-only needs nothing more)."""
                             "engines (pinnit's derivative engines: autograd, jets, torch.compile, torch.func), "
                             "tta (time to accuracy of whole recipes: --recipes, --seeds; time_to_accuracy.json and "
                             "error_vs_time.png); default %(default)s")
-        p.add_argument("--engine", default="auto", choices=("auto", "autograd", "jets", "compiled", "compiled_autograd"),
+        p.add_argument("--derivatives", "--engine", dest="engine", default="auto", choices=("auto", "autograd", "jets", "compiled", "compiled_autograd"),
                        help="pinnit's training.derivatives in set-ups 1, 2, 3 and scaling; default %(default)s")
         p.add_argument("--qn-iter", type=int, default=10, help="set-up 3: max_iter of each quasi-Newton step; "
                                                                "default %(default)s")
