@@ -26,7 +26,7 @@ def _pages(results: Path) -> str:
 def test_every_results_file_is_rendered_under_its_stamp():
     from pinnit.core.stamp import stamp_line
 
-    files = sorted(p for p in RESULTS.rglob("*") if p.is_file())
+    files = sorted(p for p in RESULTS.rglob("*") if p.is_file() and "studies" not in p.relative_to(RESULTS).parts)
     assert any(p.name == "bench.json" for p in files) and any(p.parent.name == "runs" for p in files)
     text = _pages(RESULTS)
     for path in files:
@@ -68,3 +68,20 @@ def test_the_pages_are_registered_in_mkdocs():
     assert "docs/hooks/results.py" in cfg["hooks"]
     nav = json.dumps(cfg["nav"])
     assert "reference/benchmarks.md" in nav and "reference/accuracy.md" in nav
+
+
+def test_every_published_study_is_on_a_page_with_its_verdicts():
+    """docs/results/studies/<name>/ holds files `pinnit report` wrote; a docs page includes its verdict and summary
+    tables and shows its figure, and the included verdict table says what verdicts.json says."""
+    pages = "\n".join(p.read_text() for p in (REPO / "docs").rglob("*.md") if "results" not in p.parts)
+    studies = sorted(p for p in (RESULTS / "studies").iterdir() if p.is_dir())
+    assert studies
+    for study in studies:
+        rel = f"results/studies/{study.name}"
+        for name in ("verdicts.md", "summary.md"):
+            assert f'--8<-- "docs/{rel}/{name}"' in pages, f"{rel}/{name} is not included in a page"
+        for png in study.glob("*.png"):
+            assert f"{rel}/{png.name})" in pages, f"{rel}/{png.name} is not shown on a page"
+        table = (study / "verdicts.md").read_text()
+        for claim in json.loads((study / "verdicts.json").read_text())["claims"]:
+            assert f"`{claim['id']}`" in table and claim["verdict"] in table
