@@ -11,12 +11,12 @@ import torch
 
 from ..core.version import __version__
 from ..core.atomic_files import write_json, write_text
-from ..core.stamp import git_commit, stamp
 
 
-def machine_info(threads: int) -> dict[str, Any]:
+def machine_info(threads: int, commit: str | None) -> dict[str, Any]:
+    """The bench's ``meta`` block; ``commit`` comes from the result's stamp (one git call)."""
     return {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": git_commit(), "pinnit": __version__, "torch": torch.__version__,
+            "git_commit": commit, "pinnit": __version__, "torch": torch.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
             "threads_per_side": threads, "device": "cpu", "load_average_start": list(os.getloadavg())}

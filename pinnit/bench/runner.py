@@ -172,7 +172,9 @@ def run_bench(setups: str = "1,2,scaling", *, repeats: int = 3, steps: int | Non
 
         recipes = tuple(recipes) or DEFAULT_RECIPES
         check_recipes(recipes, seeds=seeds, threads=threads, eval_every=eval_every, overrides=overrides)
-    result: dict[str, Any] = {"stamp": stamp(), "meta": machine_info(threads), "settings": {
+    provenance = stamp()
+    result: dict[str, Any] = {"stamp": provenance, "meta": machine_info(threads, provenance["commit"]),
+                              "settings": {
         "setups": setups, "repeats": repeats, "warmup": warmup, "threads": threads, "dtype": "float32",
         "engine": engine,
         "memory_method": "peak RSS per worker process, resource.getrusage(RUSAGE_SELF).ru_maxrss "

@@ -35,7 +35,7 @@ from ..sampling.refine import refine_regions
 from ..runtime.threads import choose_threads
 from ..outputs.rundir import CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for
 from ..core.atomic_files import write_bytes, write_json, write_text
-from ..core.stamp import git_commit, stamp
+from ..core.stamp import stamp
 from ..training.memory import is_out_of_memory, out_of_memory
 from ..training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
 from ..training.loss_interface import Loss
@@ -154,6 +154,7 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stag
     write_bytes(path / "model.pt", wbuf.getvalue())
     write_history(path, state.history)
     t = a.cfg.training
+    provenance = stamp()  # one git call for both the commit and the stamp
     metrics = {
         "status": state.status,
         **errors,
@@ -177,8 +178,8 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stag
         "seed": t.seed,
         "parameters": sum(p.numel() for p in a.model.parameters()),
         "versions": _versions(),
-        "git_commit": git_commit(),
-        "stamp": stamp(),  # date, machine, torch, commit: what the docs' results pages print
+        "git_commit": provenance["commit"],
+        "stamp": provenance,  # date, machine, torch, commit: what the docs' results pages print
     }
     metrics.update(a.evaluator.summary(state.history))  # e.g. operator runs: convergence slowness, untrained errors
     write_json(path / "metrics.json", metrics)
