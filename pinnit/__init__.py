@@ -5,7 +5,8 @@ OpenMP wait policy (:mod:`pinnit.runtime.threads`) before torch starts its threa
 """
 from __future__ import annotations
 
-from .core.lazy import lazy_exports
+import importlib
+
 from .core.version import __version__
 
 _PUBLIC = {"RunConfig": "config", "ConfigError": "core.errors", "PinnitError": "core.errors",
@@ -13,4 +14,11 @@ _PUBLIC = {"RunConfig": "config", "ConfigError": "core.errors", "PinnitError": "
            "RunResult": "runs", "assemble": "runs", "resume": "runs", "run": "runs"}
 
 __all__ = sorted([*_PUBLIC, "__version__"])
-__getattr__ = lazy_exports(__name__, globals(), _PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pinnit' has no attribute {name!r}")
