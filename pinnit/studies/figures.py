@@ -4,9 +4,7 @@
   activation scale" of H. Lee, *Beyond Gaussian Initializations*, 2026): rows best loss, error metric,
   convergence slowness; one line per method = the median over seeds, band = min–max, dots = single seeds; one column per combination of the other axes. A cell with
   diverged/failed runs gets an ``x`` at the top of the panel, one with missing/interrupted runs a hollow ``^``.
-- ``loss_curves.png``: total loss against step per cell, geometric mean over the completed seeds with a
-  min–max band per method; diverged runs as thin dotted lines (they end where they diverged). The step axis
-  starts at 0 and its label names the optimizers that logged losses and the first logged step.
+- ``loss_curves.png``: see :mod:`pinnit.studies.loss_curves` (exploded runs are cut off a log axis and named).
 - ``slowness.png``: convergence slowness (*Enhancing Performance of Multilayer Perceptrons by Knot-Gathering
   Initialization*) per method, a box over the completed runs with the runs as points, one panel per
   combination of the categorical axes (pooled over the numeric ones); below it the absolute levels it
@@ -23,9 +21,10 @@ import numpy as np
 
 from ..outputs.plots import pyplot, save_figure
 from ..core.atomic_files import write_json
+from .figure_panels import cell_panels, figure_grid, panel_title, short_key
+from .loss_curves import plot_loss_curves
 from .results import Study, value_label
 
-MAX_PANELS = 16
 AXIS_LABELS = {
     "network.activation.a": r"activation scale $a$ in $a\,f(x)$",
     "network.activation.b": r"input scale $b$ in $f(b\,x)$",
@@ -59,26 +58,6 @@ QUANTITIES = (("best_loss", "best loss (lowest total loss)"),
               ("slowness", r"convergence slowness $\bar{\mathcal{L}}/\mathcal{L}_0$"))
 
 
-def _short(key: str, axes: list[str]) -> str:
-    """``network.activation.a`` → ``a``; ``network.activation.name`` → ``activation``; two parts when ambiguous."""
-    parts = key.split(".")
-    if parts[-1] == "name" and len(parts) > 1:
-        return parts[-2]
-    last = parts[-1]
-    return last if sum(a.rsplit(".", 1)[-1] == last for a in axes) == 1 else ".".join(key.split(".")[-2:])
-
-
-def _title(study: Study, axes: list[str], values: tuple) -> str:
-    return ", ".join(f"{_short(a, study.axes)}={value_label(v)}" for a, v in zip(axes, values))
-
-
-def _panels(study: Study, axes: list[str]) -> list[tuple]:
-    found = list(dict.fromkeys(study.cell(r, axes) for r in study.runs))
-    if len(found) > MAX_PANELS:  # an evenly spread subset, said in the title
-        found = [found[i] for i in np.linspace(0, len(found) - 1, MAX_PANELS).round().astype(int)]
-    return found
-
-
 def _quantity(r, name: str, metric: str, weights: str) -> float | None:
     if name == "best_loss":
         return r.best_loss
@@ -90,12 +69,6 @@ def _quantity(r, name: str, metric: str, weights: str) -> float | None:
 def _log_ok(values: list[float]) -> bool:
     v = np.array([x for x in values if x is not None], dtype=float)
     return v.size > 0 and bool((v > 0).all()) and v.max() / v.min() > 10
-
-
-def _grid(plt, rows: int, cols: int, width: float = 3.8, height: float = 3.0, **kwargs):
-    fig, axes = plt.subplots(rows, cols, figsize=(max(5.5, width * cols + 0.6), height * rows + 0.6),
-                             squeeze=False, layout="constrained", **kwargs)
-    return fig, axes
 
 
 def _markers_legend(ax_handles: list, bad: bool, pending: bool) -> list:
@@ -165,9 +138,9 @@ def plot_vs_axis(study: Study, axis: str, metric: str, weights: str, path: Path)
     from matplotlib.transforms import blended_transform_factory
 
     other = [a for a in study.cell_axes if a != axis]
-    panels = _panels(study, other)
+    panels = cell_panels(study, other)
     names = [("best_loss", QUANTITIES[0][1]), (metric, metric_label(metric, weights)), ("slowness", QUANTITIES[1][1])]
-    fig, axes = _grid(plt, len(names), len(panels))
+    fig, axes = figure_grid(plt, len(names), len(panels))
     data: dict[str, Any] = {"x_axis": axis, "metric": metric, "weights": weights,
                             "statistic": "median, min, max over completed seeds", "panels": []}
     handles: dict[str, Any] = {}
@@ -200,100 +173,12 @@ def plot_vs_axis(study: Study, axis: str, metric: str, weights: str, path: Path)
             if i == len(names) - 1:
                 ax.set_xlabel(axis_label(axis))
             if i == 0 and other:
-                ax.set_title(_title(study, other, panel), fontsize=9)
+                ax.set_title(panel_title(study, other, panel), fontsize=9)
             entry["rows"][name] = lines
         data["panels"].append(entry)
     legend = _markers_legend(list(handles.values()), any_bad, any_pending)
     fig.legend(handles=legend, loc="outside lower center", fontsize=8, ncol=min(len(legend), 3))
     fig.suptitle(f"{study.name}: median over seeds (line), min–max (band), seeds (dots)", fontsize=10)
-    save_figure(fig, path)
-    plt.close(fig)
-    return data
-
-
-def _mean_curve(curves: list[tuple[np.ndarray, np.ndarray]], log: bool) -> dict[str, list]:
-    """Mean (geometric if ``log``), min and max over runs on the union of their steps, each run interpolated
-    within its own step range only."""
-    steps = np.unique(np.concatenate([s for s, _ in curves]))
-    grid = np.full((len(curves), steps.size), np.nan)
-    for i, (s, v) in enumerate(curves):
-        inside = (steps >= s[0]) & (steps <= s[-1])
-        grid[i, inside] = np.interp(steps[inside], s, np.log10(v) if log else v)
-    mean, lo, hi = np.nanmean(grid, axis=0), np.nanmin(grid, axis=0), np.nanmax(grid, axis=0)
-    if log:
-        mean, lo, hi = 10 ** mean, 10 ** lo, 10 ** hi
-    return {"steps": steps.tolist(), "mean": mean.tolist(), "min": lo.tolist(), "max": hi.tolist()}
-
-
-def step_label(runs: list) -> str:
-    """The step axis of loss curves: the optimizers that logged losses in ``runs``, in order, and the first
-    logged step (the curves, and slowness's L₀, start there, not at step 0)."""
-    from ..training.optimizers import optimizer_label
-
-    stages: dict[str, None] = {}
-    first = []
-    for r in runs:
-        rows = [row for row in r.history() if row.get("loss_total") is not None and row.get("step") is not None]
-        stages.update(dict.fromkeys(str(row["stage"]) for row in rows if row.get("stage")))
-        first += [rows[0]["step"]] if rows else []
-    parts = [", then ".join(optimizer_label(name) for name in stages)]
-    parts.append(f"loss logged from step {min(first):g}" if first else "")
-    inside = "; ".join(p for p in parts if p)
-    return f"step ({inside})" if inside else "step"
-
-
-def plot_loss_curves(study: Study, path: Path) -> dict:
-    plt = pyplot()
-    axes_keys = study.cell_axes
-    panels = _panels(study, axes_keys)
-    cols = min(4, len(panels))
-    rows = -(-len(panels) // cols)
-    fig, axes = _grid(plt, rows, cols, 3.8, 2.9)
-    data: dict[str, Any] = {"statistic": "geometric mean, min, max of loss_total over completed seeds", "panels": []}
-    handles: dict[str, Any] = {}
-    any_diverged = False
-    for n, panel in enumerate(panels):
-        ax = axes[n // cols][n % cols]
-        entry = {"axes": dict(zip(axes_keys, map(value_label, panel))), "lines": {}}
-        for k, method in enumerate(study.methods):
-            runs = [r for r in study.runs if study.group(r) == method and study.cell(r) == panel]
-            curves = [(r.id, *r.loss_curve()) for r in runs if r.outcome == "completed"]
-            curves = [c for c in curves if c[1].size]
-            log = all((c[2] > 0).all() for c in curves)
-            if curves:
-                line = _mean_curve([(s, v) for _, s, v in curves], log)
-                line["runs"] = [c[0] for c in curves]
-                h, = ax.plot(line["steps"], line["mean"], color=f"C{k}", lw=1.3, label=method)
-                handles.setdefault(method, h)
-                ax.fill_between(line["steps"], line["min"], line["max"], color=f"C{k}", alpha=0.2, lw=0)
-                entry["lines"][method] = line
-            for r in runs:
-                if r.outcome == "diverged":
-                    s, v = r.loss_curve()
-                    ax.plot(s, v, color=f"C{k}", lw=0.8, ls=":")
-                    any_diverged = True
-        if all(all((np.asarray(line["min"]) > 0)) for line in entry["lines"].values()) and entry["lines"]:
-            ax.set_yscale("log")
-        if not entry["lines"]:
-            ax.text(0.5, 0.5, "no completed run yet", ha="center", va="center", transform=ax.transAxes, color="0.4")
-        ax.set_xlim(left=0)
-        entry["x_label"] = step_label([r for r in study.runs if study.cell(r) == panel and r.outcome != "missing"])
-        if n // cols == rows - 1 or n + cols >= len(panels):
-            ax.set_xlabel(entry["x_label"])
-        if n % cols == 0:
-            ax.set_ylabel(r"total loss $\mathcal{L}$")
-        ax.grid(alpha=0.3)
-        if axes_keys:
-            ax.set_title(_title(study, axes_keys, panel), fontsize=9)
-        data["panels"].append(entry)
-    for n in range(len(panels), rows * cols):
-        axes[n // cols][n % cols].axis("off")
-    legend = list(handles.values())
-    if any_diverged:
-        legend.append(plt.Line2D([], [], color="k", lw=0.8, ls=":", label="diverged run"))
-    fig.legend(handles=legend, loc="outside lower center", fontsize=8, ncol=min(len(legend), 4))
-    shown = "" if len(panels) == len(set(study.cell(r) for r in study.runs)) else f" ({len(panels)} cells shown)"
-    fig.suptitle(f"{study.name}: loss curves, geometric mean over seeds (band: min–max){shown}", fontsize=10)
     save_figure(fig, path)
     plt.close(fig)
     return data
@@ -312,9 +197,9 @@ def plot_slowness(study: Study, path: Path) -> dict:
     plt = pyplot()
     numeric = study.numeric_axes
     keys = [a for a in study.cell_axes if a not in numeric]
-    panels = _panels(study, keys)
-    fig, axes = _grid(plt, 2, len(panels), max(2.6, 1.1 * len(study.methods) + 1.2), 3.3, sharey="row")
-    pooled = f"; pooled over {', '.join(_short(a, study.axes) for a in numeric)}" if numeric else ""
+    panels = cell_panels(study, keys)
+    fig, axes = figure_grid(plt, 2, len(panels), max(2.6, 1.1 * len(study.methods) + 1.2), 3.3, sharey="row")
+    pooled = f"; pooled over {', '.join(short_key(a, study.axes) for a in numeric)}" if numeric else ""
     data: dict[str, Any] = {"pooled_over": numeric, "panels": []}
     everything: list[float] = []
     levels_all: list[float] = []
@@ -351,7 +236,7 @@ def plot_slowness(study: Study, path: Path) -> dict:
             ax.set_ylabel(r"convergence slowness $\bar{\mathcal{L}}/\mathcal{L}_0$" "\n(relative to its own start)")
             low.set_ylabel("absolute loss: first logged\n$\\mathcal{L}_0$ (△) → mean $\\bar{\\mathcal{L}}$ (●)")
         if keys:
-            ax.set_title(_title(study, keys, panel), fontsize=9)
+            ax.set_title(panel_title(study, keys, panel), fontsize=9)
         data["panels"].append(entry)
     if _log_ok(everything):
         for ax in axes[0]:
