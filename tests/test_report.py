@@ -14,7 +14,7 @@ from study_builder import FAILED, MISSING, build_study
 
 from pinnit.cli import main
 from pinnit.studies.report import write_report
-from pinnit.studies.results import load_study
+from pinnit.studies.results import load_study, value_label
 
 A = "network.activation.a"
 
@@ -160,6 +160,32 @@ def test_figures_plot_the_table_and_mark_failures(study_dir, report):
     diag = {d["initializer"]: d["diagonal"]["d"] for d in init["initializers"]}
     assert diag["proposed"] > 1.2 and abs(diag["xavier"]) < 0.5  # W = D + Z with D = ω·I, ω = 1/a = 2 (Lee 2026)
     assert (fig / "init" / "activation_range.png").exists()
+
+
+def test_signal_table_sets_each_cells_network_at_init_beside_its_trained_medians(study_dir, report):
+    """signal.md/json: one row per cell × method; the diagnosis is that of the cell's first run (the same numbers
+    `pinnit diagnose` gives for its config), and the medians equal the summary table's."""
+    from pinnit.diagnostics.report import diagnose
+    from pinnit.runs import parse_config
+
+    signal = json.loads((report / "signal.json").read_text())
+    summary = {(r["method"], r[A]): r for r in read_csv(report / "summary.csv")}
+    assert {(r["method"], r[A]) for r in signal["rows"]} == set(summary)
+    study = load_study(study_dir)
+    for row in signal["rows"]:
+        first = next(r for r in study.runs if study.group(r) == row["method"] and value_label(r.axes[A]) == row[A]
+                     and r.config)
+        d = diagnose(parse_config(first.config), samples=512)
+        assert row["seed"] == first.seed
+        assert row["signal"] == pytest.approx(d.summary["last_layer"]["sample_std"], rel=1e-6)
+        assert row["chi1"] == pytest.approx(d.summary["chi1_mean"], rel=1e-6)
+        med = summary[(row["method"], row[A])]["best_loss_median"]
+        assert (row["best_loss_median"] is None) == (med == "")
+        if med:
+            assert row["best_loss_median"] == pytest.approx(float(med), rel=1e-9)
+    text = (report / "signal.md").read_text()
+    assert text.count("\n| ") == len(signal["rows"]) + 1 and "signal at init" in text
+    assert "[signal.md](signal.md)" in (report / "summary.md").read_text()
 
 
 def test_diverged_and_interrupted_runs_are_counted_not_averaged(copy):

@@ -14,7 +14,8 @@ EXAMPLES = """examples:
 
 outputs (STUDY_DIR/report/): runs.csv, summary.csv, summary.md, figures/*.png with a .json of the plotted
 numbers each, figures/init/ (pinnit diagnose of each method at initialization), verdicts.json and
-verdicts.md (a verdict for each claim of the study file, also printed)
+verdicts.md (a verdict for each claim of the study file, also printed), signal.md and signal.json (every
+cell × method's network at initialization beside its trained medians)
 """
 
 
@@ -37,7 +38,7 @@ class ReportCommand:
         p.add_argument("--claims", metavar="STUDY_FILE",
                        help="judge the claims of this study file (default: those of the study's plan.json)")
         p.add_argument("--no-diagnose", action="store_true",
-                       help="skip the per-method diagnostics at initialization (figures/init/)")
+                       help="skip the diagnostics at initialization (figures/init/, signal.md)")
 
     @staticmethod
     def execute(args) -> int:

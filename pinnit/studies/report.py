@@ -9,6 +9,8 @@
   other outcomes counted (diverged / failed / interrupted / missing).
 - ``figures/``: see :mod:`pinnit.studies.figures`.
 - ``verdicts.json`` / ``verdicts.md``: a verdict for each of the study's claims (:mod:`pinnit.studies.verdicts`).
+- ``signal.md`` / ``signal.json`` (with the init diagnostics): each cell × method's network at initialization beside
+  its trained medians (:mod:`pinnit.studies.signal_table`).
 
 The error metric is read for the chosen weights: ``best`` (default) = ``errors_best`` of metrics.json (the
 lowest-loss weights), falling back to the final weights' errors for runs that have none; ``final`` =
@@ -171,7 +173,8 @@ def summary_markdown(study: Study, rows: list[dict], metric: str, weights: str, 
 
 def write_report(study_dir: str | Path, weights: str = "best", metric: str | None = None, *,
                  figures: bool = True, diagnose: bool = True) -> Path:
-    """Write runs.csv, summary.csv, summary.md and the figures into ``STUDY_DIR/report``; returns that folder."""
+    """Write runs.csv, summary.csv, summary.md, verdicts, the figures and (with ``diagnose``) the signal table
+    (:mod:`pinnit.studies.signal_table`) into ``STUDY_DIR/report``; returns that folder."""
     return build_report(load_study(study_dir), weights, metric, figures=figures, diagnose=diagnose)[0]
 
 
@@ -199,8 +202,15 @@ def build_report(study: Study, weights: str = "best", metric: str | None = None,
     verdict_files = write_verdicts(study, claims, out)
     if verdict_files:
         summary += "\n## Claims\n\nVerdicts: [verdicts.md](verdicts.md) (and verdicts.json).\n"
+    signal_files = []
+    if figures and diagnose:
+        from .signal_table import write_signal_table
+
+        signal_files = write_signal_table(study, metric, weights, out)
+    if signal_files:
+        summary += "\n## Signal at initialization\n\nPer cell and method: [signal.md](signal.md) (and signal.json).\n"
     write_text(out / "summary.md", summary)
-    return out, [out / "runs.csv", out / "summary.csv", out / "summary.md", *verdict_files, *paths]
+    return out, [out / "runs.csv", out / "summary.csv", out / "summary.md", *verdict_files, *signal_files, *paths]
 
 
 def study_claims(study: Study) -> list:
