@@ -252,3 +252,22 @@ def test_without_methods_the_first_categorical_axis_names_the_lines(tmp_path):
     assert [(r["method"], r["network.depth"], r["planned"], r["missing"]) for r in rows] == [
         ("xavier_normal", "2", "2", "2"), ("eoc(sigma_b=0.1)", "2", "2", "2"),
         ("xavier_normal", "4", "2", "2"), ("eoc(sigma_b=0.1)", "4", "2", "2")]
+
+
+def test_startup_is_the_time_before_the_first_step(copy):
+    """startup_s = first logged row's time_s − its step × the median seconds per step of that stage; the summary
+    states the median over completed runs."""
+    rid = completed(copy, "xavier", 0.5)[0]
+    path = copy / "runs" / rid / "history.csv"
+    rows = read_csv(path)
+    stage = [r for r in rows if r["loss_total"] and r["stage"] == rows[0]["stage"]]
+    for r in stage:  # a synthetic clock: 7 s of start-up, then 0.25 s per step
+        r["time_s"] = str(7.0 + 0.25 * float(r["step"]))
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    out = write_report(copy, figures=False)
+    startup = {r["id"]: r["startup_s"] for r in read_csv(out / "runs.csv")}
+    assert float(startup[rid]) == pytest.approx(7.0, abs=1e-9)
+    assert "Start-up before the first step" in (out / "summary.md").read_text()

@@ -2,7 +2,8 @@
 
 - ``runs.csv``: one row per planned run — id, method, each axis, seed, outcome and status, every error metric
   of the final and of the best (lowest-loss) weights, best and final total loss, convergence slowness,
-  iterations, wall time, the failure or divergence message.
+  iterations, wall time, start-up before the first step (``startup_s``: compilation, mostly), the failure or
+  divergence message.
 - ``summary.csv`` / ``summary.md``: one row per method × cell (a combination of the non-seed axis values):
   planned runs, n (completed runs, the ones the statistics use), mean ± std (sample std, ddof = 1) and median
   over seeds of the chosen error metric, of the best loss and of the convergence slowness (KGI preprint), and the
@@ -66,7 +67,7 @@ def run_rows(study: Study) -> list[dict[str, Any]]:
         row.update({"best_loss": r.best_loss, "final_loss": r.final_loss, "slowness": r.slowness(),
                     "best_step": _of(m.get("best_step"), int), "restored_best": _of(m.get("restored_best"), bool),
                     "iterations": None if None in iterations else sum(iterations),
-                    "wall_time_s": number(m.get("wall_time_s")), "message": r.message})
+                    "wall_time_s": number(m.get("wall_time_s")), "startup_s": r.startup_s(), "message": r.message})
         rows.append(row)
     return rows
 
@@ -107,6 +108,18 @@ def summary_rows(study: Study, metric: str, weights: str) -> list[dict[str, Any]
         row["weights"] = weights if not fallbacks else f"{weights} ({fallbacks} final)"
         rows.append(row)
     return rows
+
+
+def startup_lines(study: Study) -> list[str]:
+    """One sentence on the time before the first step (compilation, mostly) over the completed runs."""
+    pairs = [(r.startup_s(), number((r.metrics or {}).get("wall_time_s"))) for r in study.runs if r.outcome == "completed"]
+    pairs = [(s, w) for s, w in pairs if s is not None and w]
+    if not pairs:
+        return []
+    start, share = np.array([s for s, _ in pairs]), np.array([s / w for s, w in pairs])
+    return ["", f"Start-up before the first step (assembly and compilation; `startup_s` in runs.csv) over "
+                f"{len(pairs)} completed runs: median {np.median(start):.1f} s ({100 * np.median(share):.1f} % of a "
+                f"run's wall time), max {start.max():.1f} s ({100 * share.max():.1f} %)."]
 
 
 def _cell_order(study: Study, key: tuple[str, tuple]) -> tuple[int, int]:
@@ -157,6 +170,7 @@ def summary_markdown(study: Study, rows: list[dict], metric: str, weights: str, 
                        f"**{text}**" if bold and name == metric else text]
         cells_ += [str(row[o]) for o in ("diverged", "failed", "interrupted", "missing")]
         lines.append("| " + " | ".join(cells_) + " |")
+    lines += startup_lines(study)
     problems = [r for r in study.runs if r.message]
     if problems:
         lines += ["", "## Runs that did not complete", ""]

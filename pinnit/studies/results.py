@@ -118,6 +118,20 @@ class RunRecord:
         data = np.array(rows, dtype=float).reshape(-1, 2)
         return data[:, 0], data[:, 1]
 
+    def startup_s(self) -> float | None:
+        """Seconds before the first step (assembly, the engine's discovery pass, compilation): the first logged
+        row's ``time_s`` minus its steps at the run's median seconds per step (history.csv); None without two
+        timed rows of the first stage."""
+        rows = [r for r in self.history() if r.get("time_s") is not None and r.get("step") is not None
+                and r.get("loss_total") is not None]
+        rows = [r for r in rows if r.get("stage") == rows[0].get("stage")] if rows else []
+        if len(rows) < 2:
+            return None
+        steps = np.array([r["step"] for r in rows], float)
+        times = np.array([r["time_s"] for r in rows], float)
+        per_step = np.diff(times) / np.maximum(np.diff(steps), 1)
+        return float(max(times[0] - steps[0] * np.median(per_step), 0.0))
+
     def slowness(self) -> float | None:
         """Convergence slowness = mean(loss curve) / initial loss (KGI preprint)."""
         _, loss = self.loss_curve()
