@@ -8,6 +8,9 @@ dynamo unavailable on this platform) gives the documented fallback, never an Imp
 - :func:`compiled_graph_count`: dynamo's ``utils.counters["stats"]["unique_graphs"]``, the graphs compiled in
   this process (``pinnit bench`` reports it; tests check that fresh points of the same shape do not recompile).
   None where the counter is unavailable.
+- :func:`default_compile_cache`: inductor's per-user default cache directory (``cache_dir_utils``), which torch
+  writes into ``TORCHINDUCTOR_CACHE_DIR`` the first time it compiles; a study tells it apart from a directory
+  the user chose (pinnit/studies/runner.py). None where unavailable.
 
 Nothing else in pinnit imports ``torch._*`` (tests/test_torch_private.py checks it).
 """
@@ -19,6 +22,7 @@ from types import ModuleType
 
 DYNAMO_CONFIG = "torch._dynamo.config"
 DYNAMO_UTILS = "torch._dynamo.utils"
+CACHE_DIR_UTILS = "torch._inductor.runtime.cache_dir_utils"
 TRACE_FLAG = "trace_autograd_ops"
 
 
@@ -50,4 +54,13 @@ def compiled_graph_count() -> int | None:
     try:
         return int(utils.counters["stats"]["unique_graphs"])
     except Exception:  # noqa: BLE001 (absent module, renamed counter, another layout)
+        return None
+
+
+def default_compile_cache() -> str | None:
+    """Inductor's default cache directory for this user, or None when this torch does not say."""
+    utils = _module(CACHE_DIR_UTILS)
+    try:
+        return str(utils.default_cache_dir())
+    except Exception:  # noqa: BLE001 (absent module, renamed function)
         return None

@@ -7,6 +7,7 @@ stop launching runs, let the running ones checkpoint, and exit 130.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
@@ -118,6 +119,19 @@ class Outcome:
         return 1 if self.count("failed") else 0
 
 
+def compile_cache(study_dir: Path) -> str:
+    """The compilation cache every run of the study shares: ``$TORCHINDUCTOR_CACHE_DIR`` when the user set
+    one, else ``STUDY_DIR/compile_cache`` (on a cluster the study directory is on storage every node sees, so
+    Ray workers on other machines share it too). Torch writes its per-user default into the environment the
+    first time it compiles, so that value counts as unset."""
+    from ..runtime.torch_private import default_compile_cache
+
+    chosen, default = os.environ.get("TORCHINDUCTOR_CACHE_DIR"), default_compile_cache()
+    if chosen and (default is None or os.path.abspath(chosen) != os.path.abspath(default)):
+        return chosen
+    return str(Path(study_dir).resolve() / "compile_cache")
+
+
 def run_study(plan: StudyPlan, executor: str = "local", options: ExecutorOptions | None = None, *,
               overwrite: bool = False, out=None) -> Outcome:
     """Execute the plan's unfinished runs; finished ones stay as they are."""
@@ -134,8 +148,10 @@ def run_study(plan: StudyPlan, executor: str = "local", options: ExecutorOptions
 
 def _execute(plan: StudyPlan, executor: str, options: ExecutorOptions, out) -> Outcome:
     states = plan.states()
+    cache = compile_cache(plan.study_dir)
     tasks = [{"id": r.id, "run_dir": str(plan.study_dir / r.run_dir), "config": r.config,
-              "resume": states[r.id] == "interrupted"} for r in plan.runs if states[r.id] != "finished"]
+              "resume": states[r.id] == "interrupted", "compile_cache": cache}
+             for r in plan.runs if states[r.id] != "finished"]
     outcome = Outcome(skipped=len(plan.runs) - len(tasks))
     runner = EXECUTORS.get(executor, "--executor")(options)
     resumed = sum(t["resume"] for t in tasks)

@@ -5,7 +5,11 @@ Every executor calls :func:`run_task`, in-process (serial, Ray) or in a fresh in
 CUDA_VISIBLE_DEVICES are in the environment before torch is imported. A run that raises is recorded in
 ``failure.json`` and reported, never propagated: one bad run does not stop the others.
 
-A task is ``{"id", "run_dir", "config": resolved config dict, "resume": bool, "threads": int | None}``.
+A task is ``{"id", "run_dir", "config": resolved config dict, "resume": bool, "threads": int | None,
+"compile_cache": str | None}``. ``compile_cache`` is the study's one compilation cache (inductor's
+``TORCHINDUCTOR_CACHE_DIR``): every run of the study, in whatever process or on whatever node, reads and
+fills the same cache, so a graph compiled once is loaded, not compiled, by every later run with the same
+shapes. It is set for the run only and restored afterwards (a Ray worker runs many tasks).
 """
 from __future__ import annotations
 
@@ -20,8 +24,25 @@ from typing import Any
 PR_SET_PDEATHSIG = 1
 
 
+CACHE_VARIABLE = "TORCHINDUCTOR_CACHE_DIR"
+
+
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Train (or resume) the task's run into its directory; returns :func:`state.status_record`."""
+    """Train (or resume) the task's run into its directory, with the study's compilation cache; returns
+    :func:`state.status_record`."""
+    before = os.environ.get(CACHE_VARIABLE)
+    if task.get("compile_cache"):
+        os.environ[CACHE_VARIABLE] = str(task["compile_cache"])
+    try:
+        return _run(task)
+    finally:
+        if before is None:
+            os.environ.pop(CACHE_VARIABLE, None)
+        else:
+            os.environ[CACHE_VARIABLE] = before
+
+
+def _run(task: dict[str, Any]) -> dict[str, Any]:
     from ..runs import parse_config
     from ..core.errors import PinnitError
     from ..runs.pipeline import resume, run
