@@ -85,3 +85,9 @@ def test_every_published_study_is_on_a_page_with_its_verdicts():
         table = (study / "verdicts.md").read_text()
         for claim in json.loads((study / "verdicts.json").read_text())["claims"]:
             assert f"`{claim['id']}`" in table and claim["verdict"] in table
+        provenance = study / "provenance.json"
+        if provenance.exists():  # reports since provenance.json: the page names every commit the runs used
+            page = next(p.read_text() for p in (REPO / "docs").rglob("*.md")
+                        if "results" not in p.parts and f'docs/{rel}/summary.md' in p.read_text())
+            for commit in json.loads(provenance.read_text())["commits"]:
+                assert commit[:7] in page, f"the page of {study.name} does not name commit {commit[:7]}"

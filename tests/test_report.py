@@ -271,3 +271,20 @@ def test_startup_is_the_time_before_the_first_step(copy):
     startup = {r["id"]: r["startup_s"] for r in read_csv(out / "runs.csv")}
     assert float(startup[rid]) == pytest.approx(7.0, abs=1e-9)
     assert "Start-up before the first step" in (out / "summary.md").read_text()
+
+
+def test_provenance_names_the_commits_and_span_of_the_runs(study_dir, report):
+    """provenance.json counts the commits of the runs' stamps; its span runs from the earliest start (stamp date −
+    wall time) to the latest end; summary.md opens with that line."""
+    import datetime
+
+    stamped = [metrics(study_dir, p.parent.name) for p in sorted(study_dir.glob("runs/*/metrics.json"))]
+    p = json.loads((report / "provenance.json").read_text())
+    assert p["runs"] == len(stamped) and sum(p["commits"].values()) == len(stamped)
+    assert set(p["commits"]) == {m["stamp"]["commit"] for m in stamped}
+    ends = [datetime.datetime.fromisoformat(m["stamp"]["date"]) for m in stamped]
+    starts = [e - datetime.timedelta(seconds=m["wall_time_s"]) for e, m in zip(ends, stamped)]
+    assert p["span_s"] == pytest.approx((max(ends) - min(starts)).total_seconds())
+    assert p["run_time_s"] == pytest.approx(sum(m["wall_time_s"] for m in stamped))
+    first = (report / "summary.md").read_text().split("\n\n")[1]
+    assert first.startswith("Trained at commit `") and next(iter(p["commits"]))[:7] in first

@@ -10,6 +10,8 @@
   other outcomes counted (diverged / failed / interrupted / missing).
 - ``figures/``: see :mod:`pinnit.studies.figures`.
 - ``verdicts.json`` / ``verdicts.md``: a verdict for each of the study's claims (:mod:`pinnit.studies.verdicts`).
+- ``provenance.json``: the commits, machines and dates of the runs' stamps, and the study's span
+  (:mod:`pinnit.studies.provenance`); its one line heads ``summary.md``.
 - ``signal.md`` / ``signal.json`` (with the init diagnostics): each cell × method's network at initialization beside
   its trained medians (:mod:`pinnit.studies.signal_table`).
 
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import PinnitError
-from ..core.atomic_files import write_csv, write_text
+from ..core.atomic_files import write_csv, write_json, write_text
 from .results import OUTCOMES, WEIGHTS, RunRecord, Study, load_study, number, value_label
 
 REPORT_DIR = "report"
@@ -223,8 +225,14 @@ def build_report(study: Study, weights: str = "best", metric: str | None = None,
         signal_files = write_signal_table(study, metric, weights, out)
     if signal_files:
         summary += "\n## Signal at initialization\n\nPer cell and method: [signal.md](signal.md) (and signal.json).\n"
+    from .provenance import provenance_line, study_provenance
+
+    provenance = study_provenance(study)
+    write_json(out / "provenance.json", provenance)
+    summary = summary.replace("\n\n", f"\n\n{provenance_line(provenance)}\n\n", 1)
     write_text(out / "summary.md", summary)
-    return out, [out / "runs.csv", out / "summary.csv", out / "summary.md", *verdict_files, *signal_files, *paths]
+    return out, [out / "runs.csv", out / "summary.csv", out / "summary.md", out / "provenance.json",
+                 *verdict_files, *signal_files, *paths]
 
 
 def study_claims(study: Study) -> list:
