@@ -78,7 +78,7 @@ TRAINS = {"burgers_scale_cpu": ({"adam": 500}, None),
           "black_scholes_scale_cpu": ({"adam": 1000}, None),
           "black_scholes_scale_full": ({"adam": 3000, "lbfgs": 3000}, None),
           "burgers_activations_cpu": ({"adam": 2000}, 1e-3), "burgers_activations_full": ({"adam": 10000}, 1e-3),
-          "stokes_kgi_cpu": ({"adam": 15000}, 3e-3), "stokes_kgi_full": ({"adam": 50000}, 1e-3)}
+          "stokes_kgi_cpu": ({"adam": 10000}, 3e-3), "stokes_kgi_full": ({"adam": 50000}, 1e-3)}
 
 
 def _train_the_intended_stages(path: Path, runs) -> None:
