@@ -70,11 +70,12 @@ def test_tta_setup_trains_a_tiny_recipe_and_writes_json_and_figure(tmp_path):
     (entry,) = data["recipes"]
     assert entry["recipe"] == "tiny" and [s["seed"] for s in entry["seeds"]] == [0, 1]
     for seed in entry["seeds"]:
-        rows = read_history(Path(seed["run_dir"]) / "history.csv")
+        assert seed["run_dir"] == f"tta/tiny-seed{seed['seed']}"  # relative to the bench folder, not absolute
+        rows = read_history(out / seed["run_dir"] / "history.csv")
         # evaluations at steps 10, 20, 30, 40; the record is exactly what the run's history says
         assert len(seed["curve"]) == 4 and seed == {**seed, **history_record(rows)}
         assert seed["iterations"] == {"adam": 40}
-        metrics = json.loads((Path(seed["run_dir"]) / "metrics.json").read_text())
+        metrics = json.loads((out / seed["run_dir"] / "metrics.json").read_text())
         assert seed["run_error"] == metrics["rel_l2_u"]
         # pinnit run's metrics.json carries the same stamp keys as the bench files
         assert metrics["stamp"]["torch"] == torch.__version__ and metrics["stamp"]["machine"]["cores"] >= 1

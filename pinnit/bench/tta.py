@@ -125,7 +125,8 @@ def check_recipes(recipes: Sequence[str], *, seeds: int, threads: int, eval_ever
 
 def train_seed(recipe: str, seed: int, *, threads: int, eval_every: int | None, overrides: Sequence[str],
                run_dir: Path) -> dict[str, Any]:
-    """Train ``recipe`` at ``seed`` into ``run_dir`` and return its record (plus wall time and final metrics)."""
+    """Train ``recipe`` at ``seed`` into ``run_dir`` (``OUT/tta/<recipe>-seed<k>``) and return its record, plus
+    wall time, final metrics and the run directory relative to OUT (no machine's absolute path in the JSON)."""
     from ..runs.pipeline import run
 
     cfg = recipe_config(recipe, seed, threads=threads, eval_every=eval_every, overrides=overrides)
@@ -137,7 +138,7 @@ def train_seed(recipe: str, seed: int, *, threads: int, eval_every: int | None, 
     return {"seed": seed, **record, "run_error": result.metrics.get(record["error"]),
             "wall_time_s": result.metrics.get("wall_time_s", time.perf_counter() - started),
             "status": result.metrics.get("status"), "iterations": result.metrics.get("iterations"),
-            "run_dir": str(result.path)}
+            "run_dir": Path(result.path).relative_to(Path(run_dir).parent.parent).as_posix()}
 
 
 def time_to_accuracy(recipes: Sequence[str] = DEFAULT_RECIPES, *, seeds: int = 3, threads: int = 1,
