@@ -288,3 +288,10 @@ def test_provenance_names_the_commits_and_span_of_the_runs(study_dir, report):
     assert p["run_time_s"] == pytest.approx(sum(m["wall_time_s"] for m in stamped))
     first = (report / "summary.md").read_text().split("\n\n")[1]
     assert first.startswith("Trained at commit `") and next(iter(p["commits"]))[:7] in first
+
+
+def test_the_study_files_header_is_quoted_in_the_summary(copy):
+    """What a study reduces against its source, said in its file's leading comment, travels into the report."""
+    (copy / "study.yaml").write_text("# Reduced: 40 Adam steps instead of 5000.\n#\n# Why: CPU time.\nname: tiny\n# not this\n")
+    summary = (write_report(copy, figures=False) / "summary.md").read_text()
+    assert "## The study file's header\n\n> Reduced: 40 Adam steps instead of 5000.\n>\n> Why: CPU time.\n" in summary

@@ -10,6 +10,7 @@
   other outcomes counted (diverged / failed / interrupted / missing).
 - ``figures/``: see :mod:`pinnit.studies.figures`.
 - ``verdicts.json`` / ``verdicts.md``: a verdict for each of the study's claims (:mod:`pinnit.studies.verdicts`).
+- ``summary.md`` ends with the study file's leading comment (what it reduces against its source, and why).
 - ``provenance.json``: the commits, machines and dates of the runs' stamps, and the study's span
   (:mod:`pinnit.studies.provenance`); its one line heads ``summary.md``.
 - ``signal.md`` / ``signal.json`` (with the init diagnostics): each cell × method's network at initialization beside
@@ -112,6 +113,22 @@ def summary_rows(study: Study, metric: str, weights: str) -> list[dict[str, Any]
     return rows
 
 
+def header_lines(study: Study) -> list[str]:
+    """The study file's leading comment (what it reduces against its source, and why), quoted."""
+    try:
+        text = (study.path / "study.yaml").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    header = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line[1:].strip())
+    if not header:
+        return []
+    return ["", "## The study file's header", "", *(f"> {line}" if line else ">" for line in header)]
+
+
 def startup_lines(study: Study) -> list[str]:
     """One sentence on the time before the first step (compilation, mostly) over the completed runs."""
     pairs = [(r.startup_s(), number((r.metrics or {}).get("wall_time_s"))) for r in study.runs if r.outcome == "completed"]
@@ -173,6 +190,7 @@ def summary_markdown(study: Study, rows: list[dict], metric: str, weights: str, 
         cells_ += [str(row[o]) for o in ("diverged", "failed", "interrupted", "missing")]
         lines.append("| " + " | ".join(cells_) + " |")
     lines += startup_lines(study)
+    lines += header_lines(study)
     problems = [r for r in study.runs if r.message]
     if problems:
         lines += ["", "## Runs that did not complete", ""]
