@@ -78,7 +78,7 @@ def test_every_published_study_is_on_a_page_with_its_verdicts():
     assert studies
     for study in studies:
         rel = f"results/studies/{study.name}"
-        for name in ("verdicts.md", "summary.md"):
+        for name in {"verdicts.md", "summary.md", *(p.name for p in study.glob("*.md"))}:
             assert f'--8<-- "docs/{rel}/{name}"' in pages, f"{rel}/{name} is not included in a page"
         for png in study.glob("*.png"):
             assert f"{rel}/{png.name})" in pages, f"{rel}/{png.name} is not shown on a page"
