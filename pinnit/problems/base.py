@@ -2,8 +2,9 @@
 
 A problem declares its inputs (e.g. ``x, t``), output fields (``u``), a box domain, loss terms (PDE
 residuals and conditions, each a function of :class:`~pinnit.derivatives.fields.Fields`), optionally an output
-transform that satisfies some conditions exactly (hard constraints), and a reference solution on an
-evaluation grid. Its constructor's annotated keyword arguments are its YAML parameters.
+transform that satisfies some conditions exactly (hard constraints; written as expressions, so that its
+derivatives are symbolic: :mod:`.transform_expressions`), and a reference solution on an evaluation grid.
+Its constructor's annotated keyword arguments are its YAML parameters.
 """
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from ..core.registry import Registry
 from ..geometry import Box, Region
 
 if TYPE_CHECKING:
+    from ..expressions.parse import Compiled
     from ..sampling.functions import FunctionInput
+    from .transform_expressions import SymbolicTransform
 
 KINDS = ("physics", "boundary", "initial", "data")
 
@@ -68,9 +71,39 @@ class Problem:
     def terms(self) -> list[Term]:
         raise NotImplementedError
 
+    def transform_expressions(self) -> Mapping[str, str] | None:
+        """Hard constraints: the output transform g(x, y) as one expression per field in the inputs, the
+        :meth:`transform_parameters` and the raw outputs (a field's name is its raw output), e.g. Burgers'
+        ``{"u": "-sin(pi*x) + t*(1 - x^2)*u"}``; None: no transform (:mod:`.transform_expressions`)."""
+        return None
+
+    def transform_parameters(self) -> Mapping[str, float]:
+        """The constants :meth:`transform_expressions` names (e.g. ``{"K": 0.5}``)."""
+        return {}
+
+    def symbolic_transform(self) -> SymbolicTransform | None:
+        """The parsed output transform (built once, on first use), or None without transform expressions."""
+        if "_symbolic_transform" not in self.__dict__:
+            exprs = self.transform_expressions()
+            if exprs is None:
+                self._symbolic_transform = None
+            else:
+                from .transform_expressions import SymbolicTransform
+
+                self._symbolic_transform = SymbolicTransform.parse(self.inputs, self.outputs, exprs,
+                                                                   self.transform_parameters())
+        return self._symbolic_transform
+
     def output_transform(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Hard constraints: map raw network output to the field (only called when enabled)."""
-        return y
+        g = self.symbolic_transform()
+        return y if g is None else g(x, y)
+
+    def transform_derivative(self, field: str, wrt: tuple[str, ...] = ()) -> Compiled | None:
+        """∂^wrt of the output transform of ``field``, compiled over the raw network's values and derivatives
+        (the chain rule by sympy, :mod:`.transform_expressions`); None for a transform without expressions."""
+        g = self.symbolic_transform()
+        return None if g is None else g.derivative(field, wrt)
 
     def default_resolution(self) -> list[int]:
         return [101] * len(self.inputs)

@@ -86,7 +86,27 @@ class BlackScholes(Problem):
             Term("boundary", "boundary", Region(box, ({"S": 0.0}, {"S": self.S_max})), boundary, points=256),
         ]
 
+    def transform_expressions(self) -> dict[str, str] | None:
+        """The hard-constraint transform (class docstring) as an expression; None with ``boundary: exact``, whose
+        g₁ is the closed-form price (:meth:`output_transform` evaluates that one in Python, without symbolic
+        derivatives: the jets engines then differentiate it through the network's Taylor polynomial)."""
+        if self.boundary == "exact":
+            return None
+        bubble = "S*(S_max - S)*V" if not self.hard_initial else "tau*S*(S_max - S)*V"
+        if self.option == "call":  # B = (S/S_max)(S_max − K e^{−rτ});  A = payoff + (S/S_max)(K − K e^{−rτ})
+            lift = ("S/S_max*(S_max - K*exp(-r*tau))" if not self.hard_initial
+                    else "Max(S - K, 0) + S/S_max*(K - K*exp(-r*tau))")
+        else:  # B = (1 − S/S_max) K e^{−rτ};  A = payoff + (1 − S/S_max)(K e^{−rτ} − K)
+            lift = ("(1 - S/S_max)*K*exp(-r*tau)" if not self.hard_initial
+                    else "Max(K - S, 0) + (1 - S/S_max)*(K*exp(-r*tau) - K)")
+        return {"V": f"{lift} + {bubble}"}
+
+    def transform_parameters(self) -> dict[str, float]:
+        return {"K": self.K, "r": self.r, "S_max": self.S_max}
+
     def output_transform(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.boundary != "exact":
+            return super().output_transform(x, y)
         S, tau = x[:, :1], x[:, 1:2]
         g0, g1 = self.boundary_values(tau)
         w = S / self.S_max

@@ -60,9 +60,8 @@ class Burgers(Problem):
             Term("boundary", "boundary", Region(box, ({"x": -1.0}, {"x": 1.0})), boundary, points=80),
         ]
 
-    def output_transform(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        xs, t = x[:, :1], x[:, 1:2]
-        return -torch.sin(math.pi * xs) + t * (1 - xs**2) * y
+    def transform_expressions(self) -> dict[str, str]:
+        return {"u": "-sin(pi*x) + t*(1 - x^2)*u"}  # u on the right: the raw network output N
 
     def reference(self, axes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         from ..references.burgers import burgers_exact

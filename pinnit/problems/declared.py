@@ -19,7 +19,7 @@ from ..derivatives.fields import Fields
 from ..geometry.regions import Box, Region
 from .base import Problem, Term, register_problem
 from .declared_functions import function_inputs, solver_spec
-from .declared_transform import apply_transform, parse_gauge, parse_output_transform
+from .declared_transform import parse_gauge, parse_output_transform
 from .declared_io import PATH, ConditionSpec, Declaration, Table, load_declaration, read_table, resolve
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class DeclaredProblem(Problem):
                 raise ConfigError(f"{PATH}.conditions[{i - n_eq}].name",
                                   f"term name '{t.name}' is used twice; give each condition its own name")
             names.add(t.name)
-        self._transform, self.hard_terms = parse_output_transform(self, s)
+        self._symbolic_transform, self.hard_terms = parse_output_transform(self, s)  # Problem.output_transform
         self.gauge = parse_gauge(self, s.gauge)  # (field, point) pinned to 0 by operator runs, or None
         self._exact, self._table = self._reference(s)
         self._eval_box = {**self._domain, **self._box(s.evaluation.box, f"{PATH}.evaluation.box")}
@@ -342,22 +342,6 @@ class DeclaredProblem(Problem):
 
     def terms(self) -> list[Term]:
         return list(self._terms)
-
-    def output_transform(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return apply_transform(self, x, y, self._transform) if self._transform is not None else y
-
-    def transform_derivative(self, field: str, wrt: tuple[str, ...]) -> Compiled | None:
-        """∂^wrt of the output transform of ``field``, compiled over the raw network's values and derivatives
-        (sympy's chain rule: e.g. ∂/∂x [u·x(1−x)y] = u_x·x(1−x)y + u·(1−2x)y); None without a transform."""
-        if self._transform is None:
-            return None
-        import sympy as sp
-
-        compiled = self._transform[self.outputs.index(field)]
-        if not wrt:
-            return compiled
-        expr = sp.diff(compiled.expr, *(self.ns.symbols[v] for v in wrt))
-        return _ex().compile_expr(expr, self.ns, f"{PATH}.output_transform.{field}")
 
     def default_resolution(self) -> list[int]:
         return list(self._resolution)

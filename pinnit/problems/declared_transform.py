@@ -1,5 +1,6 @@
 """The output transform of a declared problem (hard constraints): per-field expressions of the inputs and the raw
-network outputs, and the numerical check that it satisfies the conditions it claims (``satisfies``)."""
+network outputs (a :class:`~pinnit.problems.transform_expressions.SymbolicTransform`, as every problem's), and the
+numerical check that it satisfies the conditions it claims (``satisfies``)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -11,10 +12,10 @@ from ..core.errors import ConfigError, did_you_mean
 from ..derivatives.fields import Fields
 from ..sampling import sample_region
 from .declared_io import PATH, Declaration, GaugeSpec
+from .transform_expressions import SymbolicTransform
 
 if TYPE_CHECKING:
     from .declared import DeclaredProblem
-    from ..expressions.parse import Compiled
 
 
 def _ex():
@@ -25,7 +26,7 @@ def _ex():
 
 
 def parse_output_transform(problem: DeclaredProblem, s: Declaration
-                           ) -> tuple[list[Compiled] | None, tuple[str, ...]]:
+                           ) -> tuple[SymbolicTransform | None, tuple[str, ...]]:
     """The compiled transform (one expression per field) and the conditions it satisfies; one-line ConfigErrors
     for a missing or malformed transform and for a listed condition it does not satisfy (checked numerically)."""
     path = f"{PATH}.output_transform"
@@ -44,7 +45,8 @@ def parse_output_transform(problem: DeclaredProblem, s: Declaration
         raise ConfigError(f"{path}.{bad}", f"keys must be the fields {', '.join(problem.outputs)}"
                                            f"{did_you_mean(bad, problem.outputs)}")
     per_field = isinstance(s.output_transform, dict)
-    transform = [problem.parse(spec[u], f"{path}.{u}" if per_field else path, "transform") for u in problem.outputs]
+    transform = SymbolicTransform(problem.ns, [problem.parse(spec[u], f"{path}.{u}" if per_field else path,
+                                                            "transform") for u in problem.outputs], path)
     names = [t.name for t in problem.terms() if t.kind != "physics"]
     if not s.satisfies:
         raise ConfigError(f"{PATH}.satisfies", f"list the conditions the output transform satisfies exactly "
@@ -78,7 +80,7 @@ def parse_gauge(problem: DeclaredProblem, spec: GaugeSpec | None) -> tuple[str, 
     return spec.field, tuple(face[k] for k in problem.inputs)
 
 
-def _check_transform(problem: DeclaredProblem, transform: list[Compiled], hard_terms: tuple[str, ...]) -> None:
+def _check_transform(problem: DeclaredProblem, transform: SymbolicTransform, hard_terms: tuple[str, ...]) -> None:
     """Each condition in ``satisfies`` must hold to rounding for *any* network: check with a random one."""
     g = torch.Generator().manual_seed(0)
     w = torch.randn(len(problem.inputs), 16, generator=g, dtype=torch.float64)
@@ -89,7 +91,7 @@ def _check_transform(problem: DeclaredProblem, transform: list[Compiled], hard_t
     rng = np.random.default_rng(0)
     for term in (t for t in problem.terms() if t.name in hard_terms):
         pts = torch.as_tensor(sample_region(term.region, problem.inputs, 64, "uniform", rng), dtype=torch.float64)
-        f = Fields(pts, problem.inputs, problem.outputs, lambda x: apply_transform(problem, x, net(x), transform))
+        f = Fields(pts, problem.inputs, problem.outputs, lambda x: transform(x, net(x)))
         r = term.residual(f)
         worst = max(float(p.detach().abs().max()) for p in (r if isinstance(r, tuple) else (r,)))
         size = 1.0 + float(f.y.detach().abs().max())
@@ -98,9 +100,3 @@ def _check_transform(problem: DeclaredProblem, transform: list[Compiled], hard_t
                               f"the output_transform does not satisfy condition '{term.name}' "
                               f"(residual up to {worst:.3g} for a random network)")
 
-
-def apply_transform(problem: DeclaredProblem, x: torch.Tensor, y: torch.Tensor, transform: list[Compiled]
-                    ) -> torch.Tensor:
-    """The transformed fields (N | B × N) × fields of network outputs ``y`` at points ``x``."""
-    env = _ex().Columns(x, problem.inputs, y, problem.outputs)
-    return torch.stack(torch.broadcast_tensors(*(c(env) for c in transform)), dim=-1)  # (N | B × N) × fields
