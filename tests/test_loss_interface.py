@@ -41,8 +41,8 @@ def test_both_losses_implement_the_interface_and_train_their_real_model(burgers_
         assert isinstance(a.loss, Loss)
         assert a.loss.model is a.model  # built around the run's network, no placeholder
     # capabilities: declared on the interface, answered by each loss
-    assert pinn.loss.supports_residuals and not operator.loss.supports_residuals
-    assert operator.loss.residuals() is None and operator.loss.engine is None and operator.loss.engine_name is None
+    assert pinn.loss.supports_residuals and operator.loss.supports_residuals  # both: least squares applies
+    assert operator.loss.engine is None and operator.loss.engine_name is None
     assert pinn.loss.engine is not None and pinn.loss.engine_name == "autograd"
     r = pinn.loss.residuals()
     total = float(pinn.loss.total(pinn.loss.term_losses()).detach())
@@ -71,10 +71,10 @@ def test_a_least_squares_stage_on_a_loss_without_residuals_is_one_line(burgers_c
     """The trainer asks the loss (``supports_residuals``) before a Levenberg–Marquardt stage starts."""
     lm = parse_config(_staged(burgers_cfg, {"adam": {"iterations": 2, "lr": 1e-3},
                                             "levenberg_marquardt": {"iterations": 4}}))
-    operator = assemble(parse_config(tiny_operator(tmp_path)))
-    with pytest.raises(ConfigError, match="levenberg_marquardt needs the residual vector of a PINN loss; this "
-                                          "run's loss \\(OperatorLoss\\) has none"):
-        Trainer(operator.loss, lm.training, checkpointer=Checkpointer(tmp_path / "lm.pt"), stages=resolve_stages(lm),
+    loss = QuadraticLoss(RunContext.create("cpu", "float64", 0))  # written against the interface only
+    with pytest.raises(ConfigError, match="levenberg_marquardt needs the residual vector of a PINN or operator "
+                                          "loss; this run's loss \\(QuadraticLoss\\) has none"):
+        Trainer(loss, lm.training, checkpointer=Checkpointer(tmp_path / "lm.pt"), stages=resolve_stages(lm),
                 progress=False)
 
 

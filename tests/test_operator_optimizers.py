@@ -1,6 +1,7 @@
-"""Closure optimizers (L-BFGS, BFGS, SSBFGS, SSBroyden) and float64 stages on operator runs: each runs on one
-fixed function-and-point batch per chunk (a new batch between chunks), a run interrupted inside a float64 L-BFGS
-stage resumes bit for bit, and a dense method on a network above its max_params is refused in one line."""
+"""Closure optimizers (L-BFGS, BFGS, SSBFGS, SSBroyden; Levenberg–Marquardt in test_operator_second_order.py)
+and float64 stages on operator runs: each runs on one fixed function-and-point batch per chunk (a new batch
+between chunks), a run interrupted inside a float64 L-BFGS stage resumes bit for bit, and a dense method on a
+network above its max_params is refused in one line."""
 from __future__ import annotations
 
 import os
@@ -156,10 +157,9 @@ def test_the_refusal_exits_2_with_the_line(tmp_path, capsys):
     assert len(err) == 1 and "training.stages.qn.max_params" in err[0] and "70,083 parameters" in err[0]
 
 
-def test_levenberg_marquardt_is_refused_for_operator_runs_in_one_line(tmp_path):
-    """LM needs one residual vector over fixed points; an operator loss is functions × points × terms."""
-    stages = {"adam": {"iterations": 5}, "lm": {"optimizer": "levenberg_marquardt", "iterations": 5}}
-    with pytest.raises(ConfigError, match=r"^training.stages.lm.optimizer: 'levenberg_marquardt' works on a PINN's "
-                                          r"residual vector; operator runs .* use lbfgs$") as err:
-        parse_config(tiny(tmp_path, stages))
-    assert "\n" not in str(err.value)
+def test_levenberg_marquardt_is_accepted_for_operator_runs(tmp_path):
+    """LM works on the operator loss's residual vector on the held batch (tests/test_operator_second_order.py
+    trains and resumes it); only the dense quasi-Newton methods keep a max_params refusal."""
+    stages = {"adam": {"iterations": 5}, "lm": {"optimizer": "levenberg_marquardt", "iterations": 5,
+                                                "max_params": 10}}
+    assert parse_config(tiny(tmp_path, stages)).training.stages["lm"].iterations == 5

@@ -56,7 +56,8 @@ def quadratic(n: int, seed: int = 0):
 
 # --- registry ---------------------------------------------------------------------------------------
 def test_registry_lists_the_optimizers_with_descriptions():
-    assert list(OPTIMIZERS) == ["adam", "bfgs", "lbfgs", "levenberg_marquardt", "sgd", "ssbfgs", "ssbroyden"]
+    assert list(OPTIMIZERS) == ["adam", "bfgs", "lbfgs", "levenberg_marquardt", "lstsq_last", "sgd", "ssbfgs",
+                                "ssbroyden"]
     assert all(OPTIMIZERS.describe().values())
 
 

@@ -141,7 +141,9 @@ def draw_points(problem: Problem, ctx: RunContext, terms: Sequence[Term], counts
 
 class OperatorLoss(Loss):
     """Training functions, each term's points, and the weighted loss of one function batch (a :class:`Loss`
-    that holds one batch per closure chunk)."""
+    that holds one batch per closure chunk, with a residual vector on that batch for least-squares methods)."""
+
+    supports_residuals = True
 
     def __init__(self, problem: Problem, model: nn.Module, ctx: RunContext, *, sampler: str = "sobol",
                  points: Mapping[str, int] | None = None, weights: Mapping[str, float] | None = None,
@@ -196,19 +198,24 @@ class OperatorLoss(Loss):
         self.points = {k: shared.setdefault(v.data_ptr(), v.to(dtype)) for k, v in self.points.items()}
         self._interp.clear()
 
-    def function_values(self, F: torch.Tensor) -> callable:
-        """(name, points) → f at the points' argument for every function of ``F`` (B × N), cubic from sensors."""
+    def function_values(self, F: torch.Tensor, points: Mapping[str, torch.Tensor] | None = None,
+                        cache: dict[str, torch.Tensor] | None = None) -> callable:
+        """(name, points) → f at the points' argument for every function of ``F`` (B × N), cubic from sensors.
+        The interpolation matrix of a term's own points (``points``, default the loss's) is kept in ``cache``
+        (default the loss's, cleared when they are resampled)."""
         fn = self.function
         column = self.problem.inputs.index(fn.argument)
+        points = self.points if points is None else points
+        cache = self._interp if cache is None else cache
 
         def values(name: str, x: torch.Tensor) -> torch.Tensor:
-            key = next((k for k, p in self.points.items() if p.data_ptr() == x.data_ptr() and p.shape == x.shape),
-                       None)  # a term's own points: interpolation matrix cached until they are resampled
+            key = next((k for k, p in points.items() if p.data_ptr() == x.data_ptr() and p.shape == x.shape),
+                       None)
             if key is None:
                 return F @ fn.interpolator(x[:, column]).T
-            if key not in self._interp:
-                self._interp[key] = fn.interpolator(x[:, column])
-            return F @ self._interp[key].T
+            if key not in cache:
+                cache[key] = fn.interpolator(x[:, column])
+            return F @ cache[key].T
 
         return values
 
@@ -229,23 +236,44 @@ class OperatorLoss(Loss):
         self._interp.clear()
 
     # --- the loss -------------------------------------------------------------------------------------
-    def fields(self, term: Term, F: torch.Tensor) -> CartesianFields:
-        x = self.points[term.name]
-        evaluate = (lambda X: self.model.jet(F, X)) if self.derivatives == "jets" else (lambda X: self.model(F, X))
+    def fields(self, term: Term, F: torch.Tensor, model: nn.Module | None = None,
+               points: Mapping[str, torch.Tensor] | None = None, values=None) -> CartesianFields:
+        model = self.model if model is None else model
+        x = (self.points if points is None else points)[term.name]
+        evaluate = (lambda X: model.jet(F, X)) if self.derivatives == "jets" else (lambda X: model(F, X))
         return CartesianFields.create(self.derivatives, x, self.problem.inputs, self.problem.outputs,
-                                      evaluate, self.function_values(F), batch=len(F))
+                                      evaluate, values or self.function_values(F), batch=len(F))
+
+    def residual_parts(self, F: torch.Tensor, model: nn.Module | None = None,
+                       points: Mapping[str, torch.Tensor] | None = None, values=None) -> dict[str, list[torch.Tensor]]:
+        """Each term's residuals (a list of B × N parts, one per residual the term returns) for the sensor values
+        ``F`` (B × m); by default with the run's model, the loss's points and function values (the residual vector
+        passes float64 copies, :mod:`pinnit.operators.residuals`)."""
+        points = self.points if points is None else points
+        out, envs = {}, {}
+        for term in self.terms:
+            key = points[term.name].data_ptr()  # terms on one point set share its derivatives
+            f = envs[key] = envs.get(key) or self.fields(term, F, model, points, values)
+            r = term.residual(f)
+            shape = (len(F), len(f.x))
+            out[term.name] = [torch.broadcast_to(p, shape) for p in (r if isinstance(r, (tuple, list)) else (r,))]
+        return out
 
     def losses_for(self, F: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each term's mean over functions × points of residual² for the sensor values ``F`` (B × m)."""
-        out, envs = {}, {}
-        for term in self.terms:
-            key = self.points[term.name].data_ptr()
-            f = envs[key] = envs.get(key) or self.fields(term, F)
-            r = term.residual(f)
-            parts = r if isinstance(r, (tuple, list)) else (r,)
-            shape = (len(F), len(f.x))
-            out[term.name] = sum(torch.mean(torch.broadcast_to(p, shape) ** 2) for p in parts)
-        return out
+        return {name: sum(torch.mean(p ** 2) for p in parts) for name, parts in self.residual_parts(F).items()}
+
+    def batch_functions(self) -> torch.Tensor:
+        """The sensor values of the batch a closure chunk holds (B × m); the last batch drawn when none is held."""
+        batch = self.held if self.held is not None else self.batch if self.batch is not None else self.next_batch()
+        return self.train_tensor[torch.as_tensor(batch, device=self.train_tensor.device)]
+
+    def residuals(self):
+        """The weighted residual vector r(θ) on the held function batch (:meth:`hold_batch`), ‖r‖² = the total
+        loss; its Jacobian products by double backward (:class:`~pinnit.operators.residuals.OperatorResiduals`)."""
+        from .residuals import OperatorResiduals
+
+        return OperatorResiduals(self, self.batch_functions())
 
     def term_losses(self) -> dict[str, torch.Tensor]:
         """One step: the next batch of training functions (the held one in a closure chunk), each term's loss on it."""

@@ -39,16 +39,18 @@ def validate_operator(cfg: RunConfig, problem: Problem, max_parameters: int) -> 
 
 def check_dense_stages(cfg: RunConfig, n_params: int) -> None:
     """A dense quasi-Newton stage (an n × n inverse Hessian) needs the DeepONet's parameter count within its
-    ``max_params``: refused here, before any solve, with one line naming the key and the count; a residual-vector
-    method (Levenberg–Marquardt) is refused for operator runs."""
+    ``max_params``: refused here, before any solve, with one line naming the key and the count. Residual-vector
+    methods run (Levenberg–Marquardt: matrix-free above its ``max_params``; ``lstsq_last``: one exact solve per
+    chunk, so ``chunk: 1`` when it has several iterations)."""
     from ..training.optimizers import OPTIMIZERS
+    from ..training.residuals import check_one_solve_per_chunk
     from ..training.stages import resolve_stages
 
     for stage in resolve_stages(cfg):
-        if stage.iterations and getattr(OPTIMIZERS.get(stage.optimizer), "needs_residuals", False):
-            raise ConfigError(f"training.stages.{stage.name}.optimizer",
-                              f"'{stage.optimizer}' works on a PINN's residual vector; operator runs (functions × "
-                              "points) are not supported: use lbfgs")
+        if stage.iterations:
+            check_one_solve_per_chunk(stage)
+        if getattr(OPTIMIZERS.get(stage.optimizer), "needs_residuals", False):
+            continue  # max_params only chooses LM's dense or matrix-free path
         limit = stage.options.get("max_params")
         if stage.iterations and limit is not None and n_params > limit:
             raise ConfigError(f"training.stages.{stage.name}.max_params",

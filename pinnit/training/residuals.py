@@ -74,6 +74,9 @@ class Residuals:
     """r(θ) for a flat float64 θ: ``fn`` is pure (``torch.func``-composable). ``jacobian`` picks forward mode
     when there are at least as many residuals as parameters, else reverse mode."""
 
+    #: entries of θ in which r is affine when the problem is linear (a DeepONet's last layer); None if unknown
+    linear_indices: torch.Tensor | None = None
+
     def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]):
         self.fn = fn
 
@@ -182,14 +185,29 @@ class PinnResiduals(Residuals):
         return r, vmap(lambda v: jvp(self.fn, (theta,), (v,))[1], chunk_size=TANGENT_CHUNK)(eye).T.detach()
 
 
+def check_one_solve_per_chunk(stage) -> None:
+    """An optimizer that solves exactly once per held batch (``one_solve_per_chunk``, e.g. ``lstsq_last``) runs
+    one iteration per chunk: ``iterations`` > 1 needs ``chunk: 1`` (a fresh batch each); one-line ConfigError."""
+    from ..core.errors import ConfigError
+    from .optimizers import OPTIMIZERS
+
+    if getattr(OPTIMIZERS.get(stage.optimizer), "one_solve_per_chunk", False) and stage.iterations > 1 \
+            and stage.chunk != 1:
+        raise ConfigError(f"training.stages.{stage.name}.chunk",
+                          f"{stage.optimizer} solves exactly once per function batch, so each iteration is one "
+                          f"chunk: set chunk: 1 (got {stage.chunk}) or iterations: 1")
+
+
 def check_residual_stages(stages, loss) -> None:
     """Before training: a stage whose optimizer works on the residual vector (``needs_residuals``) must train
-    the plain loss (``loss_form: mse``) of a loss that has residuals (a PINN loss); one-line ConfigError."""
+    the plain loss (``loss_form: mse``) of a loss that has residuals (a PINN's or an operator's); one that solves
+    for a DeepONet's last layer (``needs_last_layer``) needs an operator loss. One-line ConfigErrors."""
     from ..core.errors import ConfigError
     from .optimizers import OPTIMIZERS
 
     for s in stages:
-        if not getattr(OPTIMIZERS.get(s.optimizer), "needs_residuals", False):
+        factory = OPTIMIZERS.get(s.optimizer)
+        if not getattr(factory, "needs_residuals", False):
             continue
         if s.loss_form != "mse":
             raise ConfigError(f"training.stages.{s.name}.loss_form",
@@ -197,5 +215,11 @@ def check_residual_stages(stages, loss) -> None:
                               f"(got '{s.loss_form}')")
         if not loss.supports_residuals:
             raise ConfigError(f"training.stages.{s.name}",
-                              f"{s.optimizer} needs the residual vector of a PINN loss; this run's loss "
-                              f"({type(loss).__name__}) has none")
+                              f"{s.optimizer} needs the residual vector of a PINN or operator loss; this "
+                              f"run's loss ({type(loss).__name__}) has none")
+        if getattr(factory, "needs_last_layer", False) and not hasattr(loss, "batch_functions"):
+            raise ConfigError(f"training.stages.{s.name}.optimizer",
+                              f"{s.optimizer} solves for a DeepONet's last layer; this run's loss "
+                              f"({type(loss).__name__}) has none (network.arch: deeponet only): use "
+                              "levenberg_marquardt or lbfgs")
+        check_one_solve_per_chunk(s)

@@ -119,9 +119,9 @@ class ClosureStep(Step):
         state = opt.state[group["params"][0]]
         before = state.get("n_iter", 0)
         last: dict[str, Any] = {}
-        if getattr(opt, "needs_residuals", False):  # Levenberg–Marquardt: r(θ) at this chunk's points
-            opt.residuals = t.loss.residuals()
         t.loss.hold_batch(True)  # e.g. operator runs: one function batch for the whole chunk
+        if getattr(opt, "needs_residuals", False):  # least squares: r(θ) on this chunk's points (and batch)
+            opt.residuals = t.loss.residuals()
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)

@@ -42,7 +42,7 @@ def build_optimizer(spec: Any, params: Iterable[torch.nn.Parameter],
 
 #: how logs, progress bars and plots name each registered optimizer (other names are shown as they are)
 LABELS = {"adam": "Adam", "lbfgs": "L-BFGS", "bfgs": "BFGS", "ssbfgs": "SSBFGS", "ssbroyden": "SSBroyden",
-          "levenberg_marquardt": "Levenberg–Marquardt"}
+          "levenberg_marquardt": "Levenberg–Marquardt", "lstsq_last": "last-layer least squares"}
 
 
 def optimizer_label(name: str) -> str:

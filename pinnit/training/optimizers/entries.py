@@ -1,9 +1,11 @@
 """The registered optimizers: ``adam``, ``sgd`` and ``lbfgs`` (torch's), ``bfgs``, ``ssbfgs`` and ``ssbroyden``
-(:class:`.dense.DenseQuasiNewton`) and ``levenberg_marquardt`` (:class:`.levenberg_marquardt.LevenbergMarquardt`).
+(:class:`.dense.DenseQuasiNewton`), ``levenberg_marquardt`` (:class:`.levenberg_marquardt.LevenbergMarquardt`) and
+``lstsq_last`` (:class:`.least_squares.LeastSquaresLast`, a DeepONet's last layer by exact least squares).
 Each entry's keyword arguments are its config options; an entry whose optimizer's ``step`` needs a closure (it
 evaluates the loss itself) sets ``needs_closure = True``, and the trainer then runs it in chunks of ``max_iter``
 iterations; one that also sets ``needs_residuals = True`` gets the loss's residual vector bound before each chunk
-(``optimizer.residuals = loss.residuals()``; the loss form must be ``mse``)."""
+(``optimizer.residuals = loss.residuals()``; the loss form must be ``mse``); ``needs_last_layer = True`` asks
+for an operator loss, ``one_solve_per_chunk = True`` for ``chunk: 1`` when the stage has several iterations."""
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -13,6 +15,8 @@ from pydantic import Field
 
 from .base import register_optimizer
 from .dense import DEFAULT_MAX_PARAMS, DenseQuasiNewton
+from .least_squares import DEFAULT_MAX_PARAMS as LS_MAX_PARAMS
+from .least_squares import FUNCTIONS, LeastSquaresLast
 from .levenberg_marquardt import DEFAULT_MAX_PARAMS as LM_MAX_PARAMS
 from .levenberg_marquardt import SCALINGS, LevenbergMarquardt
 
@@ -115,3 +119,26 @@ def levenberg_marquardt(params, *, max_iter: Count = 50, damping: Positive = 1e-
 
 levenberg_marquardt.needs_closure = True  # type: ignore[attr-defined]
 levenberg_marquardt.needs_residuals = True  # type: ignore[attr-defined]  (the trainer binds loss.residuals())
+
+
+@register_optimizer("lstsq_last")
+def lstsq_last(params, *, max_iter: Count = 1, max_params: Count = LS_MAX_PARAMS, damping: NonNegative = 0.0,
+               cg_max_iter: Count = 2000, cg_tolerance: Positive = 1e-12,
+               affine_tolerance: Positive = 1e-6, structured: bool = True,
+               functions: Literal[FUNCTIONS] = "batch") -> torch.optim.Optimizer:
+    """A DeepONet's last layer by exact least squares on the held batch, the rest frozen (Choi, Lee & Moon 2025).
+
+    One solve per iteration (per chunk) fitting the held batch or every training function (``functions: all``),
+    with an optional ridge ``damping``·‖δ‖²: by the DeepONet's Kronecker structure (``structured``, when the loss's
+    residuals offer it; dense up to ``max_params`` unknowns, block-preconditioned CG beyond), else on the batch's
+    Jacobian (dense SVD up to ``max_params`` last-layer parameters, CG on the normal equations beyond); refused
+    when the residual is not affine in them (a nonlinear problem)."""
+    return LeastSquaresLast(params, max_iter=max_iter, max_params=max_params, damping=damping, cg_max_iter=cg_max_iter,
+                            cg_tolerance=cg_tolerance, affine_tolerance=affine_tolerance, structured=structured,
+                            functions=functions)
+
+
+lstsq_last.needs_closure = True  # type: ignore[attr-defined]
+lstsq_last.needs_residuals = True  # type: ignore[attr-defined]
+lstsq_last.needs_last_layer = True  # type: ignore[attr-defined]  (operator runs only)
+lstsq_last.one_solve_per_chunk = True  # type: ignore[attr-defined]
