@@ -56,8 +56,10 @@ def test_a_renamed_flag_is_not_found(monkeypatch):
 
 @pytest.mark.parametrize("requested", ["compiled_autograd", "compiled"])
 def test_without_the_flag_the_engine_falls_back_to_autograd_with_one_note(no_dynamo, requested):
+    # Black–Scholes with the exact boundary: its output transform is Python only (no symbolic derivatives)
     a = assemble(parse_config({
-        "problem": {"name": "burgers", "hard_constraints": True}, "network": {"width": 8, "depth": 2},
+        "problem": {"name": "black_scholes", "boundary": "exact", "hard_constraints": True},
+        "network": {"width": 8, "depth": 2},
         "sampling": {"points": {"pde": 64}}, "output": {"plots": False, "progress": False},
         "training": {"dtype": "float64", "threads": 1, "adam": {"iterations": 2}, "lbfgs": {"iterations": 0}}}))
     reference = {k: v.detach() for k, v in a.loss.term_losses().items()}  # autograd
@@ -65,8 +67,11 @@ def test_without_the_flag_the_engine_falls_back_to_autograd_with_one_note(no_dyn
     engine = LossEngine(a.problem, a.loss.terms, a.model, requested, note=notes.append)
     out = engine(a.loss.points)
     assert engine.active == "autograd" and len(notes) == 1, notes
-    # compiled: hard constraints rule out the jets, and compiled_autograd is not there to take over
+    # compiled: a transform without symbolic derivatives rules out the compiled jets, and compiled_autograd is
+    # not there to take over
     assert notes[0].startswith(f"training.derivatives: {requested} → autograd (")
     if requested == "compiled_autograd":
         assert notes[0].endswith("(this torch has no dynamo trace_autograd_ops)")
+    else:
+        assert "no symbolic derivatives" in notes[0]
     assert all(torch.equal(out[k].detach(), v) for k, v in reference.items())

@@ -5,9 +5,12 @@
 - ``compiled``: the same jets with the whole loss (all terms: jets, residuals, mean of squares) under
   ``torch.compile(dynamic=False)``, so forward and backward are fused kernels (the jets need only a
   first-order backward, which AOTAutograd compiles); an Adam stage then runs each iteration — loss, gradient
-  and update — as one compiled graph (pinnit/training/fused_adam.py). Where the jets do not apply (an output
-  transform, i.e. hard constraints; no closed-form activation derivatives; not an MLP) it falls back to
-  ``compiled_autograd``;
+  and update — as one compiled graph (pinnit/training/fused_adam.py). Under an output transform (hard
+  constraints) written as expressions — Burgers, Black–Scholes (``boundary: asymptotic``), declared problems —
+  the transformed fields' derivatives are the transform's symbolic chain rule evaluated on the raw jets
+  (:meth:`TransformedNet.transform_derivative`, element-wise, no autograd), so that loss compiles too. Where the
+  jets do not apply (a transform in Python only, e.g. Black–Scholes ``boundary: exact``, whose jets need nested
+  autograd; no closed-form activation derivatives; not an MLP) it falls back to ``compiled_autograd``;
 - ``compiled_autograd``: the nested-autograd loss under ``torch.compile``; it needs the private dynamo flag
   ``trace_autograd_ops`` (applied only when present, through pinnit/runtime/torch_private.py, guarded like every compile);
 - ``auto``: ``compiled`` for runs of ≥ ``AUTO_MIN_STEPS`` steps (compiling costs seconds) on one torch thread,
@@ -33,7 +36,7 @@ import torch
 from torch import nn
 
 from .fields import Fields
-from .jet_fields import JetFields, Key, RecordingFields, Transform, second_order_streams
+from .jet_fields import Chain, JetFields, Key, RecordingFields, Transform, second_order_streams, transform_chain
 from .jets import has_closed_form, mlp_jets
 from ..nn.mlp import MLP
 from ..runtime.torch_private import has_trace_autograd_ops, trace_autograd_ops
@@ -52,7 +55,7 @@ def resolve_engine(name: str, steps: int, threads: int | None = None) -> str:
         return name
     if steps < AUTO_MIN_STEPS or (threads or torch.get_num_threads()) > 1:
         return "autograd"
-    return "compiled"  # falls back to compiled_autograd (e.g. hard constraints), then autograd, where it must
+    return "compiled"  # falls back to compiled_autograd (e.g. a Python-only transform), then autograd, where it must
 
 
 def error_line(exc: BaseException) -> str:
@@ -78,7 +81,8 @@ def loss_mismatch(reference: Losses, got: Mapping[str, torch.Tensor]) -> str | N
 class TransformedNet(nn.Module):
     """y = g(x, N(x)): a network N, then an output transform g (hard constraints; ``transform`` None: y = N(x)).
     A PINN model is one (:class:`~pinnit.training.loss.PinnModel`); the jets engines differentiate N by forward
-    jets when N is an :class:`~pinnit.nn.mlp.MLP`, and g by the chain rule (:mod:`.jet_fields`)."""
+    jets when N is an :class:`~pinnit.nn.mlp.MLP`, and g by the chain rule (:mod:`.jet_fields`): symbolically
+    where :meth:`transform_derivative` gives g's derivatives, else by nested autograd."""
 
     transform: Transform | None = None
 
@@ -90,6 +94,14 @@ class TransformedNet(nn.Module):
         y = self.net(x)
         g = self.transform
         return y if g is None else g(x, y)
+
+    def transform_derivative(self, field: str, wrt: tuple[str, ...]):
+        """∂^wrt g of ``field`` as a function of the raw jets' environment (``coord``, ``value``, ``d``), or None
+        where g has no symbolic derivatives. By default those of the object ``transform`` is a method of (a
+        problem's ``output_transform``: :meth:`~pinnit.problems.base.Problem.transform_derivative`)."""
+        owner = getattr(self.transform, "__self__", None)
+        derivative = getattr(owner, "transform_derivative", None)
+        return None if derivative is None else derivative(field, wrt)
 
 
 def split_model(model: nn.Module) -> tuple[MLP, Transform | None] | None:
@@ -127,17 +139,28 @@ class LossEngine:
         return {t.name: _mean_squares(t.residual(Fields(points[t.name], p.inputs, p.outputs, self.model)))
                 for t in self.terms}
 
+    def _chain(self) -> Chain | None:
+        """The output transform's compiled derivatives for the discovered keys (:func:`transform_chain`), or None."""
+        model = self.model
+        if not isinstance(model, TransformedNet) or model.transform is None:
+            return None
+        p = self.problem
+        return transform_chain(model.transform_derivative, p.inputs, p.outputs,
+                               (k for ks in self.keys.values() for k in ks))
+
     def _jets_fn(self, net: MLP, transform: Transform | None, compiled: bool
                  ) -> Callable[[Mapping[str, torch.Tensor]], Losses]:
         p, keys = self.problem, self.keys
-        jets = torch.compile(mlp_jets, dynamic=False) if compiled and transform is not None else mlp_jets
+        chain = self._chain() if transform is not None else None
+        nested = transform is not None and chain is None  # the Taylor route: nested autograd of the transform
+        jets = torch.compile(mlp_jets, dynamic=False) if compiled and nested else mlp_jets
 
         def losses(points):
             return {t.name: _mean_squares(t.residual(JetFields(points[t.name], p.inputs, p.outputs, net, transform,
-                                                               keys[t.name], jets)))
+                                                               keys[t.name], jets, chain)))
                     for t in self.terms}
-        # with a transform, only the jets are compiled (its nested autograd needs double backward)
-        return torch.compile(losses, dynamic=False) if compiled and transform is None else losses
+        # with a transform differentiated by nested autograd only the jets are compiled (no double backward)
+        return torch.compile(losses, dynamic=False) if compiled and not nested else losses
 
     def _compiled_autograd_fn(self):
         compiled = torch.compile(self._autograd, dynamic=False)
@@ -210,9 +233,9 @@ class LossEngine:
         acts = parts[0].activations
         if any(getattr(a, "family", None) == "normalizing" for a in acts):
             return "the activation is not element-wise"
-        if want == "compiled" and parts[1] is not None:  # measured: inductor failed or crashed on these graphs
-            return ("hard constraints: with an output transform the compiled engine differentiates by nested "
-                    "autograd, as expected; torch 2.13 CPU's inductor does not build those jets")
+        if want == "compiled" and parts[1] is not None and self._chain() is None:
+            return ("hard constraints: the output transform has no symbolic derivatives (no transform expressions), "
+                    "so its jets need nested autograd, which compiled graphs do not have")
         if want == "compiled" and not all(has_closed_form(a) for a in acts):
             return f"no closed-form derivatives for {type(acts[0]).__name__} (compiled jets)"
         return None
