@@ -283,11 +283,15 @@ def test_levenberg_marquardt_takes_its_residuals_on_the_batch_the_chunk_evaluate
 
 # --- refusals --------------------------------------------------------------------------------------------
 def test_levenberg_marquardt_is_accepted_for_a_deeponet_above_its_dense_limit():
-    """The CPU recipe's 70,083-parameter DeepONet: LM runs matrix-free (no refusal), a dense BFGS is refused."""
+    """The CPU recipe's 70,083-parameter DeepONet: LM is accepted (it goes matrix-free above its max_params of
+    5,000), while a dense BFGS with the same kind of max_params is refused."""
     data = yaml.safe_load((REPO / "configs" / "stokes_deeponet_cpu.yaml").read_text())
     data["training"]["stages"] = {"adam": {"iterations": 5},
                                   "lm": {"optimizer": "levenberg_marquardt", "iterations": 5}}
     assert parse_config(data).training.stages["lm"].iterations == 5
+    data["training"]["stages"]["lm"] = {"optimizer": "bfgs", "iterations": 5}
+    with pytest.raises(ConfigError, match=r"^training.stages.lm.max_params: 'bfgs' keeps a dense 70,083 × 70,083"):
+        parse_config(data)
 
 
 def test_lstsq_last_with_several_iterations_per_chunk_is_one_line(tmp_path):

@@ -72,7 +72,7 @@ def _hidden(res: OperatorResiduals, tensors: dict, F: torch.Tensor) -> list[torc
         prefix = f"net.branches.{g}."
         sub = {f"mlp.{k[len(prefix):]}": v for k, v in tensors.items() if k.startswith(prefix)}
         h = functional_call(_Hidden(branch), sub, (F,)).detach()
-        out.append(torch.cat([h, torch.ones(len(F), 1, dtype=h.dtype)], dim=1))
+        out.append(torch.cat([h, torch.ones(len(F), 1, dtype=h.dtype, device=h.device)], dim=1))
     return out
 
 
@@ -102,7 +102,7 @@ def _derivatives(res: OperatorResiduals, theta: torch.Tensor, tensors: dict
     def column(dot: torch.Tensor) -> torch.Tensor | None:
         """J v as an M × B matrix, reduced to one column when every function's is the same (else None)."""
         if not dot.requires_grad:  # r does not depend on it (e.g. β of a gauged field)
-            return torch.zeros(rows, dtype=r.dtype)
+            return torch.zeros(rows, dtype=r.dtype, device=r.device)
         (jv,) = torch.autograd.grad(dot, w, retain_graph=True)
         m = res.by_function(jv)
         if float((m - m[:, :1]).abs().max()) > SAME_TOLERANCE * max(float(m.abs().max()), 1e-300):
@@ -156,17 +156,18 @@ def _dense(R, T, C, H, damping, *, info, **_) -> list[torch.Tensor]:
     svds = [torch.linalg.svd(h, full_matrices=False) for h in H]
     ranks = [int((s > RANK_TOLERANCE * s[0]).sum()) for _, s, _ in svds]
     Us = [U[:, :k] for (U, _, _), k in zip(svds, ranks)]
-    ones = torch.ones(R.shape[1], 1, dtype=R.dtype)
+    ones = torch.ones(R.shape[1], 1, dtype=R.dtype, device=R.device)
     Q = _orth(torch.cat([*T, C], dim=1))
     P = _orth(torch.cat([*Us, ones], dim=1))
     A = torch.cat([*(torch.kron(Q.T @ t, P.T @ U) for t, U in zip(T, Us)), torch.kron(Q.T @ C, P.T @ ones)], dim=1)
     rhs = -(Q.T @ R @ P).reshape(-1)
     if damping > 0:  # ‖δ‖² = Σ_g ‖Z_g Σ_g⁻¹‖² + ‖Δβ‖²: rows √ε/σ_i per unknown
         scale = torch.cat([*((1 / s[:k]).repeat(t.shape[1]) for (_, s, _), k, t in zip(svds, ranks, T)),
-                           torch.ones(C.shape[1], dtype=R.dtype)])
+                           torch.ones(C.shape[1], dtype=R.dtype, device=R.device)])
         A = torch.cat([A, torch.diag(damping ** 0.5 * scale)])
-        rhs = torch.cat([rhs, torch.zeros(len(scale), dtype=R.dtype)])
-    sol = torch.linalg.lstsq(A, rhs[:, None], driver="gelsd").solution[:, 0]
+        rhs = torch.cat([rhs, torch.zeros(len(scale), dtype=R.dtype, device=R.device)])
+    sol = torch.linalg.lstsq(A.cpu(), rhs.cpu()[:, None], driver="gelsd").solution[:, 0]  # gelsd: CPU only
+    sol = sol.to(R.device)
     out, offset = [], 0
     for t, (_, s, Vh), k in zip(T, svds, ranks):
         Z = sol[offset:offset + t.shape[1] * k].view(t.shape[1], k)
@@ -177,7 +178,7 @@ def _dense(R, T, C, H, damping, *, info, **_) -> list[torch.Tensor]:
 
 def _kronecker_cgls(R, T, C, H, damping, *, cg_max_iter, cg_tolerance, info) -> list[torch.Tensor]:
     """ΔW̃_g per branch and Δβ by CGLS in orthonormal coordinates (module docstring)."""
-    ones = torch.ones(R.shape[1], 1, dtype=R.dtype)
+    ones = torch.ones(R.shape[1], 1, dtype=R.dtype, device=R.device)
 
     def svd(A):
         U, s, Vh = torch.linalg.svd(A, full_matrices=False)
@@ -222,11 +223,11 @@ def _kronecker_cgls(R, T, C, H, damping, *, cg_max_iter, cg_tolerance, info) -> 
 
     b = -(Q.T @ R @ P).reshape(-1)
     if root:
-        b = torch.cat([b, torch.zeros(sum(sizes) + int(live.sum()), dtype=R.dtype)])
+        b = torch.cat([b, torch.zeros(sum(sizes) + int(live.sum()), dtype=R.dtype, device=R.device)])
     v, k = cgls(matvec, rmatvec, b, sum(sizes) + int(live.sum()), max_iter=cg_max_iter, tolerance=cg_tolerance)
     info.update(solver="kronecker_cgls", cg_iterations=k)
     Y, beta_hat = split(v)
     X = [(Vt.T / st[None]) @ y @ (torch.diag(1 / sh) @ Vh) for y, (_, st, Vt), (_, sh, Vh) in zip(Y, Ts, Hs)]
-    beta = torch.zeros(C.shape[1], dtype=R.dtype)
+    beta = torch.zeros(C.shape[1], dtype=R.dtype, device=R.device)
     beta[live] = beta_hat / c_norm[live]
     return [*X, beta]

@@ -70,7 +70,7 @@ class OperatorResiduals(Residuals):
         for name, shape in zip(self.names, self.shapes):
             offsets[name] = (offset, shape.numel())
             offset += shape.numel()
-        self.linear_indices = torch.cat([torch.arange(o, o + k) for o, k in
+        self.linear_indices = torch.cat([torch.arange(o, o + k, device=F.device) for o, k in
                                          (offsets[n] for n in last_layer_names(model))])
         super().__init__(self._vector)
         reference = float(loss.total(loss.losses_for(F)).detach())
@@ -155,12 +155,12 @@ class OperatorResiduals(Residuals):
         r, Jv, JTu = self.linear(theta)
         n = theta.numel()
         if columns is None and r.numel() < n:  # fewer rows: one backward per residual
-            rows = [JTu(e) for e in torch.eye(r.numel(), dtype=r.dtype)]
+            rows = [JTu(e) for e in torch.eye(r.numel(), dtype=r.dtype, device=r.device)]
             return r, torch.stack(rows)
-        cols = torch.arange(n) if columns is None else columns
-        out = torch.empty(r.numel(), len(cols), dtype=r.dtype)
+        cols = torch.arange(n, device=r.device) if columns is None else columns
+        out = torch.empty(r.numel(), len(cols), dtype=r.dtype, device=r.device)
         for j, c in enumerate(cols.tolist()):
-            e = torch.zeros(n, dtype=theta.dtype)
+            e = torch.zeros(n, dtype=theta.dtype, device=theta.device)
             e[c] = 1.0
             out[:, j] = Jv(e)
         return r, out

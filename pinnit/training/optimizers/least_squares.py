@@ -103,8 +103,8 @@ class LeastSquaresLast(torch.optim.Optimizer):
         if len(S) <= group["max_params"]:
             r, J = self.residuals.jacobian(x, columns=S)
             if group["damping"] > 0:  # ridge: min ‖r + Jδ‖² + ε‖δ‖²
-                J = torch.cat([J, group["damping"] ** 0.5 * torch.eye(len(S), dtype=J.dtype)])
-                rhs = torch.cat([-r, torch.zeros(len(S), dtype=r.dtype)])
+                J = torch.cat([J, group["damping"] ** 0.5 * torch.eye(len(S), dtype=J.dtype, device=J.device)])
+                rhs = torch.cat([-r, torch.zeros(len(S), dtype=r.dtype, device=r.device)])
             else:
                 rhs = -r
             d = torch.linalg.lstsq(J.cpu(), rhs.cpu()[:, None], driver="gelsd").solution[:, 0].to(x.device)
