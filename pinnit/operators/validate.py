@@ -60,8 +60,8 @@ def check_dense_stages(cfg: RunConfig, n_params: int) -> None:
 
 
 def check_jet(cfg: RunConfig, problem: Problem) -> None:
-    """Jets need the output transform's symbolic derivatives (a declared transform) and elementwise MLPs."""
-    if cfg.training.derivatives == "jets" and problem.hard_constraints \
-            and not hasattr(problem, "transform_derivative"):
-        raise ConfigError("training.derivatives", "jets needs a declared output transform (problem: declared) or "
-                                                  "hard_constraints: false; use zcs")
+    """Jets need the output transform's symbolic derivatives (a transform given as expressions) and elementwise
+    MLPs."""
+    if cfg.training.derivatives == "jets" and problem.hard_constraints and problem.symbolic_transform() is None:
+        raise ConfigError("training.derivatives", "jets needs an output transform given as expressions (a declared "
+                                                  "problem's output_transform) or hard_constraints: false; use zcs")
