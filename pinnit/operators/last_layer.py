@@ -11,7 +11,7 @@ matrices for every function: as an M × N_f matrix (one column per function, ``b
 T_g = ∂r_b/∂b_g (M × K_g) and C = ∂r_b/∂β (M × n_out), read off the held batch by K_g + n_out Jacobian–vector
 products (and checked equal for its functions; else None and the caller solves generically). The functions fitted
 are the held batch, or all training functions (``functions="all"``: only R and H̃ are evaluated on them, in
-chunks). This is the hybrid least-squares step of J. Choi, Y. Lee & M. Moon, "Hybrid least squares/gradient
+chunks). This is the hybrid least-squares step of J. Choi, C.-O. Lee & M. Moon, "Hybrid least squares/gradient
 descent methods for DeepONets" (2025); minimised is ‖R(Δ)‖²_F + ε‖Δ‖² (ε = ``damping``, ridge). Two solvers:
 
 - reduced dense, when Σ_g K_g·rank(H̃_g) + n_out ≤ ``dense_max``: R(Δ) − R lies in span(Q) ⊗ span(P), Q an

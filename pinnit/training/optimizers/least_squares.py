@@ -6,7 +6,7 @@ r(θ_S + δ) = r + J_S δ exactly. The loss ‖r‖² is then minimised over θ_
 
     δ* = argmin_δ ‖r + J_S δ‖² + ε‖δ‖²   (ε = ``damping``; with ε = 0 the minimum-norm solution),
 
-the step of the hybrid least-squares / gradient-descent training of DeepONets (J. Choi, Y. Lee & M. Moon,
+the step of the hybrid least-squares / gradient-descent training of DeepONets (J. Choi, C.-O. Lee & M. Moon,
 "Hybrid least squares/gradient descent methods for DeepONets", 2025), which alternates it with Adam on the rest
 (stages ``adam → lstsq_last → adam → …``). Solvers, in order of preference:
 
