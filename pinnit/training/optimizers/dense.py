@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 import torch
 
 from ...core.errors import PinnitError
+from .flat import flat_params, set_flat
 from .line_search import strong_wolfe
 from .scaling import COEFFICIENTS, curvature, update_inverse_hessian
 
@@ -63,19 +64,10 @@ class DenseQuasiNewton(torch.optim.Optimizer):
         self._n = n
 
     # --- flat views -----------------------------------------------------------------------------
-    def _flat_params(self) -> torch.Tensor:
-        return torch.cat([p.detach().reshape(-1) for p in self._params])
-
     def _flat_grad(self) -> torch.Tensor:
         return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
                           for p in self._params])
 
-    def _set_params(self, x: torch.Tensor) -> None:
-        offset = 0
-        for p in self._params:
-            n = p.numel()
-            p.copy_(x[offset:offset + n].view_as(p))
-            offset += n
 
     # --- state --------------------------------------------------------------------------------------
     def _state(self) -> dict:
@@ -108,13 +100,13 @@ class DenseQuasiNewton(torch.optim.Optimizer):
         if not math.isfinite(f):
             state["stop_reason"] = "non-finite loss"
             return orig_loss
-        x = self._flat_params().clone()
+        x = flat_params(self._params).clone()
         H = state["H"]
         coefficients = COEFFICIENTS[group["update"]]
 
         def phi(t: float, x: torch.Tensor, d: torch.Tensor) -> tuple[float, torch.Tensor, float]:
             """f, ∇f and ∇fᵀd at x + t d (the parameters are left there)."""
-            self._set_params(x + t * d)
+            set_flat(self._params, x + t * d)
             loss = float(closure().detach())
             grad = self._flat_grad().clone()
             return loss, grad, float(grad @ d)
@@ -139,7 +131,7 @@ class DenseQuasiNewton(torch.optim.Optimizer):
                                max_evals=group["max_evals"])
             state["func_evals"] += res.evals
             x_new = x + res.t * d
-            self._set_params(x_new)
+            set_flat(self._params, x_new)
             if not res.success:
                 state["line_search_failures"] += 1
                 failed_in_a_row += 1

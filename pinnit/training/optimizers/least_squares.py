@@ -36,6 +36,7 @@ import torch
 
 from ...core.errors import PinnitError
 from .cg import conjugate_gradient
+from .flat import flat_params, set_flat
 
 DEFAULT_MAX_PARAMS = 2000
 #: the functions a solve fits: the held batch, or every training function (the structured solver only)
@@ -68,15 +69,6 @@ class LeastSquaresLast(torch.optim.Optimizer):
             state.update(n_iter=0, structured=0, dense=0, cg_iterations=0, loss=None, loss_before=None,
                          affine_error=None, stop_reason=None)
         return state
-
-    def _flat(self) -> torch.Tensor:
-        return torch.cat([p.detach().reshape(-1).double() for p in self._params])
-
-    def _set(self, x: torch.Tensor) -> None:
-        offset = 0
-        for p in self._params:
-            p.copy_(x[offset:offset + p.numel()].view_as(p))
-            offset += p.numel()
 
     @staticmethod
     def _embed(x: torch.Tensor, S: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -130,7 +122,7 @@ class LeastSquaresLast(torch.optim.Optimizer):
         group, state = self.param_groups[0], self._state()
         closure = torch.enable_grad()(closure) if closure is not None else None
         first = closure() if closure is not None else None
-        x = self._flat()
+        x = flat_params(self._params, torch.float64)
         r, d, Jd = self._solve(x, S)
         x_new = x.clone()
         x_new[S] += d
@@ -145,7 +137,7 @@ class LeastSquaresLast(torch.optim.Optimizer):
                               f"{group['affine_tolerance']:g}): the PDE or the output transform is nonlinear; "
                               "use lbfgs or levenberg_marquardt")
         state["loss_before"], state["loss"] = float(r @ r), float(r_new @ r_new)
-        self._set(x_new)
+        set_flat(self._params, x_new)
         state["n_iter"] += 1
         state["stop_reason"] = None
         if closure is not None:

@@ -32,6 +32,7 @@ import torch
 
 from ...core.errors import PinnitError
 from .cg import conjugate_gradient
+from .flat import flat_params, set_flat
 
 SCALINGS = ("identity", "marquardt")
 DEFAULT_MAX_PARAMS = 5000
@@ -73,15 +74,6 @@ class LevenbergMarquardt(torch.optim.Optimizer):
                          loss=None, stop_reason=None)
         return state
 
-    def _flat(self) -> torch.Tensor:
-        return torch.cat([p.detach().reshape(-1).double() for p in self._params])
-
-    def _set(self, x: torch.Tensor) -> None:
-        offset = 0
-        for p in self._params:
-            p.copy_(x[offset:offset + p.numel()].view_as(p))
-            offset += p.numel()
-
     # --- the linear model ----------------------------------------------------------------------------
     def _model(self, x: torch.Tensor):
         """(r, g = Jᵀr, solve(μ) → δ, curvature(δ) → ‖J δ‖²) at x."""
@@ -120,7 +112,7 @@ class LevenbergMarquardt(torch.optim.Optimizer):
         closure = torch.enable_grad()(closure) if closure is not None else None
         state["stop_reason"] = None
         first = closure() if closure is not None else None
-        x = self._flat()
+        x = flat_params(self._params, torch.float64)
         for _ in range(group["max_iter"]):
             r, g, solve, curvature = self._model(x)
             state["jacobians"] += 1
@@ -154,8 +146,8 @@ class LevenbergMarquardt(torch.optim.Optimizer):
                 state["stop_reason"] = f"no decrease after {group['max_rejections']} damping increases"
                 break
             x_new, f_new, d = accepted
-            self._set(x_new)
-            x = self._flat()  # the parameters' dtype may round the step
+            set_flat(self._params, x_new)
+            x = flat_params(self._params, torch.float64)  # the parameters' dtype may round the step
             state["n_iter"] += 1
             state["loss"] = f_new
             if closure is not None:
