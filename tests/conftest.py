@@ -90,3 +90,20 @@ def interrupt_after_step(monkeypatch, step: int) -> None:
             os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(Trainer, "step", one_step)
+
+
+def interrupt_after_chunks(monkeypatch, chunks: int) -> None:
+    """A real SIGINT as an operator run's trainer releases the batch of closure chunk number ``chunks`` (it stops
+    after it)."""
+    from pinnit.operators.loss import OperatorLoss
+
+    real, released = OperatorLoss.hold_batch, []
+
+    def hold_batch(self, hold: bool) -> None:
+        real(self, hold)
+        if not hold:
+            released.append(1)
+            if len(released) == chunks:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(OperatorLoss, "hold_batch", hold_batch)

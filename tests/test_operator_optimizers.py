@@ -4,13 +4,13 @@ between chunks), a run interrupted inside a float64 L-BFGS stage resumes bit for
 network above its max_params is refused in one line."""
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from conftest import interrupt_after_chunks
 
 from pinnit import resume
 from pinnit.runs import run
@@ -87,20 +87,6 @@ def test_each_closure_optimizer_trains_an_operator_on_one_batch_per_chunk(tmp_pa
     assert m["best_loss"] < m["initial_loss"]
 
 
-def _interrupt_after_chunks(monkeypatch, chunks: int) -> None:
-    """A real SIGINT as the trainer releases the batch of closure chunk number ``chunks`` (it stops after it)."""
-    real, released = OperatorLoss.hold_batch, []
-
-    def hold_batch(self, hold: bool) -> None:
-        real(self, hold)
-        if not hold:
-            released.append(1)
-            if len(released) == chunks:
-                os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(OperatorLoss, "hold_batch", hold_batch)
-
-
 @pytest.mark.parametrize("optimizer", ["lbfgs", "ssbroyden"])
 def test_an_operator_run_interrupted_in_a_float64_closure_stage_resumes_bit_for_bit(tmp_path, monkeypatch,
                                                                                     optimizer):
@@ -109,7 +95,7 @@ def test_an_operator_run_interrupted_in_a_float64_closure_stage_resumes_bit_for_
                         "resample_every": 6}}
     data = tiny(tmp_path, stages)
     reference = run(parse_config(data), run_dir=tmp_path / "straight").metrics
-    _interrupt_after_chunks(monkeypatch, 3)  # 9 L-BFGS iterations in: past the points redrawn at 6
+    interrupt_after_chunks(monkeypatch, 3)  # 9 L-BFGS iterations in: past the points redrawn at 6
     stopped = run(parse_config(data), run_dir=tmp_path / "killed").metrics
     assert stopped["status"].startswith("interrupted") and 0 < stopped["iterations"]["lbfgs"] < 12
     monkeypatch.undo()

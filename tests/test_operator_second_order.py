@@ -5,15 +5,13 @@ nonlinear problem or a PINN run), each resuming bit for bit."""
 from __future__ import annotations
 
 import csv
-import os
-import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import small_burgers
+from conftest import interrupt_after_chunks, small_burgers
 from test_operator_optimizers import tiny
 
 from pinnit import resume
@@ -206,20 +204,6 @@ STAGES = {
 }
 
 
-def _interrupt_after_chunks(monkeypatch, chunks: int) -> None:
-    """A real SIGINT as the trainer releases the batch of closure chunk number ``chunks`` (it stops after it)."""
-    real, released = OperatorLoss.hold_batch, []
-
-    def hold_batch(self, hold: bool) -> None:
-        real(self, hold)
-        if not hold:
-            released.append(1)
-            if len(released) == chunks:
-                os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(OperatorLoss, "hold_batch", hold_batch)
-
-
 def _history(run_dir: Path) -> list[dict]:
     with open(run_dir / "history.csv") as f:
         return [row for row in csv.DictReader(f) if row.get("loss_total")]
@@ -239,7 +223,7 @@ def test_each_second_order_method_trains_an_operator_and_resumes_bit_for_bit(tmp
         ls1 = [r for r in rows if r["stage"] == "ls1"]
         adam = [r for r in rows if r["stage"] == "adam"]
         assert float(ls1[0]["loss_total"]) < 0.1 * float(adam[-1]["loss_total"])
-    _interrupt_after_chunks(monkeypatch, 2)
+    interrupt_after_chunks(monkeypatch, 2)
     stopped = run(parse_config(data), run_dir=tmp_path / "killed").metrics
     assert stopped["status"].startswith("interrupted") and stopped["iterations"] != planned
     monkeypatch.undo()
