@@ -240,7 +240,7 @@ def build_report(study: Study, weights: str = "best", metric: str | None = None,
     if figures and diagnose:
         from .signal_table import write_signal_table
 
-        signal_files = write_signal_table(study, metric, weights, out)
+        signal_files = write_signal_table(study, rows, metric, weights, out)
     if signal_files:
         summary += "\n## Signal at initialization\n\nPer cell and method: [signal.md](signal.md) (and signal.json).\n"
     from .provenance import provenance_line, study_provenance

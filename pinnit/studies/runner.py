@@ -125,8 +125,9 @@ def compile_cache(study_dir: Path) -> str:
     Ray workers on other machines share it too). Torch writes its per-user default into the environment the
     first time it compiles, so that value counts as unset."""
     from ..runtime.torch_private import default_compile_cache
+    from .worker import CACHE_VARIABLE
 
-    chosen, default = os.environ.get("TORCHINDUCTOR_CACHE_DIR"), default_compile_cache()
+    chosen, default = os.environ.get(CACHE_VARIABLE), default_compile_cache()
     if chosen and (default is None or os.path.abspath(chosen) != os.path.abspath(default)):
         return chosen
     return str(Path(study_dir).resolve() / "compile_cache")

@@ -21,7 +21,6 @@ Columns from the diagnosis:
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +42,10 @@ def _first_runs(study: Study) -> list[tuple[tuple, str, Any]]:
     return [(cell, method, r) for (cell, method), r in seen.items()]
 
 
-def _median(values: list[float]) -> float | None:
-    v = sorted(x for x in values if x is not None and math.isfinite(x))
-    if not v:
-        return None
-    mid = len(v) // 2
-    return v[mid] if len(v) % 2 else 0.5 * (v[mid - 1] + v[mid])
-
-
-def signal_rows(study: Study, metric: str, weights: str, samples: int = 512) -> tuple[list[dict], str | None]:
-    """One row per cell × method (MLP studies only): the diagnosis of its first run's network and the trained
-    medians; plus a note when some were left out (too many cells, or a diagnosis that failed)."""
+def signal_rows(study: Study, summary: list[dict], metric: str, samples: int = 512) -> tuple[list[dict], str | None]:
+    """One row per cell × method (MLP studies only): the diagnosis of its first run's network beside the trained
+    counts and medians of its ``summary`` row (:func:`pinnit.studies.report.summary_rows`); plus a note when some
+    were left out (too many cells, or a diagnosis that failed)."""
     import torch
 
     from ..diagnostics.plots import near_constant
@@ -67,6 +59,7 @@ def signal_rows(study: Study, metric: str, weights: str, samples: int = 512) -> 
     if len(chosen) > MAX_DIAGNOSES:
         note = f"the first {MAX_DIAGNOSES} of {len(chosen)} cell × method pairs are diagnosed"
         chosen = chosen[:MAX_DIAGNOSES]
+    trained_rows = {(row["method"], tuple(row.get(a) for a in study.cell_axes)): row for row in summary}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     rows = []
@@ -80,15 +73,14 @@ def signal_rows(study: Study, metric: str, weights: str, samples: int = 512) -> 
             s, last = d.summary, d.summary.get("last_layer") or {}
             grads = s.get("gradients") or {}
             ratio = grads["max"] / grads["min"] if grads.get("computed") and grads.get("min") else None
-            done = [x for x in study.runs if study.cell(x) == cell and study.group(x) == method
-                    and x.outcome == "completed"]
-            planned = sum(study.cell(x) == cell and study.group(x) == method for x in study.runs)
-            rows.append({**{a: value_label(v) for a, v in zip(study.cell_axes, cell)}, "method": method,
+            labels = {a: value_label(v) for a, v in zip(study.cell_axes, cell)}
+            trained = trained_rows[(method, tuple(labels.values()))]
+            rows.append({**labels, "method": method,
                          "seed": r.seed, "signal": last.get("sample_std"), "near_constant": near_constant(d),
                          "chi1": s.get("chi1_mean"), "log10_gain": s.get("log10_perturbation_gain"),
-                         "grad_ratio": ratio, "n": len(done), "planned": planned,
-                         "best_loss_median": _median([x.best_loss for x in done]),
-                         f"{metric}_median": _median([x.error(metric, weights)[0] for x in done])})
+                         "grad_ratio": ratio, "n": trained["n"], "planned": trained["planned"],
+                         "best_loss_median": trained["best_loss_median"],
+                         f"{metric}_median": trained[f"{metric}_median"]})
     finally:
         torch.set_num_threads(threads)
     return rows, note
@@ -124,9 +116,10 @@ def signal_markdown(study: Study, rows: list[dict], metric: str, weights: str, n
     return "\n".join(lines) + "\n"
 
 
-def write_signal_table(study: Study, metric: str, weights: str, out: Path) -> list[Path]:
-    """``signal.md`` and ``signal.json`` in ``out``; [] for a study without MLP runs."""
-    rows, note = signal_rows(study, metric, weights)
+def write_signal_table(study: Study, summary: list[dict], metric: str, weights: str, out: Path) -> list[Path]:
+    """``signal.md`` and ``signal.json`` in ``out`` (``summary``: the report's summary rows); [] for a study
+    without MLP runs."""
+    rows, note = signal_rows(study, summary, metric)
     if not rows:
         return []
     paths = [out / "signal.md", out / "signal.json"]
