@@ -46,6 +46,18 @@ class Jets(NamedTuple):
     mixed: dict[tuple[int, int], torch.Tensor]
 
 
+class LinearRecord(NamedTuple):
+    """One linear layer's use in :func:`mlp_jets`: ``value_in`` (N, in) → ``value_out`` (N, out) with the bias;
+    ``tangent_in`` (k, N, in) → ``tangent_out`` (k, N, out) without it. For the first layer ``tangent_in`` is
+    None and ``tangent_out`` (d, N, out) is W⁰·diag(scale) per point (the tangents of h⁰ are constant)."""
+
+    layer: int
+    value_in: torch.Tensor
+    value_out: torch.Tensor
+    tangent_in: torch.Tensor | None
+    tangent_out: torch.Tensor
+
+
 def _base_derivatives(act: OddSigmoid, u: torch.Tensor) -> tuple[torch.Tensor, ...] | None:
     """(f, f', f'') of the unscaled base of ``act`` at u, in closed form; None when not tabulated."""
     if isinstance(act, Tanh):
@@ -115,12 +127,15 @@ def mlp_values(mlp: MLP, x: torch.Tensor) -> torch.Tensor:
 
 
 def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2, mixed: Sequence[tuple[int, int]] = (),
-             pure: Sequence[int] | None = None) -> Jets:
+             pure: Sequence[int] | None = None, tape: list | None = None) -> Jets:
     """Value and input derivatives of ``mlp`` at ``x`` (N, d) by forward jets (see the module docstring).
 
     ``order`` 1: y and ∂y/∂x_j; 2: also the pure ∂²y/∂x_j² for j in ``pure`` (default: every input; ``d2y``
     is then (N, out, len(pure)) in that order) and the ``mixed`` pairs (j, k). Differentiable with respect
     to the parameters (and to ``x``) by ordinary autograd.
+
+    ``tape`` (a list): each linear layer's inputs and outputs are appended as :class:`LinearRecord` s, so
+    that per-point parameter Jacobians follow from one backward (:mod:`pinnit.training.jet_jacobian`).
     """
     if order not in (1, 2):
         raise PinnitError(f"mlp_jets: order must be 1 or 2, got {order}")
@@ -139,6 +154,9 @@ def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2, mixed: Sequence[tuple[in
     w0 = layers[0].weight
     z = layers[0](h)
     dz = (w0 * mlp.scale).t().unsqueeze(1).expand(d, n, w0.shape[0])  # (d, N, width)
+    if tape is not None:
+        dz = dz.clone()  # a tensor per point, so that ∂r/∂dz is per point too
+        tape.append(LinearRecord(0, h, z, None, dz))
     d2z = None  # None: identically zero
     mz = {p: None for p in pairs}
     for i, act in enumerate(acts):
@@ -159,6 +177,8 @@ def mlp_jets(mlp: MLP, x: torch.Tensor, order: int = 2, mixed: Sequence[tuple[in
         stacked = torch.cat(blocks, 0)  # (d [+ len(pure)] + pairs, N, width)
         k = stacked.shape[0]
         out = (stacked.reshape(k * n, -1) @ lin.weight.t()).view(k, n, -1)
+        if tape is not None:
+            tape.append(LinearRecord(i + 1, f, z, stacked, out))
         dz = out[:d]
         s = len(sel) if order == 2 else 0
         d2z = out[d:d + s] if order == 2 else None
@@ -195,4 +215,4 @@ def mlp_hessian_jets(mlp: MLP, x: torch.Tensor, final: nn.Module | None = None
             for key, v in out.items()}
 
 
-__all__ = ["Jets", "activation_derivatives", "has_closed_form", "mlp_hessian_jets", "mlp_jets", "mlp_values"]
+__all__ = ["Jets", "LinearRecord", "activation_derivatives", "has_closed_form", "mlp_hessian_jets", "mlp_jets", "mlp_values"]

@@ -26,6 +26,7 @@ from torch.func import functional_call, jacfwd, jacrev, jvp, vjp, vmap
 
 from ..core.errors import PinnitError
 from ..derivatives.fields import Fields
+from .jet_jacobian import JetJacobian, jet_jacobian_applies
 
 #: points per vmapped chunk of the per-point Jacobian (memory ∝ chunk · P)
 POINT_CHUNK = 4096
@@ -95,6 +96,13 @@ class Residuals:
         return r.detach(), (lambda v: jvp(self.fn, (theta,), (v,))[1]), (lambda u: pullback(u)[0])
 
 
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Two float64 evaluations of one residual vector agree: ‖a − b‖ ≤ 1e-7·‖b‖. Norm-wise, because rows near
+    zero differ by the round-off of their O(1) terms (u_t, u·u_x, ν·u_xx), not in proportion to themselves;
+    a residual that is not pointwise differs at O(1)."""
+    return float((a - b).norm()) <= 1e-7 * float(b.norm()) + 1e-300
+
+
 class PinnResiduals(Residuals):
     """The residual vector of a :class:`~pinnit.training.loss.PinnLoss` at its current points: values by
     nested autograd over the whole batch (as the loss engine), Jacobians per point (see the module docstring);
@@ -107,6 +115,8 @@ class PinnResiduals(Residuals):
         self.buffers = {n: b.detach().double() for n, b in model.named_buffers()}
         self.points = {k: v.detach().double() for k, v in loss.points.items()}
         self.pointwise: bool | None = None  # decided by the first Jacobian
+        self._jets = JetJacobian(model, loss.problem) if jet_jacobian_applies(model) else None
+        self._widths: dict[str, list[int]] = {}
         super().__init__(self._batch)
         theta = self.theta()
         if reference is None:
@@ -171,18 +181,67 @@ class PinnResiduals(Residuals):
                                  * (self.loss.weights[term.name] / (len(x) * c.shape[1])) ** 0.5 for c in cols]))
         return torch.cat(rs).detach(), torch.cat(js).detach()
 
+    def _pointwise_at_a_few_points(self, theta: torch.Tensor, count: int = 3) -> bool:
+        """Whether each term's residual at its first ``count`` points, evaluated one point at a time, equals its
+        rows in the whole batch (the jets route assumes it; a residual that couples points differs at O(1))."""
+        evaluate, p = self._evaluate(theta), self.loss.problem
+        with torch.enable_grad():
+            for term in self.loss.terms:
+                x = self.points[term.name]
+                batch = torch.cat(self._term(term, Fields(x[:count], p.inputs, p.outputs, evaluate)), dim=-1)
+                alone = torch.cat([torch.cat(self._term(term, Fields(x[i:i + 1], p.inputs, p.outputs, evaluate)),
+                                             dim=-1) for i in range(min(count, len(x)))])
+                whole = torch.cat(self._term(term, Fields(x, p.inputs, p.outputs, evaluate)), dim=-1)[:count]
+                if not (_same(alone.detach(), whole.detach()) and _same(batch.detach(), whole.detach())):
+                    return False
+        return True
+
+    def _by_jets(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(r, J) from one backward through the MLP's jets per residual column (:mod:`.jet_jacobian`)."""
+        rs, js = [], []
+        for term in self.loss.terms:
+            x, w = self.points[term.name], self.loss.weights[term.name]
+            columns, blocks = self._jets.rows(term, x, theta)
+            start = 0
+            for m in self._jets_widths(term, x, theta):  # each part's columns times √(λ/(N·m)), as the mean of squares
+                c = (w / (len(x) * m)) ** 0.5
+                rs += [col * c for col in columns[start:start + m]]
+                js += [b.mul_(c) for b in blocks[start:start + m]]
+                start += m
+        return torch.cat(rs), (js[0] if len(js) == 1 else torch.cat(js))
+
+    def _jets_widths(self, term, x: torch.Tensor, theta: torch.Tensor) -> list[int]:
+        if term.name not in self._widths:
+            self._widths[term.name] = [q.shape[-1] for q in self._term(term, self._func_fields(x[:1], self._evaluate(theta)))]
+        return self._widths[term.name]
+
     def jacobian(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(r, J): by the jets when they apply (:mod:`.jet_jacobian`), else per point by vmap(jacrev), and by
+        forward mode over the parameters when a residual is not pointwise (decided at the first call)."""
         r = self(theta)
-        if self.pointwise is not False:
-            r_points, J = self._per_point(theta)
-            if self.pointwise or torch.allclose(r_points, r, rtol=1e-9, atol=1e-12 * float(r.abs().max())):
+        if self._jets is not None and self.pointwise is None and not self._pointwise_at_a_few_points(theta):
+            self._not_pointwise()
+        if self._jets is not None and self.pointwise is not False:
+            r_jets, J = self._by_jets(theta)
+            if _same(r_jets, r):
                 self.pointwise = True
                 return r, J
-            self.pointwise = False
-            print("levenberg_marquardt: a residual is not pointwise; Jacobians by forward mode over the parameters "
-                  "(slow)", file=sys.stderr)
+            self._jets = None
+            print("levenberg_marquardt: the jets' residual differs from the loss; Jacobians per point by vmap",
+                  file=sys.stderr)
+        if self.pointwise is not False:
+            r_points, J = self._per_point(theta)
+            if self.pointwise or _same(r_points, r):
+                self.pointwise = True
+                return r, J
+            self._not_pointwise()
         eye = torch.eye(theta.numel(), dtype=theta.dtype)
         return r, vmap(lambda v: jvp(self.fn, (theta,), (v,))[1], chunk_size=TANGENT_CHUNK)(eye).T.detach()
+
+    def _not_pointwise(self) -> None:
+        self.pointwise = False
+        print("levenberg_marquardt: a residual is not pointwise; Jacobians by forward mode over the parameters "
+              "(slow)", file=sys.stderr)
 
 
 def check_one_solve_per_chunk(stage) -> None:

@@ -35,6 +35,19 @@ from .cg import conjugate_gradient
 from .flat import flat_params, set_flat
 
 SCALINGS = ("identity", "marquardt")
+
+
+def gram(J: torch.Tensor) -> torch.Tensor:
+    """JᵀJ. For a float64 CPU J by BLAS SYRK (one triangle: half the multiply-adds of J.T @ J; measured 0.62 s
+    against 1.12 s for 12,000 × 1,341 on one core), with SciPy's BLAS held to torch's thread count."""
+    if J.device.type != "cpu" or J.dtype != torch.float64 or J.shape[0] < J.shape[1]:
+        return J.T @ J
+    from scipy.linalg.blas import dsyrk
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=torch.get_num_threads(), user_api="blas"):
+        upper = torch.from_numpy(dsyrk(1.0, J.numpy().T, trans=0, lower=0))  # J.numpy().T: P × N, Fortran order
+    return upper + upper.triu(1).T
 DEFAULT_MAX_PARAMS = 5000
 
 
@@ -80,7 +93,7 @@ class LevenbergMarquardt(torch.optim.Optimizer):
         group = self.param_groups[0]
         if self.dense:
             r, J = self.residuals.jacobian(x)
-            A = J.T @ J
+            A = gram(J)
             g = J.T @ r
             diag = A.diagonal()
             scale = diag.clamp_min(1e-30) if group["scaling"] == "marquardt" else torch.ones_like(diag)
