@@ -8,7 +8,10 @@ Here r is a pure function of the flat parameter vector θ (float64), so ``torch.
   point, vmapped over the points) — the autograd :class:`~pinnit.derivatives.fields.Fields` calls
   ``torch.autograd.grad``, which ``torch.func`` transforms refuse. The model is the run's model (a
   :class:`~pinnit.training.loss.PinnModel` applies the output transform), so hard constraints hold;
-- the Jacobian is reverse mode per point (``vmap`` over the points of ``jacrev`` over θ): one residual row
+- the Jacobian, when the model is an MLP whose only parameters are its linear layers (under an output transform
+  or not), comes from one backward through its forward jets (:mod:`.jet_jacobian`): measured 0.215 s for
+  N = 12,000 points of Burgers' 1,341-parameter network on one idle core, against 1.76 s for the general route;
+- otherwise the Jacobian is reverse mode per point (``vmap`` over the points of ``jacrev`` over θ): one residual row
   per point costs one small backward, so J costs O(N·P) and needs no P-fold batch of the activations;
   measured 1.05 s for N = 3000 points of Burgers' 1,341-parameter network on one shared core, against
   400 s for forward mode over θ (``vmap`` of ``jvp`` over unit tangents, 32 at a time). Per-point
