@@ -49,6 +49,7 @@ PROXIES: dict[str, tuple[float, str, float | None, tuple[float, float, float | N
     "burgers_eoc": (0.41, "rel_l2_u", 0.87, (0.16, 1.0, 0.51, 1.5)),
     "burgers_fast": (0.41, "rel_l2_u", 0.9, (0.16, 1.0, 0.54, 1.5)),
     "burgers_kgi": (0.34, "rel_l2_u", 1.0, (0.11, 1.0, 0.57, 1.8)),
+    "burgers_lm": (0.3, "rel_l2_u", 0.37, (0.092, 1.0, 0.22, 0.63)),
     "burgers_long": (0.56, "rel_l2_u", None, (0.31, 1.0, 0.36, 0.6)),
     "burgers_mrepu": (0.48, "rel_l2_u", None, (0.23, 1.0, 0.5, 1.0)),
     "burgers_proposed": (0.23, "rel_l2_u", None, (0.053, 1.0, 0.54, 0.89)),
