@@ -177,7 +177,7 @@ def plot(rows: list[dict], summary: dict, path: Path) -> None:
         ax.plot([r["time_s"] for r in pts], [r["rel_l2"] for r in pts], lw=1.5, label=res["label"])
         ax_it.plot([r["iteration"] for r in pts], [r["rel_l2"] for r in pts], lw=1.5, label=res["label"])
     ax.set_yscale("log")
-    ax.set_xlabel("training wall time [s] (1 thread on a shared 2-core CPU)")
+    ax.set_xlabel(f"training wall time [s] ({summary['threads']} torch thread(s), evaluations not timed)")
     ax.set_ylabel("relative L2 error of u (256×100 grid)")
     ax_it.set_xlabel(f"quasi-Newton or Levenberg–Marquardt iterations after {summary['adam_iterations']} Adam steps")
     fig.suptitle(f"Burgers ν=0.01/π, {summary['network']} ({summary['parameters']} parameters), float64, "
