@@ -98,7 +98,7 @@ def test_config_descriptions_end_on_a_word():
         else:
             assert words.startswith(text) and text.endswith((".", ")")) or text == words, (path.name, text)
     assert describe(REPO / "configs" / "burgers_fast.yaml").startswith("Viscous Burgers, the quick recipe (about "
-                                                                       "3.5 minutes on 2 idle cores, rel. L2")
+                                                                       "3 minutes on one idle core, rel. L2")
 
 
 def test_bench_help_names_its_extra(capsys):
