@@ -50,7 +50,7 @@ OLDER = {
     **dict.fromkeys(["stokes_deeponet_cpu", "stokes_deeponet_cpu_kgi"], STOKES_CPU),
 }
 #: written in stages from the start (no older form)
-STAGED = {"burgers", "burgers_lm", "burgers_long", "black_scholes", "stokes_deeponet_cpu_ls"}
+STAGED = {"burgers", "burgers_lm", "burgers_long", "burgers_short", "black_scholes", "stokes_deeponet_cpu_ls"}
 
 
 def _stages(data: dict) -> list:

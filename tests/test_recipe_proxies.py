@@ -53,6 +53,7 @@ PROXIES: dict[str, tuple[float, str, float | None, tuple[float, float, float | N
     "burgers_long": (0.56, "rel_l2_u", None, (0.31, 1.0, 0.36, 0.6)),
     "burgers_mrepu": (0.48, "rel_l2_u", None, (0.23, 1.0, 0.5, 1.0)),
     "burgers_proposed": (0.23, "rel_l2_u", None, (0.053, 1.0, 0.54, 0.89)),
+    "burgers_short": (0.56, "rel_l2_u", None, (0.31, 1.0, 0.36, 0.6)),
     "burgers_siren": (0.78, "rel_l2_u", None, (0.61, 1.0, 1.0, 1.0)),
     "heat": (0.019, "rel_l2_u", 0.052, (0.00035, 1.0, 0.0034, 0.79)),
     "poisson": (0.12, "rel_l2_u", 0.14, (0.014, 1.0, 0.02, 1.0)),

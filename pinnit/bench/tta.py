@@ -30,7 +30,7 @@ THRESHOLDS = (1e-3, 1e-4, 1e-5, 1e-6)
 #: The recipes timed by default: the Burgers accuracy recipe (Adam → SSBroyden in float64), its quick variant
 #: (Adam → L-BFGS in float32) and its Gauss–Newton-class variant (Adam → Levenberg–Marquardt in float64), the
 #: optimizer recipes shipped for the main job.
-DEFAULT_RECIPES = ("burgers", "burgers_fast", "burgers_lm")
+DEFAULT_RECIPES = ("burgers", "burgers_short", "burgers_fast", "burgers_lm")
 
 
 def threshold_key(eps: float) -> str:

@@ -7,7 +7,7 @@ EXAMPLES = """examples:
   pinnit bench --pinnit-only --setups 1 --repeats 1 --check-steps 0
   pinnit bench --setups 1 --repeats 1             # pinnit and DeepXDE; writes outputs/bench/bench.md
   pinnit bench                                    # set-ups 1, 2 and scaling: several minutes
-  pinnit bench --setups tta --recipes burgers,burgers_fast,burgers_lm --seeds 3   # time to accuracy: ~35 min
+  pinnit bench --setups tta --recipes burgers,burgers_short,burgers_fast,burgers_lm --seeds 3   # time to accuracy: ~45 min
 """
 
 
@@ -41,7 +41,7 @@ pip install 'pinnit[bench]' (--pinnit-only needs nothing more)."""
         p.add_argument("--pinnit-only", action="store_true",
                        help="time pinnit alone (no DeepXDE needed; without it, pip install 'pinnit[bench]')")
         p.add_argument("--out", default="outputs/bench", help="directory for bench.json and bench.md")
-        p.add_argument("--recipes", default="burgers,burgers_fast,burgers_lm",
+        p.add_argument("--recipes", default="burgers,burgers_short,burgers_fast,burgers_lm",
                        help="set-up tta: comma list of shipped config names or YAML files; default %(default)s")
         p.add_argument("--seeds", type=int, default=3, help="set-up tta: seeds 0 … N−1 per recipe; default 3")
         p.add_argument("--eval-every", type=int, default=None,
