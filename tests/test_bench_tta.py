@@ -100,3 +100,13 @@ def test_cli_tta_rejects_zero_seeds(tmp_path):
                            str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "--seeds and --eval-every must be ≥ 1" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_default_recipes_are_the_bench_defaults():
+    """The CLI spells the default out (importing pinnit.bench at parse time would cost a second of start-up), so
+    it must name exactly the recipes the bench times when none are given."""
+    from pinnit.bench.tta import DEFAULT_RECIPES
+    from pinnit.cli import build_parser
+
+    args = build_parser().parse_args(["bench"])
+    assert args.recipes == ",".join(DEFAULT_RECIPES)
