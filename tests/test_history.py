@@ -70,3 +70,19 @@ def test_history_records_seconds_since_the_run_began(burgers_cfg):
     times = [float(r["time_s"]) for r in rows]
     assert len(times) == 4 and all(0 < a <= b for a, b in zip(times, times[1:]))
     assert times[-1] <= res.metrics["wall_time_s"] + 1e-3
+
+
+def test_history_records_the_seconds_spent_evaluating(burgers_cfg):
+    """``eval_s`` follows ``time_s``: the evaluations' share of it so far, growing at evaluation rows only
+    (every 20 steps here), so ``time_s − eval_s`` (training alone) never decreases either."""
+    cfg = {**burgers_cfg, "training": {k: v for k, v in burgers_cfg["training"].items() if k not in ("adam", "lbfgs")}}
+    cfg["training"]["stages"] = {"adam": {"iterations": 40, "lr": 3e-3}}
+    res = run(parse_config(cfg))
+    header, rows = _read(res.path / "history.csv")
+    assert header[header.index("time_s") + 1] == "eval_s"
+    spent = [float(r["eval_s"]) for r in rows]
+    evaluated = [bool(r["rel_l2_u"]) for r in rows]
+    assert evaluated == [False, True, False, True]
+    assert spent[0] == 0 and 0 < spent[1] == spent[2] < spent[3]
+    train = [float(r["time_s"]) - e for r, e in zip(rows, spent)]
+    assert all(0 < a <= b for a, b in zip(train, train[1:]))

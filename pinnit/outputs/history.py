@@ -2,7 +2,8 @@
 
 The trainer's history is one list of rows; metric rows (``step, stage, loss_<term>…, lr, time_s``, plus
 ``rel_l2_<field>…`` at evaluation steps; ``time_s`` is the wall time in seconds since the run began, carried in
-the checkpoint so that a resumed run continues it) and event rows (``step, stage, event``: an L-BFGS restart, a
+the checkpoint so that a resumed run continues it, and ``eval_s`` the part of it spent evaluating against the
+reference, so that ``time_s − eval_s`` is the training time alone) and event rows (``step, stage, event``: an L-BFGS restart, a
 rollback) are split here, so ``history.csv`` has one header — fixed by its first row's columns plus every
 error column the run reports — and one row per step, and ``events.csv`` lists what happened where.
 """
@@ -35,7 +36,7 @@ def split_history(history: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, 
 
 
 def history_columns(rows: list[Mapping[str, Any]]) -> list[str]:
-    """``step, stage, loss_*…, lr, time_s`` as in the first row, then the error columns (``rel_l2_*``), then any
+    """``step, stage, loss_*…, lr, time_s, eval_s`` as in the first row, then the error columns (``rel_l2_*``), then any
     other column, in order of first appearance."""
     seen: list[str] = []
     for row in rows:

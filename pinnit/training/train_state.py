@@ -26,6 +26,7 @@ class TrainState:
     best_step: int = 0
     rollbacks: int = 0
     elapsed: float = 0.0
+    eval_s: float = 0.0  #: seconds spent evaluating against the reference so far (inside ``elapsed``)
     history: list[dict[str, Any]] = field(default_factory=list)
     iterations: dict[str, int] = field(default_factory=dict)
     stop_reasons: dict[str, str | None] = field(default_factory=dict)

@@ -205,7 +205,10 @@ class Trainer:
             row = {"step": s.step, "stage": s.stage, **{f"loss_{k}": v for k, v in values.items()}, "lr": lr,
                    "time_s": round(time.perf_counter() - self._clock, 6)}  # since the run began, across resumes
             if evaluate:
+                t0 = time.perf_counter()
                 row.update(self.evaluate())
+                s.eval_s += time.perf_counter() - t0
+            row["eval_s"] = round(s.eval_s, 6)  # evaluations so far (time_s − eval_s: training alone)
             s.history.append(row)
         self.progress.update(s.step, values, s.stage)
 
