@@ -7,6 +7,7 @@ import math
 import signal
 import subprocess
 import sys
+import time
 
 
 import pytest
@@ -157,3 +158,41 @@ def test_non_finite_weights_after_an_adam_iteration_count_as_divergence(burgers_
     assert res.metrics["status"] == "diverged" and res.metrics["diverged"]["term"] == "parameters"
     state = torch.load(res.path / "model.pt")
     assert all(torch.isfinite(v).all() for v in state.values())
+
+
+def test_time_limit_stops_training_and_skips_the_later_stages(burgers_cfg):
+    """``training.time_limit_s``: the stage running when the limit passes stops with that reason (status
+    completed), later stages run 0 iterations, and the last history row is evaluated."""
+    res = run(parse_config(burgers_cfg, ["training.adam.iterations=1000000", "training.lbfgs.iterations=50",
+                                         "training.time_limit_s=1.5", "training.derivatives=autograd"]))
+    m = res.metrics
+    assert m["status"] == "completed"
+    adam, lbfgs = m["stages"]["adam"], m["stages"]["lbfgs"]
+    assert 10 < adam["iterations"] < 1000000 and lbfgs["iterations"] == 0
+    assert adam["stop_reason"] == "reached training.time_limit_s=1.5"
+    with open(res.path / "history.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert int(rows[-1]["step"]) == adam["iterations"] and rows[-1]["rel_l2_u"]
+    assert 1.5 <= float(rows[-1]["time_s"]) - float(rows[-1]["eval_s"]) < m["wall_time_s"]
+
+
+def test_time_limit_leaves_the_evaluations_out(burgers_cfg, monkeypatch):
+    """Evaluations that take 0.05 s each, after every step, do not count against a 0.3 s limit: the run trains
+    for 0.3 s of its own (dozens of steps of this small network), not until its sixth evaluation."""
+    from pinnit.outputs.evaluation import Evaluator
+
+    real = Evaluator.errors
+
+    def slow(self, pred):
+        time.sleep(0.05)
+        return real(self, pred)
+
+    monkeypatch.setattr(Evaluator, "errors", slow)
+    res = run(parse_config(burgers_cfg, ["training.adam.iterations=1000000", "training.lbfgs.iterations=0",
+                                         "training.time_limit_s=0.3", "evaluation.every=1",
+                                         "training.derivatives=autograd"]))
+    steps = res.metrics["stages"]["adam"]["iterations"]
+    with open(res.path / "history.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert steps >= 10
+    assert float(rows[-1]["eval_s"]) >= 0.05 * steps

@@ -173,6 +173,10 @@ class TrainingConfig(Strict):
         None, le=1024, description="CPU threads for torch in this run (None: OMP_NUM_THREADS, else the cores available "
                                  "to the process minus those busy; pinnit/runtime/threads.py)")
     checkpoint_every: NonNegativeInt = Field(1000, description="steps between checkpoints (0: only at the end)")
+    time_limit_s: PositiveFloat | None = Field(
+        None, description="stop training (status completed) once this many seconds of training time have passed "
+                          "— wall time since the run began, across resumes, less the evaluations against the "
+                          "reference; checked after each iteration or closure chunk; None: no limit")
     restore_best: bool = Field(
         True, description="save (model.pt, prediction.npz, top-level errors) the weights of the lowest total training "
                           "loss seen, not the last step's; metrics.json records both either way")

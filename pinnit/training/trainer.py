@@ -202,13 +202,14 @@ class Trainer:
         due = bool(self.eval_every) and s.step // self.eval_every > step0 // self.eval_every
         evaluate = self.evaluate is not None and (due or final)
         if log or final or evaluate or s.step % self.log_every == 0:
-            row = {"step": s.step, "stage": s.stage, **{f"loss_{k}": v for k, v in values.items()}, "lr": lr,
-                   "time_s": round(time.perf_counter() - self._clock, 6)}  # since the run began, across resumes
+            errors = {}
             if evaluate:
                 t0 = time.perf_counter()
-                row.update(self.evaluate())
+                errors = self.evaluate()
                 s.eval_s += time.perf_counter() - t0
-            row["eval_s"] = round(s.eval_s, 6)  # evaluations so far (time_s − eval_s: training alone)
+            row = {"step": s.step, "stage": s.stage, **{f"loss_{k}": v for k, v in values.items()}, "lr": lr,
+                   "time_s": round(time.perf_counter() - self._clock, 6),  # since the run began, across resumes
+                   "eval_s": round(s.eval_s, 6), **errors}  # evaluations so far: time_s − eval_s is training
             s.history.append(row)
         self.progress.update(s.step, values, s.stage)
 
@@ -297,6 +298,10 @@ class Trainer:
                         self.step()
                         if (every and self.state.step // every > step0 // every) or self._stage_done():
                             self.check_parameters()  # checkpoints and stage ends never keep non-finite weights
+                        if self._out_of_time(start, elapsed0):
+                            self.state.status = "completed"
+                            self.progress.finish(self.state.stop_reason)
+                            break
                     except Diverged as err:
                         if self._rollback(err):
                             continue
@@ -322,6 +327,19 @@ class Trainer:
         if self.state.status != "diverged":
             self.save_checkpoint()
         return self.state
+
+    def _out_of_time(self, start: float, elapsed0: float) -> bool:
+        """``training.time_limit_s`` reached (training time: wall time since the run began, across resumes, less
+        the evaluations'): the current stage stops with that reason, the later ones are skipped, and the last
+        row is evaluated, as at a stage's end."""
+        limit, s = self.cfg.time_limit_s, self.state
+        if limit is None or elapsed0 + time.perf_counter() - start - s.eval_s < limit:
+            return False
+        self.check_parameters()
+        s.stop_reasons[s.stage] = f"reached training.time_limit_s={limit:g}"
+        lr = next((row["lr"] for row in reversed(s.history) if "lr" in row), 0.0)
+        self.record(s.last_losses, lr, s.step, final=True)
+        return True
 
     def _consider_final_weights(self) -> None:
         """The last update's weights were never evaluated (each step evaluates before updating): evaluate them
