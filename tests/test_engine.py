@@ -162,8 +162,8 @@ def test_a_compile_failure_falls_back_to_autograd(monkeypatch):
 
 def test_auto_compiles_only_long_runs():
     assert resolve_engine("auto", 50) == "autograd"
-    assert resolve_engine("auto", 5000, threads=1) == "compiled"  # falls back by itself where jets do not apply
-    assert resolve_engine("auto", 5000, threads=2) == "autograd"  # OpenMP kernels collapse when oversubscribed
+    assert resolve_engine("auto", 5000) == "compiled"  # falls back by itself where jets do not apply
+    assert resolve_engine("auto", 999) == "autograd"
     assert resolve_engine("jets", 5) == "jets"
 
 

@@ -190,7 +190,7 @@ class TrainingConfig(Strict):
                             "autograd (nested reverse mode), jets (forward jets through the MLP), compiled (the jets' "
                             "whole loss under torch.compile, each Adam iteration fused into one graph), "
                             "compiled_autograd (nested autograd under torch.compile); auto: compiled for runs of ≥ "
-                            "1000 steps on 1 thread, else autograd; whatever does not apply falls back (compiled → "
+                            "1000 steps, else autograd; whatever does not apply falls back (compiled → "
                             "compiled_autograd → autograd) with one line on stderr. Operator runs (functions × points): "
                             "zcs (zero-coordinate shift: a few scalar backward passes), autograd (every point of every "
                             "function), jets (forward jets of the trunk; second order at most, fewest operations); "
