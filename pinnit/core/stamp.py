@@ -61,12 +61,32 @@ def stamp() -> dict[str, Any]:
             "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
 
 
+def code_state() -> dict[str, Any]:
+    """``{commit, commit_dirty}`` of this package's repository now: what a run records when it starts, because
+    the code a long run trains with is the code it loaded, not the commit checked out when it ends."""
+    here = Path(__file__).parent
+    return {"commit": git_commit(here), "commit_dirty": _dirty(here)}
+
+
+def started_at(s: dict[str, Any], start: dict[str, Any] | None) -> dict[str, Any]:
+    """Stamp ``s`` (taken at the end) with the commit of ``start`` (:func:`code_state` at the start), keeping the
+    end's commit as ``commit_at_end`` when it differs. ``start`` None (an older run directory): ``s`` unchanged."""
+    if not start or "commit" not in start:
+        return s
+    out = {**s, "commit": start["commit"], "commit_dirty": start.get("commit_dirty")}
+    if s.get("commit") != start["commit"]:
+        out["commit_at_end"] = s.get("commit")
+    return out
+
+
 def stamp_line(s: dict[str, Any] | None) -> str:
     """``measured 2026-12-07 on Intel Xeon …, 2 cores, torch 2.13.0, commit abc1234`` (or says it is missing)."""
     if not s:
         return "not stamped (no date, machine, torch version or commit recorded)"
     m = s.get("machine") or {}
     commit = (s.get("commit") or "unknown")[:7] + (" with local changes" if s.get("commit_dirty") else "")
+    if s.get("commit_at_end"):
+        commit += f" (at its start; {str(s['commit_at_end'])[:7]} at its end)"
     load = s.get("load_average")
     return (f"measured {str(s.get('date', '?'))[:10]} on {m.get('cpu', '?')}, {m.get('cores', '?')} cores"
             + (f" (load average {load[0]:.1f})" if load else "") + f", torch {s.get('torch', '?')}, commit {commit}")

@@ -35,7 +35,7 @@ from ..sampling.refine import refine_regions
 from ..runtime.threads import choose_threads
 from ..outputs.rundir import CHECKPOINT_FILE, CONFIG_FILE, prepare_run_dir, run_dir_for
 from ..core.atomic_files import write_bytes, write_json, write_text
-from ..core.stamp import stamp
+from ..core.stamp import code_state, stamp, started_at
 from ..training.memory import is_out_of_memory, out_of_memory
 from ..training import Checkpointer, PinnLoss, PinnModel, Trainer, TrainState
 from ..training.loss_interface import Loss
@@ -154,7 +154,7 @@ def _write_outputs(a: Assembly, state: TrainState, path: Path, stages: list[Stag
     write_bytes(path / "model.pt", wbuf.getvalue())
     write_history(path, state.history)
     t = a.cfg.training
-    provenance = stamp()  # one git call for both the commit and the stamp
+    provenance = started_at(stamp(), _read_started(path))  # the commit the run started from
     metrics = {
         "status": state.status,
         **errors,
@@ -258,7 +258,7 @@ def run(cfg: RunConfig, *, overwrite: bool = False, run_dir: str | Path | None =
     write_text(path / CONFIG_FILE, dump_config(cfg))
     write_text(path / FINGERPRINT_FILE, fingerprint + "\n")
     write_json(path / STARTED_FILE, {"device": str(a.ctx.device), "dtype": cfg.training.dtype,
-                                     "config_sha256": _file_sha256(path / CONFIG_FILE)})
+                                     "config_sha256": _file_sha256(path / CONFIG_FILE), **code_state()})
     return _train(a, path, resume=False)
 
 
