@@ -51,8 +51,9 @@ def test_run_errors_and_bench_ratios_appear_as_measured():
         assert f"{case['pinnit']['it_per_s']:.2f}" in text
         if case.get("ratio") is not None:
             assert f"{case['ratio']:.2f}" in text
-    tta = RESULTS / "time_to_accuracy.json"
-    if tta.exists():
+    for tta in sorted(RESULTS.glob("time_to_accuracy*.json")):  # the main file and any labelled further run
+        label = tta.stem[len("time_to_accuracy"):].strip("_").replace("_", " ")
+        assert not label or f"### {label}" in text
         for entry in json.loads(tta.read_text())["recipes"]:
             assert f"| {entry['recipe']} | {len(entry['seeds'])} |" in text
 

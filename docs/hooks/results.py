@@ -3,7 +3,9 @@
 - ``reference/benchmarks.md``: ``results/bench.json``, as ``pinnit bench`` writes it in its ``--out`` (and
   ``results/bench_scaling.png`` if there);
 - ``reference/accuracy.md``: ``results/time_to_accuracy.json`` (``pinnit bench --setups tta``) with
-  ``results/error_vs_time.png``, and one table per ``results/runs/<name>.json`` (a run's ``metrics.json``).
+  ``results/error_vs_time.png``, then each ``results/time_to_accuracy_<label>.json`` with its
+  ``error_vs_time_<label>.png`` under a heading <label>, and one table per ``results/runs/<name>.json`` (a run's
+  ``metrics.json``).
 
 Every table is preceded by the stamp its file carries (date, machine, torch version, commit: see
 :mod:`pinnit.core.stamp`), so no number appears without where and when it was measured. A missing file is
@@ -106,16 +108,23 @@ def accuracy_page(results: Path) -> str:
     tta = _load(results / "time_to_accuracy.json")
     if tta is None:
         out.append(_missing("time_to_accuracy.json"))
-    else:
-        settings = tta["settings"]
+    # time_to_accuracy_<label>.json (+ error_vs_time_<label>.png): further tta runs, e.g. at another thread count
+    for path in [results / "time_to_accuracy.json", *sorted(results.glob("time_to_accuracy_*.json"))]:
+        data = _load(path)
+        if data is None:
+            continue
+        label = path.stem[len("time_to_accuracy"):]
+        if label:
+            out += [f"### {label.strip('_').replace('_', ' ')}", ""]
+        settings = data["settings"]
         cmd = (f"pinnit bench --setups tta --recipes {','.join(settings['recipes'])} --seeds {settings['seeds']} "
                f"--threads {settings['threads']}" + (f" --eval-every {settings['eval_every']}"
                                                      if settings.get("eval_every") else ""))
-        out += [_stamp(tta, "time_to_accuracy.json"), "", f"Command: `{cmd}`.", "",
-                tta_markdown(tta, with_stamp=False), ""]
-        if (results / "error_vs_time.png").is_file():
-            out += [f"![Relative L2 error against wall time, one colour per recipe](../{RESULTS}/error_vs_time.png)",
-                    "", f"Figure: `docs/{RESULTS}/error_vs_time.png`, written with the JSON above.", ""]
+        out += [_stamp(data, path.name), "", f"Command: `{cmd}`.", "", tta_markdown(data, with_stamp=False), ""]
+        figure = f"error_vs_time{label}.png"
+        if (results / figure).is_file():
+            out += [f"![Relative L2 error against wall time, one colour per recipe](../{RESULTS}/{figure})",
+                    "", f"Figure: `docs/{RESULTS}/{figure}`, written with the JSON above.", ""]
     out += ["## Reference runs", "",
             "One `metrics.json` of `pinnit run` per file; the file name names the run.", ""]
     runs = sorted((results / "runs").glob("*.json")) if (results / "runs").is_dir() else []
