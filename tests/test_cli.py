@@ -48,6 +48,17 @@ def test_shipped_burgers_config_runs_shortened(tmp_path):
     assert resolved["training"]["stages"]["adam"]["iterations"] == 30 and resolved["network"]["depth"] == 4
 
 
+def test_a_time_limited_run_says_which_stages_it_did_not_reach(tmp_path):
+    proc = _cli("run", str(REPO / "configs" / "burgers.yaml"), "--quiet",
+                "--set", "training.stages.adam.iterations=1000000", "--set", "training.time_limit_s=0.5",
+                "--set", "training.derivatives=autograd", "--set", "sampling.points.pde=256",
+                "--set", f"output.dir={tmp_path}", "--set", "evaluation.every=0", "--set", "output.plots=false")
+    assert proc.returncode == 0, proc.stderr
+    status = next(line for line in proc.stdout.splitlines() if line.startswith("status:"))
+    assert status.startswith("status: completed;") and "'ssbroyden'" not in status
+    assert status.endswith("(1 stage not reached); last stage: reached training.time_limit_s=0.5")
+
+
 def test_older_adam_keys_on_a_staged_config_say_how_to_migrate(tmp_path):
     proc = _cli("run", str(REPO / "configs" / "burgers.yaml"), "--set", "training.adam.iterations=30")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr

@@ -51,7 +51,10 @@ class RunCommand:
         m = result.metrics
         summary = {k: v for k, v in m.items() if k.startswith(("rel_l2", "max_abs"))}
         print(f"run directory: {result.path}")
-        print(f"status: {m['status']}; wall time {m['wall_time_s']:.1f} s; iterations {m['iterations']}; "
+        ran = {k: v for k, v in m["iterations"].items() if v}  # stages cut by training.time_limit_s: not listed
+        unrun = sum(1 for s in m["stages"].values() if s["planned"] and not s["iterations"])
+        print(f"status: {m['status']}; wall time {m['wall_time_s']:.1f} s; iterations {ran}"
+              + (f" ({unrun} stage{'s' if unrun > 1 else ''} not reached)" if unrun else "") + "; "
               f"last stage: {m['stop_reason'] if m['status'] == 'completed' else m['status']}")
         if summary:
             print("errors: " + json.dumps({k: float(f'{v:.4g}') for k, v in summary.items()}))
