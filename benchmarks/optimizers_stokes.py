@@ -90,6 +90,15 @@ def curve(run_dir: Path) -> list[dict]:
              **{f: float(r[f"rel_l2_{f}"]) for f in FIELDS}} for r in rows]
 
 
+def per_optimizer(stages: dict) -> dict[str, int]:
+    """Iterations run per optimizer, over all stages (the hybrid's blocks summed)."""
+    out: dict[str, int] = {}
+    for stage in stages.values():
+        if stage["iterations"]:
+            out[stage["optimizer"]] = out.get(stage["optimizer"], 0) + stage["iterations"]
+    return out
+
+
 def summarize(curves: dict[str, list[dict]], run_dirs: dict[str, Path]) -> dict:
     out = {}
     for name, rows in curves.items():
@@ -100,7 +109,7 @@ def summarize(curves: dict[str, list[dict]], run_dirs: dict[str, Path]) -> dict:
                      "last": {f: last[f] for f in FIELDS}, "best": {f: best[f] for f in FIELDS},
                      "best_at_s": round(best["train_s"], 1),
                      "saved": {f: metrics.get(f"rel_l2_{f}") for f in FIELDS},
-                     "stages": {k: v["iterations"] for k, v in metrics["stages"].items() if v["iterations"]},
+                     "iterations": per_optimizer(metrics["stages"]),
                      "commit": metrics.get("git_commit"), "wall_time_s": metrics.get("wall_time_s")}
     return out
 
@@ -151,7 +160,7 @@ def main() -> None:
     plot(curves, out / "error_vs_time_stokes.png", args.budget, args.seed)
     for name, s in summary.items():
         print(f"{s['label']:45s} {s['train_s']:6.1f} s  last mean {s['last']['mean']:.4f} (p {s['last']['p']:.3f})  "
-              f"best {s['best']['mean']:.4f} at {s['best_at_s']} s  stages {s['stages']}")
+              f"best {s['best']['mean']:.4f} at {s['best_at_s']} s  iterations {s['iterations']}")
 
 
 if __name__ == "__main__":

@@ -273,3 +273,15 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     F = np.zeros((1, 101))
     cached_references(F, n=21)
     assert len(list((tmp_path / "mine" / "stokes").glob("stokes-*.npz"))) == 1
+
+
+def test_the_pressure_norm_sits_at_the_lid_corners(zero_lid):
+    """The lid corners carry a stress singularity: about 40 % of ‖p‖² on the 101 × 101 evaluation grid (corner
+    gauge, the operator problem's) lies within 0.1 of them, against 1 % of ‖u‖², and the largest |p| is over 10×
+    its root mean square. A network that misses the corners therefore misses much of p's relative L2 norm."""
+    sol = solve_stokes(gauge="corner")
+    near = ~away_from_lid_corners(101, 0.1)
+    share = {f: np.sum(sol[f][near] ** 2) / np.sum(sol[f] ** 2) for f in "uvp"}
+    assert 0.3 < share["p"] < 0.5 and share["u"] < 0.02 and share["v"] < 0.02
+    p = sol["p"] - sol["p"].mean()
+    assert np.abs(p).max() > 10 * np.sqrt(np.mean(p ** 2))
