@@ -51,6 +51,10 @@ def test_run_errors_and_bench_ratios_appear_as_measured():
         assert f"{case['pinnit']['it_per_s']:.2f}" in text
         if case.get("ratio") is not None:
             assert f"{case['ratio']:.2f}" in text
+    stokes = RESULTS / "stokes_optimizers.json"
+    if stokes.exists():  # benchmarks/optimizers_stokes.py's summary: each recipe's errors after the budget
+        for r in json.loads(stokes.read_text())["recipes"].values():
+            assert f"| {r['label']} | {r['train_s']:g} |" in text and f"| {r['last']['mean']:.3f} |" in text
     for tta in sorted(RESULTS.glob("time_to_accuracy*.json")):  # the main file and any labelled further run
         label = tta.stem[len("time_to_accuracy"):].strip("_").replace("_", " ")
         assert not label or f"### {label}" in text

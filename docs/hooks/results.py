@@ -5,7 +5,8 @@
 - ``reference/accuracy.md``: ``results/time_to_accuracy.json`` (``pinnit bench --setups tta``) with
   ``results/error_vs_time.png``, then each ``results/time_to_accuracy_<label>.json`` with its
   ``error_vs_time_<label>.png`` under a heading <label>, and one table per ``results/runs/<name>.json`` (a run's
-  ``metrics.json``).
+  ``metrics.json``); ``results/stokes_optimizers.json`` with ``stokes_optimizers.png``
+  (``benchmarks/optimizers_stokes.py``).
 
 Every table is preceded by the stamp its file carries (date, machine, torch version, commit: see
 :mod:`pinnit.core.stamp`), so no number appears without where and when it was measured. A missing file is
@@ -96,6 +97,29 @@ def run_table(name: str, m: dict[str, Any], rel: str) -> list[str]:
             "|" + "---|" * len(head), "| " + " | ".join(row) + " |", ""]
 
 
+def operator_optimizers(results: Path) -> list[str]:
+    """``stokes_optimizers.json`` (``benchmarks/optimizers_stokes.py``'s summary.json) and its figure: the held-out
+    error of each way to train the Stokes PI-DeepONet after the same training time."""
+    rel = "stokes_optimizers.json"
+    out = ["## Operator learning: optimizers against training time", ""]
+    data = _load(results / rel)
+    if data is None:
+        return out + [_missing(rel)]
+    out += [_stamp(data, rel), "",
+            f"Command: `python benchmarks/optimizers_stokes.py --budget {data['budget_s']:g} --seed {data['seed']}` "
+            f"(`{data['config']}`, 1 thread; held-out relative L2 on 200 lids, p up to a constant).", "",
+            "| recipe | training s | iterations | u | v | p | mean | lowest mean (at s) |", "|---|---|---|---|---|---|---|---|"]
+    for r in data["recipes"].values():
+        last, its = r["last"], ", ".join(f"{k} {v}" for k, v in r["iterations"].items())
+        out.append(f"| {r['label']} | {r['train_s']:g} | {its} | {last['u']:.3f} | {last['v']:.3f} | {last['p']:.3f} | "
+                   f"{last['mean']:.3f} | {r['best']['mean']:.3f} ({r['best_at_s']:g}) |")
+    out.append("")
+    if (results / "stokes_optimizers.png").is_file():
+        out += [f"![Held-out error against training time, one colour per recipe](../{RESULTS}/stokes_optimizers.png)",
+                "", f"Figure: `docs/{RESULTS}/stokes_optimizers.png`, written with the JSON above.", ""]
+    return out
+
+
 def accuracy_page(results: Path) -> str:
     """The page of ``time_to_accuracy.json`` (+ its figure) and of every ``runs/*.json``."""
     from pinnit.bench.tta_report import tta_markdown
@@ -125,6 +149,7 @@ def accuracy_page(results: Path) -> str:
         if (results / figure).is_file():
             out += [f"![Relative L2 error against wall time, one colour per recipe](../{RESULTS}/{figure})",
                     "", f"Figure: `docs/{RESULTS}/{figure}`, written with the JSON above.", ""]
+    out += operator_optimizers(results)
     out += ["## Reference runs", "",
             "One `metrics.json` of `pinnit run` per file; the file name names the run.", ""]
     runs = sorted((results / "runs").glob("*.json")) if (results / "runs").is_dir() else []
