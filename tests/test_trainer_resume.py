@@ -129,9 +129,12 @@ def test_the_start_record_holds_the_resolved_device_and_config_hash(burgers_cfg,
     import hashlib
 
     path = _interrupted_run(burgers_cfg, monkeypatch, tmp_path)
+    from pinnit.core.stamp import code_state
+
     started = json.loads((path / "started.json").read_text())
     assert started == {"device": "cpu", "dtype": "float64",
-                       "config_sha256": hashlib.sha256((path / "config.yaml").read_bytes()).hexdigest()}
+                       "config_sha256": hashlib.sha256((path / "config.yaml").read_bytes()).hexdigest(),
+                       **code_state()}  # the commit the run started from (what metrics.json's stamp names)
 
 
 def test_resuming_on_another_device_warns_in_one_line(burgers_cfg, monkeypatch, tmp_path, capsys):

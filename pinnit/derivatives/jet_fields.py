@@ -57,7 +57,7 @@ def transform_chain(derivative: Callable[[str, tuple[str, ...]], Callable | None
     (e.g. :meth:`~pinnit.problems.base.Problem.transform_derivative`) for each; None when it has none for one
     (or fails to build it): the transform is then differentiated through the Taylor polynomial."""
     chain = {}
-    for field, idx in {*keys, *((u, ()) for u in outputs)}:
+    for field, idx in sorted({*keys, *((u, ()) for u in outputs)}):
         try:
             d = derivative(field, tuple(inputs[i] for i in idx))
         except Exception:  # noqa: BLE001 (e.g. a derivative sympy gives that compile_expr cannot evaluate)
@@ -99,7 +99,9 @@ class JetFields(Fields):
                  transform: Transform | None, keys: Iterable[Key], jets: Callable = mlp_jets,
                  chain: Chain | None = None):
         self.inputs, self.outputs = tuple(inputs), tuple(outputs)
-        self.net, self.transform, self.keys, self._jets = net, transform, frozenset(keys), jets
+        # a fixed order (not a set's, which follows Python's per-process string hashing): the fields are built, and
+        # their gradients accumulated by backward, in this order, so runs repeat bit for bit across processes
+        self.net, self.transform, self.keys, self._jets = net, transform, tuple(sorted(set(keys))), jets
         self.chain = chain if transform is not None else None
         pure, mixed, order = second_order_streams(self.keys)
         if order > 2:
