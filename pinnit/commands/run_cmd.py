@@ -51,7 +51,7 @@ class RunCommand:
         m = result.metrics
         summary = {k: v for k, v in m.items() if k.startswith(("rel_l2", "max_abs"))}
         print(f"run directory: {result.path}")
-        ran = {k: v for k, v in m["iterations"].items() if v}  # stages cut by training.time_limit_s: not listed
+        ran = {k: v for k, v in m["iterations"].items() if v}  # stages a time limit or an interrupt cut: counted
         unrun = sum(1 for s in m["stages"].values() if s["planned"] and not s["iterations"])
         print(f"status: {m['status']}; wall time {m['wall_time_s']:.1f} s; iterations {ran}"
               + (f" ({unrun} stage{'s' if unrun > 1 else ''} not reached)" if unrun else "") + "; "

@@ -54,10 +54,9 @@ def stamp() -> dict[str, Any]:
     (``load_average``: the 1, 5 and 15 minute load averages, so a result measured on a busy machine says so)."""
     import torch
 
-    here = Path(__file__).parent
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "system": platform.system()},
-            "torch": torch.__version__, "commit": git_commit(here), "commit_dirty": _dirty(here),
+            "torch": torch.__version__, **code_state(),
             "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
 
 

@@ -298,7 +298,7 @@ class Trainer:
                         self.step()
                         if (every and self.state.step // every > step0 // every) or self._stage_done():
                             self.check_parameters()  # checkpoints and stage ends never keep non-finite weights
-                        if self._out_of_time(start, elapsed0):
+                        if self._out_of_time():
                             self.state.status = "completed"
                             self.progress.finish(self.state.stop_reason)
                             break
@@ -328,12 +328,12 @@ class Trainer:
             self.save_checkpoint()
         return self.state
 
-    def _out_of_time(self, start: float, elapsed0: float) -> bool:
+    def _out_of_time(self) -> bool:
         """``training.time_limit_s`` reached (training time: wall time since the run began, across resumes, less
         the evaluations'): the current stage stops with that reason, the later ones are skipped, and the last
         row is evaluated, as at a stage's end."""
         limit, s = self.cfg.time_limit_s, self.state
-        if limit is None or elapsed0 + time.perf_counter() - start - s.eval_s < limit:
+        if limit is None or time.perf_counter() - self._clock - s.eval_s < limit:  # _clock: the run's start
             return False
         self.check_parameters()
         s.stop_reasons[s.stage] = f"reached training.time_limit_s={limit:g}"
