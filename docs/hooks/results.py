@@ -129,13 +129,12 @@ def accuracy_page(results: Path) -> str:
            "evaluation grid; recipes and how they are built: "
            "[Stages and quasi-Newton optimizers](../design/quasi-newton.md).", "", HOW_TO,
            "## Time to accuracy", ""]
-    tta = _load(results / "time_to_accuracy.json")
-    if tta is None:
-        out.append(_missing("time_to_accuracy.json"))
-    # time_to_accuracy_<label>.json (+ error_vs_time_<label>.png): further tta runs, e.g. at another thread count
+    # time_to_accuracy.json, then time_to_accuracy_<label>.json (+ error_vs_time_<label>.png): further tta runs,
+    # e.g. at another thread count
     for path in [results / "time_to_accuracy.json", *sorted(results.glob("time_to_accuracy_*.json"))]:
         data = _load(path)
-        if data is None:
+        if data is None:  # only the main file can be missing (the others are found by glob)
+            out.append(_missing(path.name))
             continue
         label = path.stem[len("time_to_accuracy"):]
         if label:
