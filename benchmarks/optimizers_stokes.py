@@ -71,8 +71,12 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
+def run_dir_of(out: Path, name: str, seed: int) -> Path:
+    return out / f"{name}-seed{seed}"
+
+
 def train(name: str, stages: dict, every: int, args: argparse.Namespace, out: Path) -> Path:
-    run_dir = out / f"{name}-seed{args.seed}"
+    run_dir = run_dir_of(out, name, args.seed)
     cmd = [sys.executable, "-m", "pinnit", "run", args.config, "--quiet", "--overwrite", "--run-dir", str(run_dir),
            "--set", f"training.stages={json.dumps(stages)}", "--set", f"training.time_limit_s={args.budget}",
            "--set", f"evaluation.every={every}", "--set", f"training.seed={args.seed}",
@@ -145,7 +149,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table = recipes(args.cg)
-    run_dirs = {name: out / f"{name}-seed{args.seed}" for name in args.recipes}
+    run_dirs = {name: run_dir_of(out, name, args.seed) for name in args.recipes}
     if not args.replot:
         for name in args.recipes:
             train(name, *table[name], args, out)

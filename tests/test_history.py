@@ -59,13 +59,18 @@ def test_a_run_with_lbfgs_restarts_writes_unique_steps(burgers_cfg):
     assert all(e["event"].startswith("L-BFGS restart") for e in events)
 
 
-def test_history_records_seconds_since_the_run_began(burgers_cfg):
-    """``time_s`` follows ``lr``, never decreases, and ends within the run's wall time (the resumed case is in
-    test_levenberg_marquardt.py: the clock continues across --resume)."""
+def _adam_run(burgers_cfg):
+    """40 Adam steps (evaluated every 20) of the small Burgers config: (result, history header, history rows)."""
     cfg = {**burgers_cfg, "training": {k: v for k, v in burgers_cfg["training"].items() if k not in ("adam", "lbfgs")}}
     cfg["training"]["stages"] = {"adam": {"iterations": 40, "lr": 3e-3}}
     res = run(parse_config(cfg))
-    header, rows = _read(res.path / "history.csv")
+    return (res, *_read(res.path / "history.csv"))
+
+
+def test_history_records_seconds_since_the_run_began(burgers_cfg):
+    """``time_s`` follows ``lr``, never decreases, and ends within the run's wall time (the resumed case is in
+    test_levenberg_marquardt.py: the clock continues across --resume)."""
+    res, header, rows = _adam_run(burgers_cfg)
     assert header[header.index("lr") + 1] == "time_s"
     times = [float(r["time_s"]) for r in rows]
     assert len(times) == 4 and all(0 < a <= b for a, b in zip(times, times[1:]))
@@ -75,10 +80,7 @@ def test_history_records_seconds_since_the_run_began(burgers_cfg):
 def test_history_records_the_seconds_spent_evaluating(burgers_cfg):
     """``eval_s`` follows ``time_s``: the evaluations' share of it so far, growing at evaluation rows only
     (every 20 steps here), so ``time_s − eval_s`` (training alone) never decreases either."""
-    cfg = {**burgers_cfg, "training": {k: v for k, v in burgers_cfg["training"].items() if k not in ("adam", "lbfgs")}}
-    cfg["training"]["stages"] = {"adam": {"iterations": 40, "lr": 3e-3}}
-    res = run(parse_config(cfg))
-    header, rows = _read(res.path / "history.csv")
+    _, header, rows = _adam_run(burgers_cfg)
     assert header[header.index("time_s") + 1] == "eval_s"
     spent = [float(r["eval_s"]) for r in rows]
     evaluated = [bool(r["rel_l2_u"]) for r in rows]
