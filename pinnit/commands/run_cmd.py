@@ -12,6 +12,7 @@ EXAMPLES = """examples:
   pinnit run configs/burgers.yaml --set problem.nu=0.01 --set training.seed=1
   pinnit run configs/burgers.yaml --set network.activation.name=erf --overwrite
   pinnit run configs/burgers.yaml --set training.stages.adam.iterations=1e3 --quiet
+  pinnit run configs/burgers.yaml --set training.time_limit_s=120   # stop after 2 min of training
   pinnit run --resume RUN_DIR         # RUN_DIR: the "run directory:" an interrupted run printed
 """
 
