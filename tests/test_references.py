@@ -179,6 +179,9 @@ def test_black_scholes_far_boundary():
     assert np.max(gap) <= 3.4e-6  # measured 3.33e-6 at tau = 1
     assert np.max(gap[tau <= 0.5]) <= 1e-8  # measured 3.5e-9 at tau = 0.5: negligible early on
     np.testing.assert_allclose(gap, black_scholes_price(1.0, tau, kind="put"), rtol=0, atol=1e-14)
+    # at K 0.4, sigma 0.3, r 0.03 the gap is 12x larger (4.06e-5 at tau = 1): above a 3e-6 goal (boundary: exact)
+    wide = black_scholes_price(1.0, tau, K=0.4, sigma=0.3, r=0.03) - (1.0 - 0.4 * np.exp(-0.03 * tau))
+    assert 4.0e-5 <= wide[-1] <= 4.1e-5
 
 
 def test_black_scholes_rejects_bad_input():

@@ -28,6 +28,8 @@ PROBLEMS = {
     "black_scholes_call": {"name": "black_scholes"},
     "black_scholes_call_hard_initial": {"name": "black_scholes", "hard_initial": True},
     "black_scholes_put_hard_initial": {"name": "black_scholes", "option": "put", "hard_initial": True, "r": 0.08},
+    "black_scholes_call_exact": {"name": "black_scholes", "boundary": "exact", "K": 0.4, "sigma": 0.3, "r": 0.03},
+    "black_scholes_put_exact": {"name": "black_scholes", "option": "put", "boundary": "exact", "K": 0.8, "sigma": 0.5},
     "declared_heat": {"name": "declared", "file": "problems/heat.yaml"},
     "declared_nonlinear": NONLINEAR,
 }
@@ -77,12 +79,29 @@ def test_builtin_transforms_equal_their_python_formulas(option, hard_initial):
     torch.testing.assert_close(burgers.output_transform(x, y), want, rtol=0, atol=1e-15)
 
 
-def test_black_scholes_exact_boundary_keeps_its_python_transform_without_symbolic_derivatives():
-    bs = build_problem({"name": "black_scholes", "boundary": "exact", "hard_constraints": True})
-    x = _points(bs, 50)
-    y = torch.randn(50, 1, dtype=torch.float64)
-    assert bs.transform_expressions() is None and bs.transform_derivative("V", ("S",)) is None
-    torch.testing.assert_close(bs.output_transform(x, y), _old_black_scholes(bs, x, y), rtol=0, atol=0)
+@pytest.mark.parametrize("option", ["call", "put"])
+@pytest.mark.parametrize("hard_initial", [False, True])
+def test_black_scholes_exact_boundary_carries_the_far_price_and_its_time_derivative(option, hard_initial):
+    """``boundary: exact``: the transform equals the former formula with the closed-form price on S = S_max, and
+    its τ-derivatives there are the closed form's (they were 0 when that price came from numpy, detached)."""
+    from pinnit.references.black_scholes import black_scholes_price
+
+    par = {"K": 0.4, "sigma": 0.3, "r": 0.03}
+    bs = build_problem({"name": "black_scholes", "option": option, "hard_initial": hard_initial,
+                        "boundary": "exact", "hard_constraints": True, **par})
+    x = _points(bs, 200)
+    y = torch.randn(200, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(bs.output_transform(x, y), _old_black_scholes(bs, x, y), rtol=0, atol=1e-14)
+    tau = torch.tensor([0.05, 0.3, 0.6, 1.0], dtype=torch.float64)
+    far = torch.stack([torch.full_like(tau, bs.S_max), tau], 1)
+    f = Fields(far, bs.inputs, bs.outputs, lambda q: bs.output_transform(q, torch.zeros(len(q), 1, dtype=q.dtype)))
+    price = lambda t: black_scholes_price(bs.S_max, t, kind=option, **par)  # noqa: E731
+    h, t = 1e-5, tau.numpy()
+    torch.testing.assert_close(f["V"].reshape(-1), torch.as_tensor(price(t)), rtol=0, atol=1e-14)
+    torch.testing.assert_close(f.d("V", "tau").reshape(-1), torch.as_tensor((price(t + h) - price(t - h)) / (2 * h)),
+                               rtol=0, atol=1e-9)
+    torch.testing.assert_close(f.d("V", "tau", "tau").reshape(-1),
+                               torch.as_tensor((price(t + h) - 2 * price(t) + price(t - h)) / h**2), rtol=0, atol=2e-5)
 
 
 @pytest.mark.parametrize("name", list(PROBLEMS))

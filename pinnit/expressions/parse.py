@@ -29,7 +29,7 @@ from .limits import MAX_DERIVATIVE_ORDER, Limits
 FUNCTIONS: dict[str, Callable] = {
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt,
     "tanh": sp.tanh, "sinh": sp.sinh, "cosh": sp.cosh, "atan": sp.atan, "asin": sp.asin, "acos": sp.acos,
-    "abs": sp.Abs, "sign": sp.sign, "erf": sp.erf, "Max": sp.Max, "Min": sp.Min, "Heaviside": sp.Heaviside,
+    "abs": sp.Abs, "sign": sp.sign, "erf": sp.erf, "erfc": sp.erfc, "Max": sp.Max, "Min": sp.Min, "Heaviside": sp.Heaviside,
 }
 CONSTANTS = {"pi": sp.pi, "E": sp.E}
 RESERVED = {*FUNCTIONS, *CONSTANTS, "diff"}
@@ -43,7 +43,7 @@ def _heaviside(a: torch.Tensor, h0: torch.Tensor | float = 0.5) -> torch.Tensor:
 TORCH: dict[type, Callable[..., torch.Tensor]] = {
     sp.sin: torch.sin, sp.cos: torch.cos, sp.tan: torch.tan, sp.exp: torch.exp, sp.log: torch.log,
     sp.tanh: torch.tanh, sp.sinh: torch.sinh, sp.cosh: torch.cosh, sp.atan: torch.atan, sp.asin: torch.asin,
-    sp.acos: torch.acos, sp.Abs: torch.abs, sp.sign: torch.sign, sp.erf: torch.special.erf,
+    sp.acos: torch.acos, sp.Abs: torch.abs, sp.sign: torch.sign, sp.erf: torch.special.erf, sp.erfc: torch.special.erfc,
     sp.Heaviside: _heaviside,
     sp.Max: lambda *a: reduce(torch.maximum, a), sp.Min: lambda *a: reduce(torch.minimum, a),
 }

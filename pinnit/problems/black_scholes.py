@@ -21,7 +21,10 @@ class BlackScholes(Problem):
     is well posed only when t is the time to maturity τ; pinnit solves that forward-in-τ form on
     S ∈ [0, S_max], τ ∈ [0, T]. Call: V(S,0) = max(S−K,0), V(0,τ) = 0, V(S_max,τ) = S_max − K e^{−rτ};
     put: V(S,0) = max(K−S,0), V(0,τ) = K e^{−rτ}, V(S_max,τ) = 0 (``boundary: exact`` uses the exact price
-    on S = S_max instead). Reference: the closed-form Black–Scholes price.
+    on S = S_max instead). Reference: the closed-form Black–Scholes price, which the asymptotic far boundary
+    misses by the put's price P(S_max, τ) (put–call parity): the truncated problem's solution is off the closed
+    form by 6.4e-7 relative L2 at the defaults and 8.1e-6 at K 0.4, σ 0.3, r 0.03 (Crank–Nicolson on the
+    difference), so the accurate recipe uses ``boundary: exact``.
     Hard constraints satisfy both boundaries: V = B(S,τ) + S·(S_max−S)·N, B = (1−S/S_max)·g₀(τ) + (S/S_max)·g₁(τ)
     with g₀, g₁ the boundary values. ``hard_initial: true`` also builds in the payoff,
     V = A(S,τ) + τ·S·(S_max−S)·N with A = payoff(S) + (1−S/S_max)(g₀(τ)−g₀(0)) + (S/S_max)(g₁(τ)−g₁(0)) — but
@@ -86,12 +89,20 @@ class BlackScholes(Problem):
             Term("boundary", "boundary", Region(box, ({"S": 0.0}, {"S": self.S_max})), boundary, points=256),
         ]
 
-    def transform_expressions(self) -> dict[str, str] | None:
-        """The hard-constraint transform (class docstring) as an expression; None with ``boundary: exact``, whose
-        g₁ is the closed-form price (:meth:`output_transform` evaluates that one in Python, without symbolic
-        derivatives: the jets engines then differentiate it through the network's Taylor polynomial)."""
-        if self.boundary == "exact":
-            return None
+    def far_put_expression(self) -> str:
+        """The put's closed-form price at S = S_max as an expression in τ (Black & Scholes 1973):
+        P = K e^{−rτ} Φ(−d₂) − S_max Φ(−d₁), Φ(−d) = erfc(d/√2)/2, d₁ = (ln(S_max/K) + (r + σ²/2)τ)/(σ√τ),
+        d₂ = d₁ − σ√τ. τ is floored at 1e-12 so that P and its τ-derivatives stay finite at τ = 0."""
+        ts = "Max(tau, 1e-12)"
+        d1 = f"(log(S_max/K) + (r + sigma**2/2)*{ts})/(sigma*sqrt({ts}))"
+        d2 = f"({d1} - sigma*sqrt({ts}))"
+        return f"(K*exp(-r*{ts})*erfc({d2}/sqrt(2))/2 - S_max*erfc({d1}/sqrt(2))/2)"
+
+    def transform_expressions(self) -> dict[str, str]:
+        """The hard-constraint transform (class docstring) as an expression. ``boundary: exact`` adds
+        (S/S_max)·P(S_max, τ), the put's price at S_max (:meth:`far_put_expression`): by put–call parity the
+        call's price there is S_max − K e^{−rτ} + P, the put's is P. Written as an expression, its τ-derivatives
+        enter the residual like the rest of the transform (the jets engines and autograd alike)."""
         bubble = "S*(S_max - S)*V" if not self.hard_initial else "tau*S*(S_max - S)*V"
         if self.option == "call":  # B = (S/S_max)(S_max − K e^{−rτ});  A = payoff + (S/S_max)(K − K e^{−rτ})
             lift = ("S/S_max*(S_max - K*exp(-r*tau))" if not self.hard_initial
@@ -99,23 +110,12 @@ class BlackScholes(Problem):
         else:  # B = (1 − S/S_max) K e^{−rτ};  A = payoff + (1 − S/S_max)(K e^{−rτ} − K)
             lift = ("(1 - S/S_max)*K*exp(-r*tau)" if not self.hard_initial
                     else "Max(K - S, 0) + (1 - S/S_max)*(K*exp(-r*tau) - K)")
+        if self.boundary == "exact":
+            lift += f" + S/S_max*{self.far_put_expression()}"
         return {"V": f"{lift} + {bubble}"}
 
     def transform_parameters(self) -> dict[str, float]:
-        return {"K": self.K, "r": self.r, "S_max": self.S_max}
-
-    def output_transform(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self.boundary != "exact":
-            return super().output_transform(x, y)
-        S, tau = x[:, :1], x[:, 1:2]
-        g0, g1 = self.boundary_values(tau)
-        w = S / self.S_max
-        bubble = S * (self.S_max - S)
-        if not self.hard_initial:
-            return (1 - w) * g0 + w * g1 + bubble * y
-        z0, z1 = self.boundary_values(torch.zeros_like(tau))
-        a = self.payoff(S) + (1 - w) * (g0 - z0) + w * (g1 - z1)
-        return a + tau * bubble * y
+        return {"K": self.K, "r": self.r, "S_max": self.S_max, "sigma": self.sigma}
 
     def reference(self, axes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"V": self._price_np(axes["S"][:, None], axes["tau"][None, :])}
