@@ -285,3 +285,15 @@ def test_the_pressure_norm_sits_at_the_lid_corners(zero_lid):
     assert 0.3 < share["p"] < 0.5 and share["u"] < 0.02 and share["v"] < 0.02
     p = sol["p"] - sol["p"].mean()
     assert np.abs(p).max() > 10 * np.sqrt(np.mean(p ** 2))
+
+
+def test_the_pressure_is_logarithmically_singular_at_the_lid_corners():
+    """Near a lid corner the wall moves as U ≈ a·r along one side (a = |U'| there, 1 for f = 0) and is still on the
+    other: the Stokes corner flow ψ = r²F(θ) has vorticity linear in θ, whose harmonic conjugate gives p ≈ ±2μa·ln r.
+    So p has no value at the two corner nodes: the solver's value there moves by 2μa·ln 2 with each halving of
+    the grid step (measured 0.0138627 against 0.0138629), while the next node and the interior converge."""
+    coarse, fine = (solve_stokes(gauge="corner", refine=k, richardson=False) for k in (1, 2))
+    step = 2 * stokes.MU * np.log(2)
+    assert abs((coarse["p"][0, -1] - fine["p"][0, -1]) - step) < 1e-3 * step      # (0, 1): p → −∞
+    assert abs((fine["p"][-1, -1] - coarse["p"][-1, -1]) - step) < 1e-3 * step    # (1, 1): p → +∞
+    assert abs(fine["p"][1, -1] - coarse["p"][1, -1]) < 0.25 * step and abs(fine["p"][50, 50] - coarse["p"][50, 50]) < 1e-6

@@ -21,7 +21,11 @@ in u, v and in p away from the two lid corners (rel. L2 vs N = 800: u 1.4e-3 / 3
 N = 100 / 200 / 400).  By default the solve is done at N = refine (n - 1) and at 2N
 and Richardson-extrapolated, (4 fine - coarse)/3, at the output nodes: u, v within 5e-5 / 8e-5 of the
 N = 800 solution for n = 101 (first call ~1.2 s on an idle core, mostly the N = 200 factorisation; each
-further lid ~0.06 s).  Pressure near the lid corners (stress singularity) is not improved.
+further lid ~0.06 s).  Pressure near the lid corners is not improved: there the lid moves as U ~ a r along
+one side (a = |U'| at the corner) and the wall is still, the corner flow psi = r^2 F(theta) has a vorticity
+linear in theta, and p ~ +-2 mu a ln r is singular.  The value at the two corner nodes is therefore no value of
+the solution: it moves by 2 mu a ln 2 with each halving of the step (-0.083 / -0.097 / -0.111 at N = 100 / 200 /
+400 for f = 0), and on the 101 x 101 grid the two nodes hold about 4 % of ||p||^2.
 Against FreeFEM's ``stokes.npz`` (f = 0): u 2.1e-3, v 4.5e-3 rel. L2 -- the file's own error level (our
 N = 800 solve differs from it by 2.05e-3 / 4.53e-3); p 5.9e-2 overall, 1.3e-2 outside radius 0.05 of the
 lid corners (mostly the file's p(x, 0) = 0, see below), median pointwise difference 2.7e-6.
