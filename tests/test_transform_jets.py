@@ -30,6 +30,8 @@ PROBLEMS = {
     "black_scholes_put_hard_initial": {"name": "black_scholes", "option": "put", "hard_initial": True, "r": 0.08},
     "black_scholes_call_exact": {"name": "black_scholes", "boundary": "exact", "K": 0.4, "sigma": 0.3, "r": 0.03},
     "black_scholes_put_exact": {"name": "black_scholes", "option": "put", "boundary": "exact", "K": 0.8, "sigma": 0.5},
+    "black_scholes_call_smoothed": {"name": "black_scholes", "hard_initial": "smoothed", "boundary": "exact"},
+    "black_scholes_put_smoothed": {"name": "black_scholes", "option": "put", "hard_initial": "smoothed", "K": 0.7},
     "declared_heat": {"name": "declared", "file": "problems/heat.yaml"},
     "declared_nonlinear": NONLINEAR,
 }

@@ -38,7 +38,8 @@ class BlackScholes(Problem):
 
     def __init__(self, *, K: PositiveFloat = 0.5, sigma: PositiveFloat = 0.2, r: NonNegativeFloat = 0.05,
                  S_max: PositiveFloat = 1.0, T: PositiveFloat = 1.0, option: Literal["call", "put"] = "call",
-                 boundary: Literal["asymptotic", "exact"] = "asymptotic", hard_initial: bool = False):
+                 boundary: Literal["asymptotic", "exact"] = "asymptotic",
+                 hard_initial: bool | Literal["smoothed"] = False):
         self.K, self.sigma, self.r, self.S_max, self.T = K, sigma, r, S_max, T
         self.option, self.boundary, self.hard_initial = option, boundary, hard_initial
         self.hard_terms = ("initial", "boundary") if hard_initial else ("boundary",)
@@ -98,11 +99,23 @@ class BlackScholes(Problem):
         d2 = f"({d1} - sigma*sqrt({ts}))"
         return f"(K*exp(-r*{ts})*erfc({d2}/sqrt(2))/2 - S_max*erfc({d1}/sqrt(2))/2)"
 
+    def smoothed_payoff_expression(self, S: str = "S") -> str:
+        """The payoff smoothed by the heat kernel of the equation frozen at the strike, as an expression in S, τ:
+        the Bachelier price P = m Φ(m/w) + w φ(m/w), m = S − K (call) or K − S (put), w = σK√τ (Bachelier 1900;
+        its τ = 0 limit is the payoff). It solves P_τ = ½σ²K² P_SS, so the Black–Scholes residual of P,
+        ½σ²(K² − S²) P_SS − rS P_S + rP, stays bounded at the strike as τ → 0 (P_SS ~ 1/√τ meets K² − S² → 0).
+        τ is floored at 1e-14 (P then equals the payoff to 4e-9)."""
+        m = f"({S} - K)" if self.option == "call" else f"(K - {S})"
+        w = "(sigma*K*sqrt(Max(tau, 1e-14)))"
+        return f"({m}*(1 + erf({m}/({w}*sqrt(2))))/2 + {w}*exp(-({m}/{w})**2/2)/sqrt(2*pi))"
+
     def transform_expressions(self) -> dict[str, str]:
         """The hard-constraint transform (class docstring) as an expression. ``boundary: exact`` adds
         (S/S_max)·P(S_max, τ), the put's price at S_max (:meth:`far_put_expression`): by put–call parity the
         call's price there is S_max − K e^{−rτ} + P, the put's is P. Written as an expression, its τ-derivatives
         enter the residual like the rest of the transform (the jets engines and autograd alike)."""
+        if self.hard_initial == "smoothed":
+            return {"V": self._smoothed_transform()}
         bubble = "S*(S_max - S)*V" if not self.hard_initial else "tau*S*(S_max - S)*V"
         if self.option == "call":  # B = (S/S_max)(S_max − K e^{−rτ});  A = payoff + (S/S_max)(K − K e^{−rτ})
             lift = ("S/S_max*(S_max - K*exp(-r*tau))" if not self.hard_initial
@@ -113,6 +126,18 @@ class BlackScholes(Problem):
         if self.boundary == "exact":
             lift += f" + S/S_max*{self.far_put_expression()}"
         return {"V": f"{lift} + {bubble}"}
+
+    def _smoothed_transform(self) -> str:
+        """V = P(S, τ) + (1 − S/S_max)(g₀ − P(0, τ)) + (S/S_max)(g₁ − P(S_max, τ)) + τ·S·(S_max − S)·N with P the
+        smoothed payoff: every condition holds exactly (P(·, 0) is the payoff) and N learns a remainder whose
+        source is bounded, instead of the payoff's kink."""
+        disc = "K*exp(-r*tau)"
+        g0, g1 = ("0", f"(S_max - {disc})") if self.option == "call" else (disc, "0")
+        if self.boundary == "exact":
+            g1 = f"({g1} + {self.far_put_expression()})"
+        P = self.smoothed_payoff_expression
+        return (f"{P('S')} + (1 - S/S_max)*({g0} - {P('0')}) + S/S_max*({g1} - {P('S_max')})"
+                " + tau*S*(S_max - S)*V")
 
     def transform_parameters(self) -> dict[str, float]:
         return {"K": self.K, "r": self.r, "S_max": self.S_max, "sigma": self.sigma}
