@@ -125,3 +125,44 @@ def test_black_scholes_put_exact_boundary_values():
                                                           K=40.0, sigma=0.2, r=0.1, kind="put"))[:, None]
     f = Fields(x, put.inputs, put.outputs, exact)
     assert float(_terms(put)["boundary"].residual(f).detach().abs().max()) < 1e-12
+
+
+@pytest.mark.parametrize("option", ["call", "put"])
+def test_black_scholes_smoothed_payoff_builds_in_every_condition(option):
+    """``hard_initial: smoothed``: V = P + lift + τ·S(S_max − S)·N with P the Bachelier price (volatility σK): the
+    payoff at τ = 0 and both boundaries hold for any network output, only the PDE is a loss term, P solves the
+    frozen heat equation P_τ = ½σ²K² P_SS, and the Black–Scholes residual of V at N = 0 stays bounded at the strike
+    as τ → 0 while V_SS grows like 1/√τ."""
+    par = {"K": 0.4, "sigma": 0.3, "r": 0.03}
+    p = build_problem({"name": "black_scholes", "option": option, "hard_initial": "smoothed", "boundary": "exact",
+                       "hard_constraints": True, **par})
+    assert [t.name for t in p.loss_terms()] == ["pde"]
+    gen = torch.Generator().manual_seed(0)
+    S = torch.rand(300, dtype=torch.float64, generator=gen)
+    y = torch.randn(300, 1, dtype=torch.float64, generator=gen)
+    V0 = p.output_transform(torch.stack([S, torch.zeros_like(S)], 1), y)[:, 0]
+    torch.testing.assert_close(V0, p.payoff(S), rtol=0, atol=5e-9)  # σK·√1e-14·φ(0) = 4.8e-9 at S = K
+    tau = torch.rand(50, dtype=torch.float64, generator=gen)
+    for edge in (0.0, p.S_max):
+        x = torch.stack([torch.full_like(tau, edge), tau], 1)
+        want = black_scholes_price(edge, tau.numpy(), kind=option, **par)
+        torch.testing.assert_close(p.output_transform(x, y[:50])[:, 0], torch.as_tensor(want), rtol=0, atol=1e-12)
+    zero = lambda q: p.output_transform(q, torch.zeros(len(q), 1, dtype=q.dtype))  # noqa: E731
+    taus = torch.tensor([1e-8, 1e-6, 1e-4, 1e-2], dtype=torch.float64)
+    x = torch.stack([torch.full_like(taus, par["K"]), taus], 1)
+    pde = _terms(p)["pde"]
+    f = Fields(x, p.inputs, p.outputs, zero)
+    assert float(f.d("V", "S", "S").min()) > 30.0 and float(f.d("V", "S", "S").max()) > 3e4
+    assert float(pde.residual(f).detach().abs().max()) < 0.02          # measured ≤ 1.2e-3
+    heat = Fields(x, p.inputs, p.outputs, lambda q: _bachelier(q, option, **par))
+    torch.testing.assert_close(heat.d("V", "tau"), 0.5 * (par["sigma"] * par["K"]) ** 2 * heat.d("V", "S", "S"),
+                               rtol=1e-9, atol=1e-9)
+
+
+def _bachelier(x, option, K, sigma, r):
+    """The smoothed payoff on its own, through the problem's expression (r unused: P carries no discounting)."""
+    from pinnit.problems.transform_expressions import SymbolicTransform
+
+    p = build_problem({"name": "black_scholes", "option": option, "K": K, "sigma": sigma, "r": r})
+    g = SymbolicTransform.parse(p.inputs, p.outputs, {"V": p.smoothed_payoff_expression()}, p.transform_parameters())
+    return g(x, torch.zeros(len(x), 1, dtype=x.dtype))
