@@ -122,3 +122,32 @@ def test_predict_on_a_run_without_function_inputs_is_a_user_error(tmp_path, burg
     np.save(tmp_path / "lid.npy", np.zeros(101))
     assert main(["predict", str(result.path), "--lid", str(tmp_path / "lid.npy")]) == 2
     assert "learnt no operator" in capsys.readouterr().err
+
+
+def test_other_seed_benchmark_scores_new_lids_like_the_held_out_ones(finished, tmp_path):
+    """benchmarks/predict_other_seed.py: lids drawn with another seed, scored through predict's path; the same
+    metric as the run's held-out evaluation (checked on one lid against field_errors of a direct solve), and the
+    run's held-out figures copied beside them."""
+    import importlib.util
+    from pathlib import Path
+
+    from pinnit.operators.loss import the_function
+    from pinnit.operators.predict import load_operator, predict
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "predict_other_seed.py"
+    spec = importlib.util.spec_from_file_location("predict_other_seed", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tmp, _, result = finished
+    summary = module.main([str(tmp / "run"), "--count", "3", "--seed", "7", "--out", str(tmp_path)])
+    written = json.loads((tmp_path / "other_seed.json").read_text())
+    assert written["count"] == 3 and len(written["per_function"]) == 3
+    for k in ("rel_l2_u", "rel_l2_v", "rel_l2_p", "rel_l2_mean"):
+        assert written["held_out"][k] == pytest.approx(result.metrics[k])
+        assert summary["other_seed"][k] == pytest.approx(np.mean([r[k] for r in written["per_function"]]))
+    _, problem, _ = load_operator(tmp / "run")
+    fn = the_function(problem)
+    first = fn.law.sample(3, fn.sensors, np.random.default_rng(7))[0]  # the script's first lid
+    np.save(tmp_path / "lid.npy", first)
+    _, errors = predict(tmp / "run", tmp_path / "lid.npy", out=tmp_path / "lid.npz", reference=True)
+    assert errors == pytest.approx(written["per_function"][0])
