@@ -50,7 +50,8 @@ OLDER = {
     **dict.fromkeys(["stokes_deeponet_cpu", "stokes_deeponet_cpu_kgi"], STOKES_CPU),
 }
 #: written in stages from the start (no older form)
-STAGED = {"burgers", "burgers_lm", "burgers_long", "burgers_short", "black_scholes", "stokes_deeponet_cpu_ls"}
+STAGED = {"burgers", "burgers_lm", "burgers_long", "burgers_short", "black_scholes", "stokes_deeponet_cpu_ls",
+          "stokes_deeponet_cpu_lm"}
 
 
 def _stages(data: dict) -> list:

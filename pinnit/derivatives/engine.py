@@ -9,8 +9,8 @@
   constraints) written as expressions — Burgers, Black–Scholes (``boundary: asymptotic``), declared problems —
   the transformed fields' derivatives are the transform's symbolic chain rule evaluated on the raw jets
   (:meth:`TransformedNet.transform_derivative`, element-wise, no autograd), so that loss compiles too. Where the
-  jets do not apply (a transform in Python only, e.g. Black–Scholes ``boundary: exact``, whose jets need nested
-  autograd; no closed-form activation derivatives; not an MLP) it falls back to ``compiled_autograd``;
+  jets do not apply (a transform in Python only, whose jets need nested autograd; no closed-form activation
+  derivatives; not an MLP) it falls back to ``compiled_autograd``;
 - ``compiled_autograd``: the nested-autograd loss under ``torch.compile``; it needs the private dynamo flag
   ``trace_autograd_ops`` (applied only when present, through pinnit/runtime/torch_private.py, guarded like every compile);
 - ``auto``: ``compiled`` for runs of ≥ ``AUTO_MIN_STEPS`` steps (compiling costs seconds), on any number of torch
