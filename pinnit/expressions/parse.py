@@ -21,7 +21,7 @@ import sympy as sp
 import torch
 from sympy.core.function import AppliedUndef
 
-from ..core.errors import ConfigError, did_you_mean
+from ..core.errors import ConfigError, PinnitError, did_you_mean
 from ..derivatives.fields import Fields
 from .limits import MAX_DERIVATIVE_ORDER, Limits
 
@@ -51,7 +51,7 @@ TORCH: dict[type, Callable[..., torch.Tensor]] = {
 # what an expression may refer to, by place: PDE residuals, boundary values, transforms, constants
 EQUATION = frozenset({"input", "parameter", "field", "derivative", "function"})
 VALUE = frozenset({"input", "parameter", "function"})
-TRANSFORM = frozenset({"input", "parameter", "field"})
+TRANSFORM = frozenset({"input", "parameter", "field", "function_at"})  # f(0): a function input at a fixed point
 CONSTANT = frozenset({"parameter"})
 PLACES = {"equation": EQUATION, "value": VALUE, "transform": TRANSFORM, "constant": CONSTANT}
 
@@ -98,6 +98,7 @@ class Namespace:
                     raise ConfigError(key, f"'{name}' is already declared as {seen[name]}")
                 seen[name] = f"an {kind}" if kind == "input" else f"a {kind}"
         self.symbols = {n: sp.Symbol(n, real=True) for n in (*self.inputs, *self.parameters, *self.functions_of)}
+        self.at_points: dict[sp.Symbol, tuple[str, float]] = {}  # f(0.5) → ("f", 0.5): one value per function
         args = [self.symbols[n] for n in self.inputs]
         self.functions = {n: sp.Function(n, real=True)(*args) for n in self.fields}
         self._names = _Names(self.inputs, self.fields)
@@ -105,6 +106,13 @@ class Namespace:
             for name in names:
                 if self.derivative(name):
                     raise ConfigError(f"{path}.{kind}s.{name}", f"'{name}' reads as a field's derivative; rename it")
+
+    def at_point(self, name: str, where: float) -> sp.Symbol:
+        """The symbol of function input ``name`` read at the fixed point ``where`` (e.g. ``f(0)``, a lid's
+        value at its corner): constant in the inputs, one value per function of the batch."""
+        symbol = sp.Symbol(f"{name}({where!r})", real=True)
+        self.at_points[symbol] = (name, where)
+        return symbol
 
     def derivative(self, name: str) -> tuple[str, tuple[str, ...]] | None:
         """``u_xt`` → ('u', ('x', 't')); None when ``name`` is not a derivative of a field."""
@@ -197,6 +205,8 @@ class _Builder:
             raise self.fail(f"'{name}(...)': keyword or starred arguments are not allowed")
         if name == "diff":
             return self.diff(node.args)
+        if name in self.ns.functions_of:
+            return self.function_at(name, node.args)
         if name not in FUNCTIONS:
             kind = self.ns.kind(name)
             if kind is not None:
@@ -208,6 +218,20 @@ class _Builder:
             need = "2 or more arguments" if name in ("Max", "Min") else "1 argument"
             raise self.fail(f"'{name}' takes {need}, got {arity}")
         return FUNCTIONS[name](*(self.build(a) for a in node.args))
+
+    def function_at(self, name: str, args: list[ast.expr]) -> sp.Expr:
+        """``f(0)``: function input ``f`` at a fixed point (numbers and parameters), in output transforms."""
+        if "function_at" not in self.allow:
+            raise self.fail(f"'{name}(...)' (a function input at a fixed point) is allowed only in an "
+                            f"output_transform; here write {name} for its value at each point")
+        if len(args) != 1:
+            raise self.fail(f"'{name}(...)' takes 1 argument, the point of {self.ns.functions_of[name]}, "
+                            f"got {len(args)}")
+        where = self.build(args[0]).subs({self.ns.symbols[k]: v for k, v in self.ns.parameters.items()})
+        if not where.is_number or not math.isfinite(float(where)):
+            raise self.fail(f"the point in '{name}({ast.unparse(args[0])})' must be a finite number "
+                            f"(numbers and parameters only)")
+        return self.ns.at_point(name, float(where))
 
     def diff(self, args: list[ast.expr]) -> sp.Expr:
         """``diff(expr, x)``, ``diff(expr, x, 2)``, ``diff(expr, x, t)``: derivatives by inputs."""
@@ -270,8 +294,8 @@ class Columns:
     """An environment from point columns and raw network outputs (for output transforms, exact solutions)."""
 
     def __init__(self, x: torch.Tensor, inputs: Sequence[str], y: torch.Tensor | None = None,
-                 outputs: Sequence[str] = ()):
-        self.x, self.inputs, self.y, self.outputs = x, tuple(inputs), y, tuple(outputs)
+                 outputs: Sequence[str] = (), at: Callable[[str, float], torch.Tensor] | None = None):
+        self.x, self.inputs, self.y, self.outputs, self.at = x, tuple(inputs), y, tuple(outputs), at
 
     def coord(self, name: str) -> torch.Tensor:
         return self.x[:, self.inputs.index(name)]
@@ -281,6 +305,12 @@ class Columns:
 
     def d(self, field: str, *wrt: str) -> torch.Tensor:
         raise RuntimeError("no derivatives in this environment")
+
+    def function_at(self, name: str, where: float) -> torch.Tensor:
+        """Function input ``name`` at ``where`` for each function (B × 1, broadcast against B × N)."""
+        if self.at is None:
+            raise PinnitError(f"'{name}({where!r})' needs a function batch (an operator run)")
+        return self.at(name, where)
 
 
 Env = Fields | Columns
@@ -305,6 +335,28 @@ class Compiled:
         return out if isinstance(out, torch.Tensor) and out.dim() == 1 else torch.zeros_like(env.x[:, 0]) + out
 
 
+def _per_point_set(fn: Callable[[Env], torch.Tensor | float]) -> Callable[[Env], torch.Tensor | float]:
+    """``fn`` (a sub-expression of the inputs alone, e.g. a transform's lift) computed once per point set: its
+    value is kept while the environment's points are the same data (same storage, layout and version, e.g. a
+    detached view of them) without gradient (jets, evaluation); points that carry gradients (autograd, ZCS) are
+    always recomputed. The points are held, so their storage cannot be reused by others while cached."""
+    held: list = [None, None, None]  # points, their key, value
+
+    def cached(env: Env) -> torch.Tensor | float:
+        x = getattr(env, "x", None)
+        if not isinstance(x, torch.Tensor) or x.requires_grad or torch.compiler.is_compiling():
+            return fn(env)
+        try:
+            key = (x.data_ptr(), x.shape, x.stride(), x.dtype, x.device, x._version)
+        except RuntimeError:  # a tensor without storage (inside torch.func transforms)
+            return fn(env)
+        if held[1] != key:
+            held[0], held[1], held[2] = x, key, fn(env)
+        return held[2]
+
+    return cached
+
+
 def compile_expr(expr: sp.Expr, ns: Namespace, path: str = "", text: str = "") -> Compiled:
     """Compile a parsed expression to closures over an environment (constant sub-trees folded).
 
@@ -313,12 +365,18 @@ def compile_expr(expr: sp.Expr, ns: Namespace, path: str = "", text: str = "") -
     where = f"in '{_one_line(text)}': " if text else ""
     params = {ns.symbols[k]: float(v) for k, v in ns.parameters.items()}
     inputs = {ns.symbols[k] for k in (*ns.inputs, *ns.functions_of)}  # varying from point to point
+    inputs |= set(ns.at_points)  # varying from function to function
     functions = set(ns.functions_of)
 
     def constant(e: sp.Basic) -> bool:
         return not (e.free_symbols & inputs) and not e.atoms(AppliedUndef)
 
+    coordinates = {ns.symbols[k] for k in ns.inputs}
+
     def node(e: sp.Basic) -> Callable[[Env], torch.Tensor | float]:
+        if e.free_symbols & coordinates and e.free_symbols <= coordinates | set(params) \
+                and not e.atoms(AppliedUndef) and not isinstance(e, sp.Symbol):
+            return _per_point_set(node_(e))
         if constant(e) and not e.is_Number:
             try:  # parameters and numbers only: evaluate once, in float64
                 c = float(node_(e)(None))
@@ -339,6 +397,9 @@ def compile_expr(expr: sp.Expr, ns: Namespace, path: str = "", text: str = "") -
             if e in params:
                 c = params[e]
                 return lambda env: c
+            if e in ns.at_points:
+                name, point = ns.at_points[e]
+                return lambda env: env.function_at(name, point)
             name = e.name
             if name in functions:
                 return lambda env: env.function(name)

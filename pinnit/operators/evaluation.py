@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..runtime.context import RunContext
-from ..outputs.evaluation import relative_l2
+from ..outputs.evaluation import relative_l2, scored_nodes
 from ..problems.base import Problem
 from ..sampling.functions import FunctionInput
 from ..references.solvers import solve
@@ -32,17 +32,22 @@ def up_to_constant(problem: Problem) -> tuple[str, ...]:
     return () if gauge is None else (gauge[0],)
 
 
-def field_error(pred: np.ndarray, ref: np.ndarray, constant: bool = False) -> float:
-    """Relative L2 of one field; with ``constant`` up to a constant (the L2-best shift: both minus their means)."""
+def field_error(pred: np.ndarray, ref: np.ndarray, constant: bool = False, keep: np.ndarray | None = None
+                ) -> float:
+    """Relative L2 of one field on the nodes ``keep`` (default all, :func:`scored_nodes`); with ``constant`` up to a
+    constant (the L2-best shift: both minus their means)."""
+    if keep is not None:
+        pred, ref = pred[keep], ref[keep]
     if constant:
         pred, ref = pred - np.mean(pred), ref - np.mean(ref)
     return relative_l2(pred, ref)
 
 
-def field_errors(pred: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], constant: Sequence[str] = ()
-                 ) -> dict[str, float]:
+def field_errors(pred: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], constant: Sequence[str] = (),
+                 keep: np.ndarray | None = None) -> dict[str, float]:
     """``rel_l2_<field>`` for each field of ``ref`` (those in ``constant`` up to a constant) and ``rel_l2_mean``."""
-    out = {f"rel_l2_{k}": field_error(np.asarray(pred[k]), np.asarray(r), k in constant) for k, r in ref.items()}
+    out = {f"rel_l2_{k}": field_error(np.asarray(pred[k]), np.asarray(r), k in constant, keep)
+           for k, r in ref.items()}
     out["rel_l2_mean"] = float(np.mean(list(out.values())))
     return out
 
@@ -57,6 +62,7 @@ class OperatorEvaluator:
         self.axes = problem.evaluation_axes(resolution)
         mesh = np.meshgrid(*self.axes.values(), indexing="ij")
         self.shape = mesh[0].shape
+        self.keep = scored_nodes(problem, self.axes)
         self.x = ctx.tensor(np.stack([m.ravel() for m in mesh], axis=-1))
         self.functions = {HELD_OUT: np.asarray(held_out[: len(held_out) if count is None else count], float),
                           ZERO: np.zeros((1, function.count))}
@@ -87,7 +93,8 @@ class OperatorEvaluator:
     def per_function(self, pred: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Relative L2 of each field for each function (B,), and their mean over the fields."""
         constant = up_to_constant(self.problem)
-        out = {k: np.array([field_error(p, r, k in constant) for p, r in zip(pred[k], ref[k])]) for k in ref}
+        out = {k: np.array([field_error(p, r, k in constant, self.keep) for p, r in zip(pred[k], ref[k])])
+               for k in ref}
         out["mean"] = np.mean([out[k] for k in ref], axis=0)
         return out
 

@@ -50,6 +50,7 @@ class OperatorModel(nn.Module):
         self.net = net
         self.problem = problem
         self._compiled: dict[tuple, object] = {}  # transform derivatives, compiled once
+        self._rows: dict[tuple, torch.Tensor] = {}  # interpolation rows of the transform's f(0)
 
     def forward(self, F: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         out = self._transformed(F, X)
@@ -60,10 +61,24 @@ class OperatorModel(nn.Module):
         y = self.net(F, X)
         if not self.problem.hard_constraints:
             return y
+        at = self.at(F)
         if X.dim() == 3:  # per-function points: the transform works on flat columns
             b, n, d = X.shape
-            return self.problem.output_transform(X.reshape(b * n, d), y.reshape(b * n, -1)).view(b, n, -1)
-        return self.problem.output_transform(X, y)
+            flat = lambda name, where: at(name, where).expand(b, n).reshape(b * n)  # noqa: E731
+            return self.problem.output_transform(X.reshape(b * n, d), y.reshape(b * n, -1), flat).view(b, n, -1)
+        return self.problem.output_transform(X, y, at)
+
+    def at(self, F: torch.Tensor):
+        """(function input, point) → its value at that point for each function of ``F`` (B × 1): cubic from the
+        sensors, as the loss reads it (a transform's ``f(0)``)."""
+        def value(name: str, where: float) -> torch.Tensor:
+            key = (where, F.dtype, F.device)
+            if key not in self._rows:  # the interpolation row, built once
+                x = torch.tensor([where], dtype=F.dtype, device=F.device)
+                self._rows[key] = the_function(self.problem).interpolator(x)
+            return F @ self._rows[key].T
+
+        return value
 
     def _anchor(self, F: torch.Tensor, X: torch.Tensor) -> torch.Tensor | None:
         """The gauge (``problem.gauge``): the gauged field's value at its point (B × 1 × fields, zero in the
@@ -85,7 +100,7 @@ class OperatorModel(nn.Module):
         def raw_d(field: str, key: tuple[int, ...]) -> torch.Tensor:
             return raw(outputs.index(field), key)
 
-        env = _RawJet(X, inputs, raw_d)
+        env = _RawJet(X, inputs, raw_d, self.at(F))
         anchor: list[torch.Tensor] = []
 
         def transformed(field: str, key: tuple[int, ...]) -> torch.Tensor:
@@ -109,8 +124,8 @@ class OperatorModel(nn.Module):
 class _RawJet:
     """The expression environment of the raw network jet (for the output transform's derivatives)."""
 
-    def __init__(self, x: torch.Tensor, inputs: Sequence[str], raw_d):
-        self.x, self.inputs, self._d = x, tuple(inputs), raw_d
+    def __init__(self, x: torch.Tensor, inputs: Sequence[str], raw_d, at):
+        self.x, self.inputs, self._d, self.function_at = x, tuple(inputs), raw_d, at
 
     def coord(self, name: str) -> torch.Tensor:
         return self.x[:, self.inputs.index(name)]

@@ -16,13 +16,15 @@ from ..outputs.plots import ERROR, colour_scale, pyplot, save_figure, symbol
 
 
 def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray],
-                  ref: Mapping[str, np.ndarray] | None = None, title: str = "", constant: Sequence[str] = ()):
+                  ref: Mapping[str, np.ndarray] | None = None, title: str = "", constant: Sequence[str] = (),
+                  keep: np.ndarray | None = None):
     """One row per field of ``pred``: prediction | reference | |error| (just the prediction when ``ref`` is
     None). ``axes`` maps the two grid inputs to their 1-D coordinates (the first is drawn along x); each field
     is a 2-D array of shape (len(first), len(second)). Prediction and reference share one colour scale:
     sequential when the reference (else the prediction) keeps one sign, otherwise diverging and centred on 0
     (vmin = −vmax, so white means 0). Every colorbar is labelled. Fields in ``constant`` (a gauged pressure)
     are compared up to a constant: the error panel and its rel. L2 are those after the best constant shift.
+    Nodes outside ``keep`` (singular points, :func:`~pinnit.outputs.evaluation.scored_nodes`) are left blank.
     Returns the matplotlib figure."""
     from .evaluation import field_error
 
@@ -34,8 +36,9 @@ def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray]
                              layout="constrained")
     for row, name in zip(grid, names):
         s = symbol(name)
-        p = np.asarray(pred[name])
-        r = None if ref is None else np.asarray(ref[name])
+        blank = (lambda a: a) if keep is None else (lambda a: np.where(keep, a, np.nan))  # noqa: E731
+        p = blank(np.asarray(pred[name], float))
+        r = None if ref is None else blank(np.asarray(ref[name], float))
         panels = [(p, "prediction")] + ([] if r is None else [(r, "reference")])
         scale = colour_scale(*[d for d, _ in panels], sign_from=r)
         for ax, (data, what) in zip(row, panels):
@@ -44,10 +47,10 @@ def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray]
             ax.set_title(f"{s}: {what}")
         if r is not None:
             shift = name in constant
-            diff = (p - r) - np.mean(p - r) if shift else p - r
+            diff = (p - r) - np.nanmean(p - r) if shift else p - r
             im = row[2].pcolormesh(a0, a1, np.abs(diff).T, shading="auto", cmap=ERROR)
             fig.colorbar(im, ax=row[2], label=f"|{s} − reference{' − c' if shift else ''}|")
-            rel = field_error(p, r, shift)
+            rel = field_error(p, r, shift, keep)
             row[2].set_title(f"{s}: |error|{' up to a constant' if shift else ''} (rel. $L^2$ {rel:.3g})")
         for ax in row:
             ax.set_xlabel(symbol(n0))
@@ -59,9 +62,10 @@ def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray]
 
 
 def plot_fields(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray], path: Path,
-                ref: Mapping[str, np.ndarray] | None = None, title: str = "", constant: Sequence[str] = ()) -> Path:
+                ref: Mapping[str, np.ndarray] | None = None, title: str = "", constant: Sequence[str] = (),
+                keep: np.ndarray | None = None) -> Path:
     """Save :func:`fields_figure` as a PNG at ``path`` (written atomically); returns ``path``."""
-    fig = fields_figure(axes, pred, ref, title, constant)
+    fig = fields_figure(axes, pred, ref, title, constant, keep)
     save_figure(fig, path)
     pyplot().close(fig)
     return path
@@ -77,7 +81,7 @@ def plot_operator(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], folder:
     constant = up_to_constant(ev.problem)
     paths.append(plot_fields(ev.axes, {k: v[0] for k, v in pred[ZERO].items()}, folder / "fields_f0.png",
                              {k: v[0] for k, v in ev.reference[ZERO].items()},
-                             f"{ev.function.name} ≡ 0 (unperturbed)", constant))
+                             f"{ev.function.name} ≡ 0 (unperturbed)", constant, ev.keep))
     if HELD_OUT not in ev.reference:
         return paths
     errs = ev.per_function(pred[HELD_OUT], ev.reference[HELD_OUT])
@@ -85,7 +89,7 @@ def plot_operator(ev: Any, pred: Mapping[str, Mapping[str, np.ndarray]], folder:
     median = int(order[len(order) // 2])
     paths.append(plot_fields(ev.axes, {k: v[median] for k, v in pred[HELD_OUT].items()}, folder / "fields_held_out.png",
                              {k: v[median] for k, v in ev.reference[HELD_OUT].items()},
-                             f"held-out {ev.function.name} #{median} (median error)", constant))
+                             f"held-out {ev.function.name} #{median} (median error)", constant, ev.keep))
 
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     bins = np.geomspace(max(min(e.min() for e in errs.values()), 1e-6), max(e.max() for e in errs.values()), 30)

@@ -19,6 +19,7 @@ from ..problems import build_problem
 from ..outputs.rundir import CHECKPOINT_FILE, CONFIG_FILE
 from ..core.atomic_files import write_bytes
 from ..training.checkpoint import Checkpointer, load_tensors, reason
+from ..outputs.evaluation import scored_nodes
 from .evaluation import field_errors, up_to_constant
 from .loss import OperatorModel, the_function
 from ..references.solvers import solve
@@ -124,7 +125,8 @@ def predict(run_dir: str | Path, function_file: str | Path, out: str | Path | No
         for k, r in ref.items():
             arrays[f"{k}_ref"] = r[0]
             arrays[f"{k}_abs_error"] = np.abs(arrays[k] - r[0])
-        errors = field_errors(arrays, {k: r[0] for k, r in ref.items()}, up_to_constant(problem))
+        errors = field_errors(arrays, {k: r[0] for k, r in ref.items()}, up_to_constant(problem),
+                              scored_nodes(problem, axes))
         arrays.update({k: np.asarray(v) for k, v in errors.items()})
     target = Path(out) if out else Path(run_dir) / "predictions" / f"{Path(function_file).stem}.npz"
     buf = io.BytesIO()

@@ -21,6 +21,22 @@ def relative_l2(pred: np.ndarray, ref: np.ndarray) -> float:
     return float(np.linalg.norm(pred - ref) / max(np.linalg.norm(ref), 1e-300))
 
 
+def scored_nodes(problem: Problem, axes: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """The nodes of the 'ij' grid of ``axes`` that the errors use (boolean, grid shape): all but the node
+    nearest each of the problem's ``singular`` points (within half a grid step in every input), where the
+    solution has no value (e.g. p ~ ln r at a lid corner) and any reference's is an artefact of its grid; None
+    when nothing is left out."""
+    if not problem.singular:
+        return None
+    grids = [np.asarray(axes[k], float) for k in problem.inputs]
+    keep = np.ones([len(g) for g in grids], dtype=bool)
+    for point in problem.singular:
+        near = [np.abs(g - c) <= 0.5 * (np.min(np.diff(g)) if len(g) > 1 else np.inf) + 1e-12 * (1 + abs(c))
+                for g, c in zip(grids, point)]
+        keep &= ~np.logical_and.reduce(np.meshgrid(*near, indexing="ij"))
+    return keep
+
+
 class Evaluator:
     """The evaluation grid ('ij' mesh of the problem's axes) and the reference fields on it."""
 
@@ -32,6 +48,7 @@ class Evaluator:
         self.shape = mesh[0].shape
         self.x = ctx.tensor(np.stack([m.ravel() for m in mesh], axis=-1))
         self.reference = problem.reference(self.axes)
+        self.keep = scored_nodes(problem, self.axes)
         self.batch = batch
 
     def predict(self, model: nn.Module) -> dict[str, np.ndarray]:
@@ -47,13 +64,15 @@ class Evaluator:
         out: dict[str, float] = {}
         time = self.problem.time_input
         axis = list(self.axes).index(time) if time in self.axes else None
+        keep = np.ones(self.shape, dtype=bool) if self.keep is None else self.keep
         for name, ref in self.reference.items():
-            out[f"rel_l2_{name}"] = relative_l2(pred[name], ref)
-            out[f"max_abs_{name}"] = float(np.max(np.abs(pred[name] - ref)))
+            out[f"rel_l2_{name}"] = relative_l2(pred[name][keep], ref[keep])
+            out[f"max_abs_{name}"] = float(np.max(np.abs(pred[name] - ref)[keep]))
             if axis is not None:  # error on the last time slice (e.g. τ = T for an option price)
                 last = [slice(None)] * ref.ndim
                 last[axis] = -1
-                out[f"rel_l2_{name}_final_{time}"] = relative_l2(pred[name][tuple(last)], ref[tuple(last)])
+                last, k = tuple(last), keep[tuple(last)]
+                out[f"rel_l2_{name}_final_{time}"] = relative_l2(pred[name][last][k], ref[last][k])
         return out
 
     def arrays(self, pred: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

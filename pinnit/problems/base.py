@@ -57,6 +57,9 @@ class Problem:
     time_input: ClassVar[str | None] = None
     #: function inputs by name (operator learning: a PI-DeepONet reads each at its sensors); none by default
     functions: Mapping[str, FunctionInput] = MappingProxyType({})
+    #: points (one value per input) where the solution has no value, e.g. a lid corner's log pressure; the
+    #: evaluation grid's nodes there are left out of the errors (:func:`pinnit.outputs.evaluation.scored_nodes`)
+    singular: tuple[tuple[float, ...], ...] = ()
 
     @property
     def is_operator(self) -> bool:
@@ -94,10 +97,11 @@ class Problem:
                                                                    self.transform_parameters())
         return self._symbolic_transform
 
-    def output_transform(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Hard constraints: map raw network output to the field (only called when enabled)."""
+    def output_transform(self, x: torch.Tensor, y: torch.Tensor, at=None) -> torch.Tensor:
+        """Hard constraints: map raw network output to the field (only called when enabled); ``at`` gives a
+        function input at a fixed point per function, for a transform that reads one (operator runs)."""
         g = self.symbolic_transform()
-        return y if g is None else g(x, y)
+        return y if g is None else g(x, y, at)
 
     def transform_derivative(self, field: str, wrt: tuple[str, ...] = ()) -> Compiled | None:
         """∂^wrt of the output transform of ``field``, compiled over the raw network's values and derivatives

@@ -113,6 +113,8 @@ class DeclaredProblem(Problem):
         self.gauge = parse_gauge(self, s.gauge)  # (field, point) pinned to 0 by operator runs, or None
         self._exact, self._table = self._reference(s)
         self._eval_box = {**self._domain, **self._box(s.evaluation.box, f"{PATH}.evaluation.box")}
+        self.singular = tuple(self.point(at, f"{PATH}.evaluation.singular[{j}]")
+                              for j, at in enumerate(s.evaluation.singular))
         res = s.evaluation.resolution
         if res is not None and len(res) != len(self.inputs):
             raise ConfigError(f"{PATH}.evaluation.resolution",
@@ -165,6 +167,14 @@ class DeclaredProblem(Problem):
                 raise ConfigError(path, f"in '{text}': involves no field ({', '.join(self.outputs)})")
             terms.append(Term(name, "physics", Region(self._domain), c, points=self.spec.collocation))
         return terms
+
+    def point(self, at: Mapping[str, object], path: str) -> tuple[float, ...]:
+        """``{x: 0, y: 1}`` → (0.0, 1.0): one point of the domain, a value for every input."""
+        missing = [k for k in self.inputs if k not in at]
+        if missing:
+            raise ConfigError(path, f"give one point: a value for every input (missing {', '.join(missing)})")
+        (face,) = self.faces(dict(at), path, "singular")
+        return tuple(face[k] for k in self.inputs)
 
     def faces(self, at, path: str, kind: str) -> tuple[dict[str, float], ...]:
         """The faces a condition of ``kind`` holds on: ``at`` is an input name (both its faces), a mapping

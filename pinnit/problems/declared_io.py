@@ -63,6 +63,7 @@ class ExactFile(_Spec):
 class EvaluationSpec(_Spec):
     resolution: list[PositiveInt] | None = None
     box: dict[str, tuple[Expr, Expr]] = {}
+    singular: list[dict[str, Expr]] = []  # points where the solution has no value (a corner's log pressure)
 
 
 class SensorSpec(_Spec):

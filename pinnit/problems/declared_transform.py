@@ -47,6 +47,12 @@ def parse_output_transform(problem: DeclaredProblem, s: Declaration
     per_field = isinstance(s.output_transform, dict)
     transform = SymbolicTransform(problem.ns, [problem.parse(spec[u], f"{path}.{u}" if per_field else path,
                                                             "transform") for u in problem.outputs], path)
+    for name, where in problem.ns.at_points.values():  # f(0): a point where f is known
+        lo, hi = (float(v) for v in problem.functions[name].sensors[[0, -1]])
+        if not lo <= where <= hi:
+            field = next(u for u in problem.outputs if f"{name}(" in str(spec[u]))
+            raise ConfigError(f"{path}.{field}" if per_field else path,
+                              f"{name}({where:g}) is outside {name}'s sensors [{lo:g}, {hi:g}]")
     names = [t.name for t in problem.terms() if t.kind != "physics"]
     if not s.satisfies:
         raise ConfigError(f"{PATH}.satisfies", f"list the conditions the output transform satisfies exactly "
@@ -73,11 +79,7 @@ def parse_gauge(problem: DeclaredProblem, spec: GaugeSpec | None) -> tuple[str, 
     if spec.field not in problem.outputs:
         raise ConfigError(f"{path}.field", f"'{spec.field}' is not a field{did_you_mean(spec.field, problem.outputs)}"
                                            f"; fields: {', '.join(problem.outputs)}")
-    missing = [k for k in problem.inputs if k not in spec.at]
-    if missing:
-        raise ConfigError(f"{path}.at", f"give one point: a value for every input (missing {', '.join(missing)})")
-    (face,) = problem.faces(spec.at, f"{path}.at", "gauge")
-    return spec.field, tuple(face[k] for k in problem.inputs)
+    return spec.field, problem.point(spec.at, f"{path}.at")
 
 
 def _check_transform(problem: DeclaredProblem, transform: SymbolicTransform, hard_terms: tuple[str, ...]) -> None:
@@ -91,7 +93,7 @@ def _check_transform(problem: DeclaredProblem, transform: SymbolicTransform, har
     rng = np.random.default_rng(0)
     for term in (t for t in problem.terms() if t.name in hard_terms):
         pts = torch.as_tensor(sample_region(term.region, problem.inputs, 64, "uniform", rng), dtype=torch.float64)
-        f = Fields(pts, problem.inputs, problem.outputs, lambda x: transform(x, net(x)))
+        f = Fields(pts, problem.inputs, problem.outputs, lambda x: transform(x, net(x), _some_function_value))
         r = term.residual(f)
         worst = max(float(p.detach().abs().max()) for p in (r if isinstance(r, tuple) else (r,)))
         size = 1.0 + float(f.y.detach().abs().max())
@@ -100,3 +102,7 @@ def _check_transform(problem: DeclaredProblem, transform: SymbolicTransform, har
                               f"the output_transform does not satisfy condition '{term.name}' "
                               f"(residual up to {worst:.3g} for a random network)")
 
+
+def _some_function_value(name: str, where: float) -> torch.Tensor:
+    """A function input's value at a point (a transform's ``f(0)``) for the check: any one will do."""
+    return torch.tensor(0.3 + where / 7, dtype=torch.float64)

@@ -63,9 +63,10 @@ class SymbolicTransform:
             compiled.append(ex.compile_expr(ex.parse(text, ns, f"{path}.{u}", "transform"), ns, f"{path}.{u}", text))
         return cls(ns, compiled, path)
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The transformed fields (N | B × N) × fields of raw outputs ``y`` at points ``x`` (N × inputs)."""
-        env = _ex().Columns(x, self.inputs, y, self.outputs)
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, at=None) -> torch.Tensor:
+        """The transformed fields (N | B × N) × fields of raw outputs ``y`` at points ``x`` (N × inputs); ``at``:
+        (function input, point) → its value for each function (B × 1), for a transform that reads ``f(0)``."""
+        env = _ex().Columns(x, self.inputs, y, self.outputs, at)
         return torch.stack(torch.broadcast_tensors(*(c(env) for c in self.compiled)), dim=-1)
 
     def derivative(self, field: str, wrt: Sequence[str] = ()) -> Compiled:
