@@ -187,3 +187,67 @@ def test_multi_letter_names_parse_longest_first():
     assert ns.derivative("V_tauS") == ("V", ("tau", "S"))
     assert ns.derivative("V_SS") == ("V", ("S", "S"))
     assert ns.kind("sigma") == "parameter" and ns.kind("V") == "field" and ns.kind("Vx") is None
+
+
+# --- a function input at a fixed point (f(0)) and per-point-set sub-expressions ------------------------------
+@pytest.fixture(scope="module")
+def ns_f():
+    return Namespace(["x", "y"], ["u"], {"L": 2.0}, functions={"f": "x"})
+
+
+def test_function_at_a_point_is_one_value_per_function(ns_f):
+    expr = parse("u*x + (1 + f(L/2)/10)*y", ns_f, PATH, TRANSFORM)
+    c = compile_expr(expr, ns_f, PATH)
+    x = torch.tensor([[0.5, 2.0], [0.25, 4.0]], dtype=torch.float64)
+    y = torch.tensor([[[3.0], [1.0]], [[0.0], [2.0]]], dtype=torch.float64)  # 2 functions × 2 points
+    asked = []
+
+    def at(name, where):
+        asked.append((name, where))
+        return torch.tensor([[10.0], [-10.0]], dtype=torch.float64)  # f(1) of each function
+
+    out = c(Columns(x, ns_f.inputs, y[..., 0:1], ns_f.fields, at))
+    assert asked and set(asked) == {("f", 1.0)}
+    assert out.tolist() == [[3 * 0.5 + 2 * 2.0, 1 * 0.25 + 2 * 4.0], [0.0 + 0.0, 2 * 0.25 + 0.0]]
+    lift = parse("(1 + f(L/2)/10)*y", ns_f, PATH, TRANSFORM)  # f(1) is constant in the inputs
+    assert sp.diff(lift, ns_f.symbols["y"]) == 1 + ns_f.at_point("f", 1.0) / 10
+    assert sp.diff(lift, ns_f.symbols["x"]) == 0
+
+
+@pytest.mark.parametrize("text, allow, fragment", [
+    ("f(0) + u_x", EQUATION, "allowed only in an output_transform"),
+    ("u*f(x)", TRANSFORM, "must be a finite number"),
+    ("u*f(0, 1)", TRANSFORM, "takes 1 argument"),
+    ("u*g(0)", TRANSFORM, "unknown function 'g'"),
+])
+def test_function_at_a_point_errors(ns_f, text, allow, fragment):
+    with pytest.raises(ConfigError) as exc:
+        parse(text, ns_f, PATH, allow)
+    assert fragment in str(exc.value) and PATH in str(exc.value)
+
+
+def test_a_function_at_a_point_needs_a_function_batch(ns_f):
+    c = compile_expr(parse("u + f(0)", ns_f, PATH, TRANSFORM), ns_f, PATH)
+    x, y = torch.zeros(3, 2, dtype=torch.float64), torch.zeros(3, 1, dtype=torch.float64)
+    with pytest.raises(Exception, match=r"needs a function batch"):
+        c(Columns(x, ns_f.inputs, y, ns_f.fields))
+
+
+def test_input_only_sub_expressions_follow_their_points(ns):
+    """Kept per point set (jets, evaluation), they must still follow new points and points changed in place."""
+    c = compile_expr(parse("u*x + sin(x)*exp(t)", ns, PATH, TRANSFORM), ns, PATH)
+    x = torch.rand(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    y = torch.rand(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+
+    def truth(x, y):
+        return y[:, 0] * x[:, 0] + torch.sin(x[:, 0]) * torch.exp(x[:, 1])
+
+    assert torch.equal(c(Columns(x, ns.inputs, y, ns.fields)), truth(x, y))
+    assert torch.equal(c(Columns(x.detach(), ns.inputs, 2 * y, ns.fields)), truth(x, 2 * y))  # same points
+    x.add_(0.5)  # the same tensor, changed in place
+    assert torch.equal(c(Columns(x, ns.inputs, y, ns.fields)), truth(x, y))
+    z = torch.rand(7, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(c(Columns(z, ns.inputs, y[:1].expand(7, 2), ns.fields)), truth(z, y[:1].expand(7, 2)))
+    g = x.clone().requires_grad_(True)  # points with gradients: recomputed, and differentiable
+    c(Columns(g, ns.inputs, y, ns.fields)).sum().backward()
+    assert torch.allclose(g.grad[:, 1], torch.sin(x[:, 0]) * torch.exp(x[:, 1]))
