@@ -51,7 +51,8 @@ OLDER = {
 }
 #: written in stages from the start (no older form)
 STAGED = {"burgers", "burgers_lm", "burgers_long", "burgers_short", "black_scholes", "stokes_deeponet_cpu_ls",
-          "stokes_deeponet_cpu_lm", "stokes_deeponet_cpu_corners"}
+          "stokes_deeponet_cpu_lm", "stokes_deeponet_cpu_corners",
+          "stokes_deeponet_cpu_corners_long"}
 
 
 def _stages(data: dict) -> list:

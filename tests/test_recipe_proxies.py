@@ -60,6 +60,7 @@ PROXIES: dict[str, tuple[float, str, float | None, tuple[float, float, float | N
     "stokes_deeponet": (0.35, "rel_l2_mean", None, (0.12, 1.0, 3.0, 8.3)),
     "stokes_deeponet_cpu": (0.34, "rel_l2_mean", None, (0.12, 1.0, 2.8, 7.9)),
     "stokes_deeponet_cpu_corners": (0.15, "rel_l2_mean", 8.4, (0.022, 1.0, 3.6, 19.0)),
+    "stokes_deeponet_cpu_corners_long": (0.15, "rel_l2_mean", 8.4, (0.022, 1.0, 3.6, 19.0)),  # = corners' proxy
     "stokes_deeponet_cpu_kgi": (0.45, "rel_l2_mean", None, (0.2, 1.0, 14.0, 43.0)),
     "stokes_deeponet_cpu_lm": (0.1, "rel_l2_mean", 5.7, (0.01, 1.0, 1.8, 18.0)),
     "stokes_deeponet_cpu_ls": (0.079, "rel_l2_mean", 4.5, (0.0062, 1.0, 1.1, 18.0)),
