@@ -101,3 +101,44 @@ def test_a_function_read_outside_its_sensors_is_one_line():
     with pytest.raises(ConfigError) as err:
         build_problem(spec, "problem")
     assert err.value.path == "problem.output_transform.u" and "f(2) is outside f's sensors [0, 1]" in str(err.value)
+
+
+def test_a_corner_enriched_run_scores_and_predicts_without_the_corner_nodes(tmp_path, capsys):
+    """End to end (a tiny run of the corner-enriched problem): p is −∞-like at the corner nodes, yet the metrics,
+    the saved figures and ``pinnit predict --reference --plot`` use the other nodes only, all finite."""
+    import json
+
+    import yaml
+
+    from pinnit.cli import main
+    from pinnit.operators.evaluation import field_error
+    from pinnit.runs import parse_config
+    from pinnit.runs.pipeline import run
+
+    raw = {"problem": {"name": "declared", "file": "problems/stokes_corners.yaml", "hard_constraints": True,
+                       "functions": {"f": {"argument": "x", "train": 8, "test": 2}}},
+           "network": {"arch": "deeponet", "width": 8, "depth": 1, "activation": "tanh"},
+           "sampling": {"points": {"momentum_x": 32, "momentum_y": 32, "mass": 32, "lid": 8}, "function_batch": 4},
+           "training": {"dtype": "float64", "threads": 1, "derivatives": "jets", "restore_best": False,
+                        "stages": {"adam": {"iterations": 6, "lr": 1e-3},
+                                   "lm": {"optimizer": "levenberg_marquardt", "iterations": 2, "chunk": 2,
+                                          "cg_max_iter": 5}}},
+           "evaluation": {"every": 100, "resolution": [11, 11], "functions": 2},
+           "output": {"dir": str(tmp_path / "outputs"), "plots": True, "progress": False}}
+    result = run(parse_config(raw), run_dir=tmp_path / "run")
+    m = json.loads((result.path / "metrics.json").read_text())
+    assert m["status"] == "completed" and all(np.isfinite(m[k]) for k in ("rel_l2_p", "rel_l2_p_f0"))
+    with np.load(result.path / "prediction.npz") as z:
+        assert z["p"][0, 10] < -0.4 and z["p"][10, 10] > 0.4  # μ·a·ln(1e-30) at the corners, left out
+        keep = np.ones((11, 11), dtype=bool)
+        keep[0, 10] = keep[10, 10] = False
+        assert field_error(z["p"], z["p_ref"], True, keep) == pytest.approx(m["rel_l2_p_f0"], rel=1e-9)
+        assert field_error(z["p"], z["p_ref"], True) > 1.5 * m["rel_l2_p_f0"]  # what the two nodes would add
+    np.save(tmp_path / "lid.npy", np.linspace(-1.0, 2.0, 101))
+    assert main(["predict", str(result.path), "--lid", str(tmp_path / "lid.npy"), "--out",
+                 str(tmp_path / "lid.npz"), "--reference", "--plot"]) == 0
+    out = capsys.readouterr().out
+    p_error = float(out.split("relative L2 vs the solver: ")[1].split("p ")[1].split(",")[0])
+    with np.load(tmp_path / "lid.npz") as z:
+        assert p_error == pytest.approx(field_error(z["p"], z["p_ref"], True, keep), rel=1e-3)
+    assert (tmp_path / "lid" / "p_fields.png").stat().st_size > 1000

@@ -39,11 +39,14 @@ class PredictCommand:
             import numpy as np
 
             from ..operators.predict import load_operator
+            from ..outputs.evaluation import blank_unscored, scored_nodes
             from ..outputs.plots import plot_fields
 
             problem = load_operator(args.run_dir)[1]
             with np.load(path) as data:
                 arrays = dict(data)
+            keep = scored_nodes(problem, {k: arrays[k] for k in problem.inputs})
+            arrays = blank_unscored(arrays, keep, problem.outputs)  # singular points blank, not −∞
             figures = plot_fields(arrays, problem.inputs, problem.outputs, path.with_suffix(""))
             print(f"wrote {len(figures)} figures to {path.with_suffix('')}")
         if errors:

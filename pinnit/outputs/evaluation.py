@@ -37,6 +37,19 @@ def scored_nodes(problem: Problem, axes: Mapping[str, np.ndarray]) -> np.ndarray
     return keep
 
 
+def blank_unscored(arrays: Mapping[str, np.ndarray], keep: np.ndarray | None, fields: Sequence[str]
+                   ) -> dict[str, np.ndarray]:
+    """A copy of ``arrays`` with each field (and its ``_ref``, ``_abs_error``) NaN outside ``keep``
+    (:func:`scored_nodes`), so figures leave singular points blank instead of spanning their colour scale."""
+    out = dict(arrays)
+    if keep is None:
+        return out
+    for name in (f"{f}{suffix}" for f in fields for suffix in ("", "_ref", "_abs_error")):
+        if name in out and np.shape(out[name]) == keep.shape:
+            out[name] = np.where(keep, np.asarray(out[name], float), np.nan)
+    return out
+
+
 class Evaluator:
     """The evaluation grid ('ij' mesh of the problem's axes) and the reference fields on it."""
 
@@ -91,4 +104,5 @@ class Evaluator:
 
     def plot(self, pred: dict[str, np.ndarray], folder: Path) -> None:
         """``<field>_fields.png`` per output field: prediction, reference and error on the grid."""
-        plot_fields(self.arrays(pred), self.problem.inputs, self.problem.outputs, folder)
+        arrays = blank_unscored(self.arrays(pred), self.keep, self.problem.outputs)
+        plot_fields(arrays, self.problem.inputs, self.problem.outputs, folder)
