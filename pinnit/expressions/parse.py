@@ -335,12 +335,14 @@ class Compiled:
         return out if isinstance(out, torch.Tensor) and out.dim() == 1 else torch.zeros_like(env.x[:, 0]) + out
 
 
-def _per_point_set(fn: Callable[[Env], torch.Tensor | float]) -> Callable[[Env], torch.Tensor | float]:
+def _per_point_set(fn: Callable[[Env], torch.Tensor | float], size: int = 4
+                   ) -> Callable[[Env], torch.Tensor | float]:
     """``fn`` (a sub-expression of the inputs alone, e.g. a transform's lift) computed once per point set: its
     value is kept while the environment's points are the same data (same storage, layout and version, e.g. a
-    detached view of them) without gradient (jets, evaluation); points that carry gradients (autograd, ZCS) are
-    always recomputed. The points are held, so their storage cannot be reused by others while cached."""
-    held: list = [None, None, None]  # points, their key, value
+    detached view of them) without gradient (jets, evaluation), for the last ``size`` point sets (a loss's terms
+    take turns); points that carry gradients (autograd, ZCS) are always recomputed. The points are held, so their
+    storage cannot be reused by others while cached."""
+    held: dict[tuple, tuple[torch.Tensor, torch.Tensor | float]] = {}  # key → (points, value), oldest first
 
     def cached(env: Env) -> torch.Tensor | float:
         x = getattr(env, "x", None)
@@ -350,9 +352,11 @@ def _per_point_set(fn: Callable[[Env], torch.Tensor | float]) -> Callable[[Env],
             key = (x.data_ptr(), x.shape, x.stride(), x.dtype, x.device, x._version)
         except RuntimeError:  # a tensor without storage (inside torch.func transforms)
             return fn(env)
-        if held[1] != key:
-            held[0], held[1], held[2] = x, key, fn(env)
-        return held[2]
+        if key not in held:
+            if len(held) >= size:
+                del held[next(iter(held))]
+            held[key] = (x, fn(env))
+        return held[key][1]
 
     return cached
 
