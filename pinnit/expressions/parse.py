@@ -376,11 +376,16 @@ def compile_expr(expr: sp.Expr, ns: Namespace, path: str = "", text: str = "") -
         return not (e.free_symbols & inputs) and not e.atoms(AppliedUndef)
 
     coordinates = {ns.symbols[k] for k in ns.inputs}
+    cached_above: list[bool] = [False]  # inside a kept sub-expression: its parts are not kept again
 
     def node(e: sp.Basic) -> Callable[[Env], torch.Tensor | float]:
-        if e.free_symbols & coordinates and e.free_symbols <= coordinates | set(params) \
+        if not cached_above[0] and e.free_symbols & coordinates and e.free_symbols <= coordinates | set(params) \
                 and not e.atoms(AppliedUndef) and not isinstance(e, sp.Symbol):
-            return _per_point_set(node_(e))
+            cached_above[0] = True  # the largest sub-expression of the inputs alone is kept, once
+            try:
+                return _per_point_set(node_(e))
+            finally:
+                cached_above[0] = False
         if constant(e) and not e.is_Number:
             try:  # parameters and numbers only: evaluate once, in float64
                 c = float(node_(e)(None))

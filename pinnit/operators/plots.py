@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..outputs.evaluation import blank_unscored
 from ..outputs.plots import ERROR, colour_scale, pyplot, save_figure, symbol
 
 
@@ -34,11 +35,12 @@ def fields_figure(axes: Mapping[str, np.ndarray], pred: Mapping[str, np.ndarray]
     cols = 3 if ref is not None else 1
     fig, grid = plt.subplots(len(names), cols, figsize=(4.2 * cols + 0.5, 3.4 * len(names)), squeeze=False,
                              layout="constrained")
+    pred = blank_unscored(pred, keep, names)
+    ref = None if ref is None else blank_unscored(ref, keep, names)
     for row, name in zip(grid, names):
         s = symbol(name)
-        blank = (lambda a: a) if keep is None else (lambda a: np.where(keep, a, np.nan))  # noqa: E731
-        p = blank(np.asarray(pred[name], float))
-        r = None if ref is None else blank(np.asarray(ref[name], float))
+        p = np.asarray(pred[name], float)
+        r = None if ref is None else np.asarray(ref[name], float)
         panels = [(p, "prediction")] + ([] if r is None else [(r, "reference")])
         scale = colour_scale(*[d for d, _ in panels], sign_from=r)
         for ax, (data, what) in zip(row, panels):

@@ -173,7 +173,7 @@ class DeclaredProblem(Problem):
         missing = [k for k in self.inputs if k not in at]
         if missing:
             raise ConfigError(path, f"give one point: a value for every input (missing {', '.join(missing)})")
-        (face,) = self.faces(dict(at), path, "singular")
+        (face,) = self.faces(dict(at), path, "point")
         return tuple(face[k] for k in self.inputs)
 
     def faces(self, at, path: str, kind: str) -> tuple[dict[str, float], ...]:

@@ -47,12 +47,13 @@ def parse_output_transform(problem: DeclaredProblem, s: Declaration
     per_field = isinstance(s.output_transform, dict)
     transform = SymbolicTransform(problem.ns, [problem.parse(spec[u], f"{path}.{u}" if per_field else path,
                                                             "transform") for u in problem.outputs], path)
-    for name, where in problem.ns.at_points.values():  # f(0): a point where f is known
-        lo, hi = (float(v) for v in problem.functions[name].sensors[[0, -1]])
-        if not lo <= where <= hi:
-            field = next(u for u in problem.outputs if f"{name}(" in str(spec[u]))
-            raise ConfigError(f"{path}.{field}" if per_field else path,
-                              f"{name}({where:g}) is outside {name}'s sensors [{lo:g}, {hi:g}]")
+    for u, compiled in zip(problem.outputs, transform.compiled):  # f(0): a point where f is known
+        for symbol in compiled.expr.free_symbols & problem.ns.at_points.keys():
+            name, where = problem.ns.at_points[symbol]
+            lo, hi = (float(v) for v in problem.functions[name].sensors[[0, -1]])
+            if not lo <= where <= hi:
+                raise ConfigError(f"{path}.{u}" if per_field else path,
+                                  f"{name}({where:g}) is outside {name}'s sensors [{lo:g}, {hi:g}]")
     names = [t.name for t in problem.terms() if t.kind != "physics"]
     if not s.satisfies:
         raise ConfigError(f"{PATH}.satisfies", f"list the conditions the output transform satisfies exactly "
